@@ -1,0 +1,30 @@
+"""Error types: every user-facing failure is one of these, with a message naming the input and the fix."""
+from __future__ import annotations
+
+
+class DslError(Exception):
+    """Base class; the CLIs print its message on one line and exit non-zero."""
+
+    exit_code = 1
+
+
+class SpecError(DslError):
+    """A model spec that is unreadable, malformed or newer than this version."""
+
+
+class ArtifactError(DslError):
+    """A checkpoint, ONNX file, engine or sidecar that is missing, corrupt or incompatible."""
+
+
+class InputError(DslError, ValueError):
+    """An array, frame or argument of the wrong shape, dtype, value or content."""
+
+
+class BackendUnavailable(DslError):
+    """A backend (TensorRT, CUDA, an ONNX Runtime provider) that is not installed or has no device."""
+
+    exit_code = 3
+
+
+class DataError(DslError):
+    """A dataset file or annotation that is malformed or missing."""

@@ -1,0 +1,125 @@
+"""FrameResult: what the decoder returns and the runtime emits, in one shape for every implementation."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class Ball(NamedTuple):
+    """Top-1 ball detection: position (x, y) in pixels and the fused-map score."""
+
+    x: float
+    y: float
+    score: float
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """COCO uncompressed RLE (column-major run lengths, starting with zeros) of a boolean mask."""
+    h, w = mask.shape
+    flat = np.asarray(mask, dtype=bool).reshape(-1, order="F")
+    if flat.size == 0:
+        return {"size": [h, w], "counts": []}
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate(([0], change, [flat.size]))
+    counts = np.diff(bounds).tolist()
+    if flat[0]:
+        counts = [0] + counts
+    return {"size": [int(h), int(w)], "counts": [int(c) for c in counts]}
+
+
+def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
+    """Inverse of mask_to_rle."""
+    h, w = rle["size"]
+    flat = np.zeros(h * w, dtype=bool)
+    pos, value = 0, False
+    for c in rle["counts"]:
+        if value:
+            flat[pos:pos + c] = True
+        pos += c
+        value = not value
+    return flat.reshape((h, w), order="F")
+
+
+@dataclass
+class FrameResult:
+    """Decoded players, poses and ball of one frame.
+
+    Players are indexed 0..N-1; `labels` holds i + 1 where player i is and 0 elsewhere. Boxes are
+    [x0, y0, x1, y1] with x1, y1 exclusive. Keypoints are [N, 17, 3] of (x, y, score); score 0 means
+    the part was not found on that player. Coordinates are (x, y) in pixels of the image the fields
+    were decoded on (network input), or of the original frame after `Pipeline` maps them back.
+    """
+
+    labels: np.ndarray  # int32 [H, W]
+    keypoints: np.ndarray  # float32 [N, 17, 3]
+    scores: np.ndarray  # float32 [N]
+    boxes: np.ndarray  # float32 [N, 4]
+    areas: np.ndarray  # int64 [N]
+    centers: np.ndarray  # float32 [N, 2]
+    ball: Ball | None
+    timings: dict[str, float] = field(default_factory=dict)  # ms per stage
+    frame_index: int | None = None
+    timestamp: float | None = None
+
+    @property
+    def num_players(self) -> int:
+        """Number of player instances."""
+        return int(self.scores.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the label map."""
+        return (int(self.labels.shape[0]), int(self.labels.shape[1]))
+
+    def mask(self, i: int) -> np.ndarray:
+        """Boolean mask of player i."""
+        return self.labels == (i + 1)
+
+    @classmethod
+    def empty(cls, height: int, width: int) -> "FrameResult":
+        """A frame with no player and no ball."""
+        return cls(
+            labels=np.zeros((height, width), np.int32),
+            keypoints=np.zeros((0, 17, 3), np.float32),
+            scores=np.zeros((0,), np.float32),
+            boxes=np.zeros((0, 4), np.float32),
+            areas=np.zeros((0,), np.int64),
+            centers=np.zeros((0, 2), np.float32),
+            ball=None,
+        )
+
+    def to_dict(self, *, masks: str = "rle") -> dict[str, Any]:
+        """JSON-able dict; masks as COCO RLE ('rle') or left out ('none')."""
+        if masks not in ("rle", "none"):
+            raise ValueError(f"masks must be 'rle' or 'none', got {masks!r}")
+        players = []
+        for i in range(self.num_players):
+            p: dict[str, Any] = {
+                "id": i + 1,
+                "score": round(float(self.scores[i]), 5),
+                "bbox": [round(float(v), 2) for v in self.boxes[i]],
+                "area": int(self.areas[i]),
+                "center": [round(float(v), 2) for v in self.centers[i]],
+                "keypoints": [[round(float(v), 3) for v in kp] for kp in self.keypoints[i]],
+            }
+            if masks == "rle":
+                p["mask"] = mask_to_rle(self.mask(i))
+            players.append(p)
+        out: dict[str, Any] = {
+            "size": list(self.size),
+            "ball": None if self.ball is None else {k: round(float(v), 4) for k, v in self.ball._asdict().items()},
+            "players": players,
+            "timings_ms": {k: round(float(v), 4) for k, v in self.timings.items()},
+        }
+        if self.frame_index is not None:
+            out["frame"] = int(self.frame_index)
+        if self.timestamp is not None:
+            out["timestamp"] = float(self.timestamp)
+        return out
+
+    def to_json(self, *, masks: str = "rle") -> str:
+        """One line of JSON (for JSON-lines sinks)."""
+        return json.dumps(self.to_dict(masks=masks), separators=(",", ":"))

@@ -1,0 +1,234 @@
+"""ModelSpec: everything the stages must agree on, defined once and carried in every artifact."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from .errors import SpecError
+
+SPEC_VERSION = 1
+
+# The 19 keypoint types in their fixed order: 17 COCO body parts, then ball, then player centre.
+BODY_PARTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+KEYPOINT_TYPES: tuple[str, ...] = BODY_PARTS + ("ball", "player_center")
+NUM_BODY_PARTS = 17
+NUM_TYPES = 19
+BALL = 17
+CENTER = 18
+
+# COCO per-keypoint sigmas (OKS); ball and centre carry the relative sizes used by the target encoder.
+COCO_SIGMAS: tuple[float, ...] = (
+    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
+    0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
+)
+TYPE_SIGMAS: tuple[float, ...] = COCO_SIGMAS + (0.5, 0.1)
+
+# Left/right pairs, for horizontal flips.
+FLIP_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+
+SKELETON: tuple[tuple[int, int], ...] = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+    (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)
+
+BACKBONES = ("resnet18", "resnet34", "resnet50")
+
+
+def flip_permutation() -> list[int]:
+    """Index permutation over the 19 types that swaps left and right."""
+    perm = list(range(NUM_TYPES))
+    for a, b in FLIP_PAIRS:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Network input: size, channel order and normalisation."""
+
+    width: int = 641
+    height: int = 641
+    channels: str = "RGB"  # order fed to the network; frames arrive BGR and preprocess converts
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    pad_value: int = 0  # letterbox fill, in uint8 before normalisation
+    name: str = "image"
+
+
+@dataclass(frozen=True)
+class DecoderSpec:
+    """Decoder parameters (Sec. 3.4 and DESIGN.md)."""
+
+    seed_threshold: float = 0.1  # PIF cells below this confidence do not splat
+    keypoint_threshold: float = 0.1  # fused maxima below this are discarded
+    player_threshold: float = 0.5  # a pixel is a player when its probability is at least this
+    nms_window: int = 3  # local-maximum window, odd, in full-resolution pixels
+    truncate: float = 1.0  # Gaussian support in sigmas (OpenPifPaf convention)
+    sigma_min: float = 1.0  # sigma floor in pixels
+    weight_divisor: float = 16.0  # each seed splats confidence / 16 (16 neighbouring cells per keypoint)
+    exact: bool = False  # True: the untruncated sum of Eq. 3
+    max_players: int = 64  # centres kept, by score, per frame
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What every stage must agree on; serialised in checkpoints, ONNX metadata and engine sidecars."""
+
+    spec_version: int = SPEC_VERSION
+    backbone: str = "resnet50"
+    input: InputSpec = field(default_factory=InputSpec)
+    pif_stride: int = 8
+    seg_stride: int = 1  # 1: player/offset at input resolution (paper); 4: the decoder upsamples
+    backbone_stride: int = 16  # largest feature stride; input sizes fit when (size - 1) % this == 0
+    keypoints: tuple[str, ...] = KEYPOINT_TYPES
+    sigmas: tuple[float, ...] = TYPE_SIGMAS
+    decoder: DecoderSpec = field(default_factory=DecoderSpec)
+    outputs: tuple[str, ...] = ("player", "offset", "pif")
+    pif_channels: tuple[str, ...] = ("confidence", "x", "y", "b", "sigma")
+
+    # ---- derived geometry -------------------------------------------------
+    @property
+    def pif_size(self) -> tuple[int, int]:
+        """(Hp, Wp) of the PIF grid for this input size."""
+        return ((self.input.height - 1) // self.pif_stride + 1, (self.input.width - 1) // self.pif_stride + 1)
+
+    @property
+    def seg_size(self) -> tuple[int, int]:
+        """(Hs, Ws) of the player/offset grid for this input size."""
+        if self.seg_stride == 1:
+            return (self.input.height, self.input.width)
+        return ((self.input.height - 1) // self.seg_stride + 1, (self.input.width - 1) // self.seg_stride + 1)
+
+    def output_shapes(self, batch: int | str = "B") -> dict[str, tuple]:
+        """Shapes of the network outputs, keyed by output name."""
+        hs, ws = self.seg_size
+        hp, wp = self.pif_size
+        return {
+            "player": (batch, 1, hs, ws),
+            "offset": (batch, 2, hs, ws),
+            "pif": (batch, NUM_TYPES, len(self.pif_channels), hp, wp),
+        }
+
+    def fits_strides(self) -> bool:
+        """True when the input size aligns with the network's largest stride."""
+        s = self.backbone_stride
+        return (self.input.width - 1) % s == 0 and (self.input.height - 1) % s == 0
+
+    def with_input_size(self, width: int, height: int | None = None) -> "ModelSpec":
+        """A copy of this spec for another input size."""
+        return replace(self, input=replace(self.input, width=int(width), height=int(height or width)))
+
+    # ---- serialisation ----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """Compact, key-sorted JSON."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "spec") -> "ModelSpec":
+        """Build and validate a spec; refuse newer or malformed ones with a message naming the problem."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"{source}: expected a JSON object for the model spec, found {type(data).__name__}")
+        version = data.get("spec_version")
+        if not isinstance(version, int):
+            raise SpecError(f"{source}: the model spec has no integer 'spec_version' (found {version!r}); "
+                            f"expected spec_version {SPEC_VERSION}")
+        if version > SPEC_VERSION:
+            raise SpecError(f"{source}: model spec version {version} is newer than this dsl_deploy understands "
+                            f"(expected <= {SPEC_VERSION}); upgrade dsl_deploy or re-export with this version")
+        if version < 1:
+            raise SpecError(f"{source}: model spec version {version} is not valid (expected 1..{SPEC_VERSION})")
+        try:
+            kwargs = _known(cls, data, source)
+            kwargs["input"] = InputSpec(**_tuples(_known(InputSpec, data.get("input", {}), source + ".input")))
+            kwargs["decoder"] = DecoderSpec(**_known(DecoderSpec, data.get("decoder", {}), source + ".decoder"))
+            for name in ("keypoints", "sigmas", "outputs", "pif_channels"):
+                if name in kwargs:
+                    kwargs[name] = tuple(kwargs[name])
+            spec = cls(**kwargs)
+        except SpecError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{source}: malformed model spec: {exc}") from None
+        spec.validate(source=source)
+        return spec
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, source: str = "spec") -> "ModelSpec":
+        """Parse a spec from JSON text."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SpecError(f"{source}: the model spec is not readable JSON ({exc}); expected a JSON object "
+                            f"with spec_version {SPEC_VERSION}") from None
+        return cls.from_dict(data, source=source)
+
+    def validate(self, *, source: str = "spec") -> None:
+        """Check values and internal consistency; raise SpecError naming the field."""
+        def bad(name: str, why: str) -> SpecError:
+            return SpecError(f"{source}: field '{name}' {why}")
+
+        if self.backbone not in BACKBONES:
+            raise bad("backbone", f"is {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
+        if self.input.width < 33 or self.input.height < 33:
+            raise bad("input.width/height", f"is {self.input.width}x{self.input.height}; expected at least 33x33")
+        if self.input.channels not in ("RGB", "BGR"):
+            raise bad("input.channels", f"is {self.input.channels!r}; expected 'RGB' or 'BGR'")
+        if len(self.input.mean) != 3 or len(self.input.std) != 3 or min(self.input.std) <= 0:
+            raise bad("input.mean/std", "must be three values each, std positive")
+        if self.pif_stride != 8:
+            raise bad("pif_stride", f"is {self.pif_stride}; expected 8")
+        if self.seg_stride not in (1, 4):
+            raise bad("seg_stride", f"is {self.seg_stride}; expected 1 or 4")
+        if tuple(self.keypoints) != KEYPOINT_TYPES:
+            raise bad("keypoints", f"has {len(self.keypoints)} types in another order; expected the 19 of "
+                                   "DESIGN.md (17 COCO parts, ball, player_center)")
+        if len(self.sigmas) != NUM_TYPES or min(self.sigmas) <= 0:
+            raise bad("sigmas", f"has {len(self.sigmas)} values; expected {NUM_TYPES} positive values")
+        if tuple(self.outputs) != ("player", "offset", "pif"):
+            raise bad("outputs", f"is {list(self.outputs)}; expected ['player', 'offset', 'pif']")
+        if tuple(self.pif_channels) != ("confidence", "x", "y", "b", "sigma"):
+            raise bad("pif_channels", f"is {list(self.pif_channels)}; expected confidence, x, y, b, sigma")
+        d = self.decoder
+        if not (0.0 <= d.seed_threshold <= 1.0 and 0.0 <= d.keypoint_threshold <= 1.0):
+            raise bad("decoder thresholds", "must lie in [0, 1]")
+        if not 0.0 < d.player_threshold <= 1.0:
+            raise bad("decoder.player_threshold", f"is {d.player_threshold}; expected in (0, 1]")
+        if d.nms_window < 1 or d.nms_window % 2 == 0:
+            raise bad("decoder.nms_window", f"is {d.nms_window}; expected an odd positive integer")
+        if d.truncate <= 0 or d.sigma_min <= 0 or d.weight_divisor <= 0:
+            raise bad("decoder.truncate/sigma_min/weight_divisor", "must be positive")
+        if d.max_players < 1:
+            raise bad("decoder.max_players", f"is {d.max_players}; expected at least 1")
+
+
+def _known(cls: type, data: Any, source: str) -> dict[str, Any]:
+    """The keys of `data` that are fields of `cls`; unknown keys are an error (a newer writer added them)."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: expected an object, found {type(data).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise SpecError(f"{source}: unknown field(s) {unknown} in the model spec; it was probably written by a "
+                        f"newer dsl_deploy (this one reads spec_version {SPEC_VERSION})")
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def default_spec(backbone: str = "resnet50", size: int = 641) -> ModelSpec:
+    """The paper's configuration, with another backbone or input size when asked."""
+    spec = ModelSpec(backbone=backbone).with_input_size(size)
+    spec.validate()
+    return spec

@@ -1,0 +1,40 @@
+"""Build script: the package, the target profiles, and the native decoder extension (C++ core + Cython)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+
+def native_extensions() -> list:
+    """The Cython extension over csrc/ (see csrc/README.md); skipped only if its sources are absent."""
+    pyx = ROOT / "dsl_deploy" / "decode" / "_native.pyx"
+    if not pyx.exists():
+        return []
+    import numpy
+    from Cython.Build import cythonize
+    from setuptools import Extension
+
+    sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "src").glob("*.cpp"))
+    ext = Extension(
+        "dsl_deploy.decode._native",
+        sources=sources,
+        include_dirs=["csrc/include", numpy.get_include()],
+        language="c++",
+        extra_compile_args=["-std=c++17", "-O3"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    return cythonize([ext], language_level=3, quiet=True)
+
+
+setup(
+    packages=find_packages(include=["dsl_deploy", "dsl_deploy.*"]) + ["dsl_deploy.profiles"],
+    # The deployment target profiles live in export/ at the top of the repo and install as dsl_deploy.profiles.
+    package_dir={"dsl_deploy.profiles": "export"},
+    package_data={"dsl_deploy.profiles": ["*.toml"], "dsl_deploy": ["py.typed"]},
+    ext_modules=native_extensions(),
+    zip_safe=False,
+)

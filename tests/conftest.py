@@ -1,0 +1,44 @@
+"""Shared test configuration: skip GPU, TensorRT and torch tests with a reason where they cannot run."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def cuda_device_count() -> int:
+    """CUDA devices visible through cuda-python, or 0."""
+    try:
+        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
+    except ImportError:
+        try:
+            from cuda import cudart  # older cuda-python
+        except ImportError:
+            return 0
+    try:
+        err, n = cudart.cudaGetDeviceCount()
+        return int(n) if int(err) == 0 else 0
+    except Exception:
+        return 0
+
+
+HAS_TORCH = _has("torch")
+HAS_TENSORRT = _has("tensorrt")
+HAS_CUDA = cuda_device_count() > 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_torch = pytest.mark.skip(reason="torch is not installed (pip install '.[train]')")
+    skip_cuda = pytest.mark.skip(reason="no CUDA device here (CI has none; run on a GPU machine)")
+    skip_trt = pytest.mark.skip(reason="TensorRT or a CUDA device is missing (pip install '.[trt]' on a GPU machine)")
+    for item in items:
+        if "torch" in item.keywords and not HAS_TORCH:
+            item.add_marker(skip_torch)
+        if "cuda" in item.keywords and not HAS_CUDA:
+            item.add_marker(skip_cuda)
+        if "tensorrt" in item.keywords and not (HAS_TENSORRT and HAS_CUDA):
+            item.add_marker(skip_trt)
