@@ -5,6 +5,8 @@ import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_ext import build_ext
+
 
 ROOT = Path(__file__).parent
 
@@ -30,7 +32,25 @@ def native_extensions() -> list:
     return cythonize([ext], language_level=3, quiet=True)
 
 
+class BuildExtWithCuda(build_ext):
+    """Build the Cython extension, then the optional CUDA decoder library (see setup_cuda.py)."""
+
+    def run(self) -> None:
+        super().run()
+        helper = ROOT / "setup_cuda.py"
+        if not helper.exists():
+            return
+        import importlib.util
+
+        mod_spec = importlib.util.spec_from_file_location("setup_cuda", helper)
+        setup_cuda = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(setup_cuda)
+        base = ROOT if self.inplace else Path(self.build_lib)
+        setup_cuda.build(base / "dsl_deploy" / "decode")
+
+
 setup(
+    cmdclass={"build_ext": BuildExtWithCuda},
     packages=find_packages(include=["dsl_deploy", "dsl_deploy.*"]) + ["dsl_deploy.profiles"],
     # The deployment target profiles live in export/ at the top of the repo and install as dsl_deploy.profiles.
     package_dir={"dsl_deploy.profiles": "export"},
