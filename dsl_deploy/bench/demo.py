@@ -1,0 +1,49 @@
+"""The embedded default model of `dsl-bench --demo`: the paper's network, seeded and untrained, made once."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..errors import BackendUnavailable
+from ..spec import default_spec
+
+
+def cache_dir() -> Path:
+    """Where demo artifacts are kept: $DSL_CACHE_DIR, else ~/.cache/dsl_deploy."""
+    root = os.environ.get("DSL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dsl_deploy")
+    return Path(root) / "demo"
+
+
+def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
+                   log: Callable[[str], None] = print) -> tuple[Path, Path]:
+    """(checkpoint, onnx) of the seeded untrained model; built with torch on first use, then reused."""
+    spec = default_spec(backbone, size)
+    folder = cache_dir() / f"{backbone}-{size}-seed{seed}-v{__version__}"
+    pth, onnx = folder / "model.pth", folder / "model.onnx"
+    if pth.is_file() and onnx.is_file():
+        log(f"demo model: reusing {folder}")
+        return pth, onnx
+    try:
+        import torch
+    except ImportError:
+        raise BackendUnavailable("dsl-bench --demo builds its model with torch, which is not installed; "
+                                 "install the train extra (pip install 'dsl_deploy[train]') or pass --onnx MODEL") from None
+    from ..export import export_onnx
+    from ..model import build_model
+    from ..model.checkpoint import save_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    model = build_model(spec).eval()
+    save_checkpoint(pth, model, spec, {"seed": seed, "note": "untrained demo model made by dsl-bench --demo"})
+    log(f"demo model: built {backbone} at {size}x{size} (seed {seed}, untrained) in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    tmp = onnx.with_suffix(".onnx.partial")
+    export_onnx(model, spec, tmp)
+    tmp.replace(onnx)
+    log(f"demo model: exported ONNX in {time.perf_counter() - t0:.1f} s -> {onnx}")
+    return pth, onnx

@@ -1,0 +1,31 @@
+"""Memory of the running process: peak and current resident set size, in MB."""
+from __future__ import annotations
+
+import resource
+import sys
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process since it started, in MB (VmHWM, or getrusage)."""
+    kb = _status_kb("VmHWM")
+    if kb is None:
+        raw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kb = raw // 1024 if sys.platform == "darwin" else raw  # macOS reports bytes, Linux KiB
+    return kb / 1024.0
+
+
+def current_rss_mb() -> float:
+    """Current resident set size of this process, in MB."""
+    kb = _status_kb("VmRSS")
+    return peak_rss_mb() if kb is None else kb / 1024.0

@@ -1,0 +1,120 @@
+"""Presents a dsl-bench result: a terminal table, a JSON file and a PNG plot."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .paper import PAPER_TABLE_1
+
+MAIN_STAGES = ("preprocess", "inference", "decode", "total")
+
+
+def _cell(stats: dict[str, float] | None) -> str:
+    if not stats or not math.isfinite(stats.get("median", math.nan)):
+        return "-"
+    return f"{stats['median']:.2f} ({stats['min']:.2f}-{stats['max']:.2f})"
+
+
+def _stage_rows(result: dict[str, Any]) -> list[str]:
+    """Stages in reading order: the main ones, each followed by its sub-stages."""
+    names = list(result.get("ms", {}))
+    rows = []
+    for main in MAIN_STAGES:
+        rows.append(main)
+        rows.extend(sorted(n for n in names if n.startswith(main + ".")))
+    return rows
+
+
+def _label(result: dict[str, Any] | None) -> str:
+    return result["case"]["label"] if result else "-"
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    """The terminal table: ms per stage (median, min-max), fps, memory, ratios, and the paper's Table 1."""
+    ours, peer = doc["ours"], doc.get("peer")
+    lines = []
+    for res in (ours, peer):
+        if res and "error" in res:
+            lines.append(f"{_label(res)}: FAILED: {res['error']}")
+    w0, w1 = 22, 30
+    head = f"{'stage [ms]':<{w0}} {_label(ours)[:w1]:<{w1}}"
+    if peer:
+        head += f" {_label(peer)[:w1]:<{w1}} {'peer/ours':>9}"
+    lines += [head, "-" * len(head)]
+    rows = _stage_rows(ours) if "error" not in ours else []
+    for stage in rows:
+        a = ours["ms"].get(stage)
+        line = f"{stage:<{w0}} {_cell(a):<{w1}}"
+        if peer and "error" not in peer:
+            b = peer["ms"].get(stage)
+            r = (b["median"] / a["median"]) if a and b and a["median"] > 0 else None
+            line += f" {_cell(b):<{w1}} {('%.1fx' % r) if r else '-':>9}"
+        lines.append(line)
+    if rows:
+        def extra(name: str, fn) -> None:
+            line = f"{name:<{w0}} {fn(ours):<{w1}}"
+            if peer and "error" not in peer:
+                line += f" {fn(peer):<{w1}}"
+            lines.append(line)
+        extra("frames/s", lambda r: f"{r['fps']:.1f}" if r.get("fps") else "-")
+        extra("peak RSS [MB]", lambda r: f"{r['memory']['peak_rss_mb']:.0f}")
+        if "engine_device_mb" in ours["memory"]:
+            extra("engine device [MB]", lambda r: f"{r['memory'].get('engine_device_mb', math.nan):.0f}")
+        extra("players decoded", lambda r: f"{r.get('players_decoded_median')}")
+    parity = doc.get("max_abs_error_vs_peer_backend")
+    if parity:
+        lines.append("max abs error vs peer backend: " + ", ".join(f"{k} {v:.2e}" for k, v in parity.items()))
+    vs = doc.get("comparison", {}).get("vs_paper")
+    lines.append("")
+    lines.append("paper, Table 1 (V100 GPU, 641x641, batch 1):")
+    for row in PAPER_TABLE_1:
+        lines.append(f"  {row.method:<18} {row.ms:>5.0f} +/- {row.ms_std:<4.0f} ms  {row.mb:>5.0f} MB  ({row.tasks})")
+    if vs and vs.get("total_speedup"):
+        lines.append(f"  ours vs DeepSportLab: {vs['total_speedup']:.1f}x the speed, "
+                     f"{vs['memory_ratio']:.1f}x less memory ({vs['note']})")
+    return "\n".join(lines)
+
+
+def write_json(doc: dict[str, Any], path: Path) -> Path:
+    """Write the result document (pretty, key order kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_plot(doc: dict[str, Any], path: Path) -> Path | None:
+    """Stacked bars of median ms per main stage for ours, the peer and the paper; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    bars = [r for r in (doc["ours"], doc.get("peer")) if r and "error" not in r]
+    labels = [_label(r) for r in bars] + ["paper DeepSportLab (V100)"]
+    fig, ax = plt.subplots(figsize=(8, 3.2 + 0.4 * len(labels)))
+    for i, r in enumerate(bars):
+        left = 0.0
+        for stage, colour in zip(MAIN_STAGES[:3], ("#8fbcd4", "#3b75af", "#e0803a")):
+            v = r["ms"][stage]["median"]
+            ax.barh(i, v, left=left, color=colour, label=stage if i == 0 else None)
+            left += v
+        ax.text(left, i, f" {r['ms']['total']['median']:.1f} ms", va="center", fontsize=8)
+    paper = PAPER_TABLE_1[0]
+    ax.barh(len(bars), paper.ms, xerr=paper.ms_std, color="#999999", label="paper total")
+    ax.text(paper.ms, len(bars), f" {paper.ms:.0f} ms", va="center", fontsize=8)
+    ax.set_yticks(range(len(labels)), [lab[:40] for lab in labels], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("median ms per frame (log scale)")
+    ax.set_title(f"dsl-bench on {doc['machine']['cpu'][:50]}", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

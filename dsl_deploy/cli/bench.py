@@ -1,0 +1,122 @@
+"""dsl-bench: ms and MB per stage of the whole pipeline, beside a paper-style pipeline and the paper's Table 1."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+from ..bench.cases import DECODERS, FIELD_SOURCES, Case
+from ..errors import InputError
+from .common import cli_entry
+
+EPILOG = """\
+examples:
+  dsl-bench --demo                                  # embedded default model (needs the train extra once)
+  dsl-bench --onnx model.onnx --reference model.pth # ONNX Runtime + native decoder vs torch + Python decoder
+  dsl-bench --engine model.engine --iters 200       # TensorRT: H2D, GPU compute, D2H and host latency
+
+Each pipeline runs in a process of its own (so its peak memory is its own). The decoder is timed on
+fields encoded from synthetic ground truth unless --fields network. Results: a table here, and JSON
+plus a PNG plot under --out.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The dsl-bench argument parser."""
+    p = argparse.ArgumentParser(prog="dsl-bench", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--engine", help="TensorRT engine (with its .json sidecar) to measure")
+    src.add_argument("--onnx", help="ONNX model (exported by dsl-export) to measure on ONNX Runtime")
+    src.add_argument("--checkpoint", help="checkpoint (.pth) to measure on torch")
+    src.add_argument("--demo", action="store_true",
+                     help="measure the embedded default model (the paper's ResNet-50 at --size, seeded, untrained; "
+                          "built and exported once into ~/.cache/dsl_deploy or $DSL_CACHE_DIR)")
+    p.add_argument("--reference", metavar="CHECKPOINT",
+                   help="checkpoint of the same network: the peer runs it on torch eager, and the table gets the "
+                        "max abs error of the measured backend against it (default with --demo: the demo checkpoint)")
+    p.add_argument("--size", type=int, default=641, help="input size of the demo model (default: 641, as the paper)")
+    p.add_argument("--backbone", default="resnet50", help="backbone of the demo model (default: resnet50)")
+    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1, as the paper)")
+    p.add_argument("--iters", type=int, default=None, help="timed batches (default: 20; 5 with --demo)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed batches first (default: 3; 1 with --demo)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
+    p.add_argument("--decoder", default="auto", choices=[d for d in DECODERS if d != "paper"],
+                   help="our decoder (default: auto = native if built, else numpy)")
+    p.add_argument("--fields", default="ground-truth", choices=FIELD_SOURCES,
+                   help="what the decoders are timed on (default: ground-truth fields of the synthetic frames, "
+                        "sparse like a trained network's; 'network' decodes the model's own outputs)")
+    p.add_argument("--no-peer", action="store_true", help="skip the paper-style pipeline")
+    p.add_argument("--out", default="benchmarks/results", help="folder for the JSON and PNG (default: %(default)s)")
+    p.add_argument("--json", help="JSON result path (default: OUT/bench-MACHINE-MODEL.json)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic frames and the demo model")
+    return p
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < (0 if name == "--warmup" else 1):
+        raise InputError(f"{name}: expected a positive number, got {value}")
+
+
+@cli_entry("dsl-bench")
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of dsl-bench."""
+    args = build_parser().parse_args(argv)
+    for name in ("--batch", "--iters", "--warmup", "--threads"):
+        _positive(name, getattr(args, name.lstrip("-").replace("-", "_")))
+    if not (args.engine or args.onnx or args.checkpoint or args.demo):
+        raise InputError("nothing to measure: give --engine, --onnx, --checkpoint or --demo (see dsl-bench --help)")
+    iters = args.iters if args.iters is not None else (5 if args.demo else 20)
+    warmup = args.warmup if args.warmup is not None else (1 if args.demo else 3)
+    reference = args.reference
+    t_start = time.perf_counter()
+    if args.demo:
+        from ..bench.demo import demo_artifacts
+        reference_path, artifact = demo_artifacts(args.backbone, args.size, args.seed, log=_log)
+        reference = reference or str(reference_path)
+        artifact = str(artifact)
+    else:
+        artifact = args.engine or args.onnx or args.checkpoint
+    for path in filter(None, (artifact, reference)):
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file")
+    common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
+                  seed=args.seed)
+    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {args.decoder} decoder)", artifact=artifact,
+                decoder=args.decoder, **common)
+    peer = None
+    if not args.no_peer:
+        peer_artifact = reference if reference and importlib.util.find_spec("torch") else artifact
+        peer = Case(label=f"paper-style ({_backend_word(peer_artifact)} + Python decoder)", artifact=peer_artifact,
+                    decoder="paper", **common)
+    settings = {"artifact": artifact, "reference": reference, "iters": iters, "warmup": warmup,
+                "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
+                "seed": args.seed, "demo": bool(args.demo)}
+    from ..bench.machine import machine_slug
+    from ..bench.report import format_table, write_json, write_plot
+    from ..bench.suite import run_suite
+
+    _log(f"measuring {ours.label}" + (f" and {peer.label}" if peer else "") + f": {warmup} warm-up + {iters} timed")
+    doc = run_suite(ours, peer, settings=settings)
+    print(format_table(doc))
+    name = f"bench-{machine_slug(doc['machine'])}-{Path(artifact).stem}"
+    json_path = Path(args.json) if args.json else Path(args.out) / f"{name}.json"
+    write_json(doc, json_path)
+    print(f"\nresults: {json_path}")
+    if not args.no_plot:
+        png = write_plot(doc, json_path.with_suffix(".png"))
+        print(f"plot:    {png}" if png else "plot:    skipped (matplotlib is not installed: pip install matplotlib)")
+    _log(f"done in {time.perf_counter() - t_start:.1f} s")
+    return 1 if "error" in doc["ours"] else 0
+
+
+def _backend_word(artifact: str) -> str:
+    from ..backends import artifact_kind
+    return {"onnx": "onnxruntime", "engine": "tensorrt", "checkpoint": "torch"}[artifact_kind(artifact)]
+
+
+def _log(message: str) -> None:
+    print(f"[dsl-bench] {message}", file=sys.stderr, flush=True)
