@@ -1,0 +1,29 @@
+"""Comparing a state_dict against a network's, for error messages that name the keys."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+
+
+def state_dict_diff(expected: Mapping[str, torch.Tensor], found: Mapping[str, object], n: int = 3) -> str:
+    """'' when `found` matches `expected` in keys and shapes, else a short report naming the first keys."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mismatched = sorted(
+        k for k in set(expected) & set(found)
+        if not isinstance(found[k], torch.Tensor) or tuple(found[k].shape) != tuple(expected[k].shape)
+    )
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape-mismatched", mismatched)):
+        if keys:
+            more = f" and {len(keys) - n} more" if len(keys) > n else ""
+            parts.append(f"{len(keys)} {label} key(s) ({', '.join(keys[:n])}{more})")
+    return "; ".join(parts)
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, shortened, for one-line CLI errors."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."

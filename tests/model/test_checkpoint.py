@@ -1,0 +1,90 @@
+"""Checkpoints: round trip, atomic write, and one clear ArtifactError/SpecError for every bad file."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dsl_deploy.errors import ArtifactError, SpecError  # noqa: E402
+from dsl_deploy.model import load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
+from dsl_deploy.model.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, small_model, small_spec):
+    path = tmp_path_factory.mktemp("ckpt") / "model.pth"
+    save_checkpoint(path, small_model, small_spec, {"epoch": 3, "seed": 7, "metrics": {"loss": 1.5}})
+    return path
+
+
+def test_round_trip(saved, small_model, small_spec):
+    ckpt = load_checkpoint(saved)
+    assert ckpt.spec == small_spec and ckpt.version == CHECKPOINT_FORMAT_VERSION
+    assert ckpt.train == {"epoch": 3, "seed": 7, "metrics": {"loss": 1.5}}
+    assert not ckpt.model.training
+    x = torch.randn(1, 3, 129, 129)
+    with torch.no_grad():
+        a, b = small_model(x), ckpt.model(x)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    raw = read_checkpoint(saved)
+    assert raw["format"] == CHECKPOINT_FORMAT and raw["spec"] == small_spec.to_dict()
+    assert not list(saved.parent.glob("*.tmp"))
+
+
+def _rewrite(saved, tmp_path, **changes):
+    data = torch.load(saved, weights_only=True)
+    data.update(changes)
+    out = tmp_path / "changed.pth"
+    torch.save(data, out)
+    return out, data
+
+
+def test_newer_format_version_refused(saved, tmp_path):
+    path, _ = _rewrite(saved, tmp_path, format_version=CHECKPOINT_FORMAT_VERSION + 1)
+    with pytest.raises(ArtifactError, match="newer"):
+        load_checkpoint(path)
+
+
+def test_bad_spec_refused(saved, tmp_path):
+    data = torch.load(saved, weights_only=True)
+    path, _ = _rewrite(saved, tmp_path, spec={**data["spec"], "spec_version": 99})
+    with pytest.raises(SpecError, match="newer"):
+        load_checkpoint(path)
+
+
+def test_state_dict_not_matching_spec_names_keys(saved, tmp_path):
+    data = torch.load(saved, weights_only=True)
+    spec = dict(data["spec"], backbone="resnet50")
+    path, _ = _rewrite(saved, tmp_path, spec=spec)
+    with pytest.raises(ArtifactError, match=r"do not match the spec.s network \(resnet50\): 198 missing key\(s\) \(backbone\.layer1.*shape-mismatched key\(s\) \(aspp\."):
+        load_checkpoint(path)
+    sd = dict(data["state_dict"])
+    sd.pop("aspp.project.0.weight")
+    sd["extra.weight"] = torch.zeros(1)
+    path, _ = _rewrite(saved, tmp_path, state_dict=sd)
+    with pytest.raises(ArtifactError, match=r"1 missing key\(s\) \(aspp.project.0.weight\).*1 unexpected"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("kind", ["random", "state_dict", "object", "truncated", "missing"])
+def test_not_a_checkpoint(kind, tmp_path, saved):
+    path = tmp_path / "x.pth"
+    if kind == "random":
+        path.write_bytes(bytes(range(256)) * 8)
+    elif kind == "state_dict":
+        torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    elif kind == "object":
+        torch.save({"format": CHECKPOINT_FORMAT, "x": ValueError("a pickled object")}, path)
+    elif kind == "truncated":
+        path.write_bytes(saved.read_bytes()[:100_000])
+    with pytest.raises(ArtifactError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+
+
+def test_save_into_missing_folder(tmp_path, small_model, small_spec):
+    with pytest.raises(ArtifactError, match="does not exist"):
+        save_checkpoint(tmp_path / "nope" / "m.pth", small_model, small_spec)
