@@ -1,0 +1,158 @@
+"""The training losses of Eq. 1-2 (Sec. 3.3) with the Sec. 4 weights as defaults.
+
+Forms and normalisation (all NaN-safe: undefined targets are masked out, never propagated):
+
+- `sem`: binary cross-entropy on the semantic logit, weighted by `seg_weight` (0 on ignored pixels),
+  averaged over the non-ignored pixels of the batch (the 1/P of Eq. 2).
+- `off`: squared error ||offset - offset*||^2 in input pixels, summed over player pixels
+  (semantic* > 0.5, not ignored, finite target) and divided by the non-ignored pixel count P, as Eq. 2
+  writes it; the paper's small w_off = 0.1 is tuned for this 1/P form.
+- `cnf`: binary cross-entropy on the PIF confidence logit, summed over cells and types where
+  `pif_mask` > 0 (Eq. 2 sums over p, k), divided by the batch size so the scale does not depend on it.
+- `loc`: the Gaussian form written in Eq. 2, |d - d*|^2 / b^2 + log b with b = exp(predicted log b),
+  summed over the cells where the keypoint is present (`pif_reg` finite), divided by the batch size.
+  The Laplace form |d - d*| / b + log b (OpenPifPaf's choice) is `loc_form="laplace"`. Log b is floored
+  softly at `log_b_min` (default -3, as OpenPifPaf) so that 1/b^2 cannot explode early in training
+  (a hard clamp would stop the gradient below the floor); above the floor log b is used unchanged.
+- `sig`: L1 |exp(log sigma) - sigma*| in cell units (the paper predicts log sigma and uses its
+  exponential, so the loss compares sigma itself, the quantity Eq. 3 uses), summed over the cells with a
+  finite `pif_sigma`, divided by the batch size.
+
+`total` = w_sem sem + w_off off + w_cnf cnf + w_loc loc + w_sig sig (Eq. 1).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+
+LOSS_NAMES = ("sem", "off", "cnf", "loc", "sig")
+# exp() of a predicted log sigma above this overflows nothing yet stays far beyond any real keypoint size.
+LOG_SIGMA_MAX = 6.0
+# Sharpness of the soft floor on log b: the floor changes log b by < 1e-6 one unit above it.
+LOG_B_FLOOR_SHARPNESS = 5.0
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of Eq. 1 (defaults: Sec. 4 of the paper) and the form of the localisation loss."""
+
+    w_sem: float = 10.0
+    w_off: float = 0.1
+    w_cnf: float = 20.0
+    w_loc: float = 10.0
+    w_sig: float = 10.0
+    loc_form: str = "gaussian"  # "gaussian": |d|^2/b^2 + log b (Eq. 2); "laplace": |d|/b + log b
+    log_b_min: float = -3.0  # soft floor of the predicted log b (cells)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.startswith("w_") and not (isinstance(value, (int, float)) and value >= 0):
+                raise InputError(f"loss.{f.name}: expected a non-negative number, got {value!r}")
+        if self.loc_form not in ("gaussian", "laplace"):
+            raise InputError(f"loss.loc_form: expected 'gaussian' or 'laplace', got {self.loc_form!r}")
+
+    def weights(self) -> dict[str, float]:
+        """Weight of each sub-loss, keyed as LOSS_NAMES."""
+        return {name: float(getattr(self, "w_" + name)) for name in LOSS_NAMES}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for configs and checkpoints)."""
+        return asdict(self)
+
+
+def _check_shapes(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> None:
+    pairs = (("semantic", "semantic", 1), ("offset", "offset", 2))
+    for out_name, tgt_name, ch in pairs:
+        o, t = outputs[out_name], targets[tgt_name]
+        if o.shape != t.shape or o.shape[1] != ch:
+            raise InputError(f"losses: output '{out_name}' {tuple(o.shape)} and target '{tgt_name}' "
+                             f"{tuple(t.shape)} must both be [B,{ch},Hs,Ws]")
+    pif = outputs["pif"]
+    b, k, _, hp, wp = pif.shape
+    expected = {"pif_conf": (b, k, hp, wp), "pif_mask": (b, k, hp, wp), "pif_reg": (b, k, 2, hp, wp),
+                "pif_sigma": (b, k, hp, wp), "seg_weight": tuple(outputs["semantic"].shape)}
+    for name, shape in expected.items():
+        if tuple(targets[name].shape) != shape:
+            raise InputError(f"losses: target '{name}' has shape {tuple(targets[name].shape)}; expected {shape} "
+                             f"to match the network output")
+
+
+def semantic_loss(logit: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """BCE with logits, mean over the pixels whose weight is positive (weighted mean)."""
+    bce = F.binary_cross_entropy_with_logits(logit, torch.nan_to_num(target), reduction="none")
+    w = torch.nan_to_num(weight).clamp(min=0)
+    return (bce * w).sum() / w.sum().clamp(min=1.0)
+
+
+def offset_loss(offset: torch.Tensor, target: torch.Tensor, semantic: torch.Tensor,
+                weight: torch.Tensor) -> torch.Tensor:
+    """Squared error over player pixels with a finite target, divided by the non-ignored pixel count."""
+    w = torch.nan_to_num(weight).clamp(min=0)
+    valid = (torch.nan_to_num(semantic) > 0.5) & (w > 0) & torch.isfinite(target).all(dim=1, keepdim=True)
+    diff = offset - torch.nan_to_num(target)
+    sq = (diff * diff).sum(dim=1, keepdim=True)
+    return (sq * valid).sum() / w.sum().clamp(min=1.0)
+
+
+def confidence_loss(logit: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """BCE with logits summed over the unmasked cells and types, per image of the batch."""
+    bce = F.binary_cross_entropy_with_logits(logit, torch.nan_to_num(target), reduction="none")
+    m = torch.nan_to_num(mask).clamp(min=0)
+    return (bce * m).sum() / logit.shape[0]
+
+
+def localization_loss(reg: torch.Tensor, log_b: torch.Tensor, target: torch.Tensor,
+                      form: str = "gaussian", log_b_min: float = -3.0) -> torch.Tensor:
+    """Regression loss with a learned scale b, summed over cells whose target is finite, per image.
+
+    reg, target: [B,K,2,H,W] in cell units; log_b: [B,K,H,W].
+    """
+    present = torch.isfinite(target).all(dim=2)
+    diff = reg - torch.nan_to_num(target)
+    log_b = log_b_min + F.softplus(log_b - log_b_min, beta=LOG_B_FLOOR_SHARPNESS)
+    if form == "gaussian":
+        err = (diff * diff).sum(dim=2) * torch.exp(-2.0 * log_b)
+    else:
+        # sqrt of 0 has an infinite gradient: a tiny epsilon keeps the perfect-prediction case finite.
+        err = torch.sqrt((diff * diff).sum(dim=2) + 1e-12) * torch.exp(-log_b)
+    return ((err + log_b) * present).sum() / reg.shape[0]
+
+
+def sigma_loss(log_sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between exp(log sigma) and the target sigma (cell units) where it is finite, per image."""
+    present = torch.isfinite(target)
+    sigma = torch.exp(log_sigma.clamp(max=LOG_SIGMA_MAX))
+    return ((sigma - torch.nan_to_num(target)).abs() * present).sum() / log_sigma.shape[0]
+
+
+def compute_losses(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                   config: LossConfig | None = None) -> dict[str, torch.Tensor]:
+    """Sub-losses of Eq. 2 (unweighted, keyed sem/off/cnf/loc/sig) and their weighted sum `total` (Eq. 1).
+
+    `outputs` are the raw network outputs (semantic, offset, pif), `targets` the batched encoder
+    targets (semantic, offset, seg_weight, pif_conf, pif_mask, pif_reg, pif_sigma).
+    """
+    cfg = config or LossConfig()
+    missing = [n for n in ("semantic", "offset", "pif") if n not in outputs]
+    missing += [n for n in ("semantic", "offset", "seg_weight", "pif_conf", "pif_mask", "pif_reg", "pif_sigma")
+                if n not in targets]
+    if missing:
+        raise InputError(f"losses: missing output/target tensors {missing}")
+    _check_shapes(outputs, targets)
+    pif = outputs["pif"]
+    losses = {
+        "sem": semantic_loss(outputs["semantic"], targets["semantic"], targets["seg_weight"]),
+        "off": offset_loss(outputs["offset"], targets["offset"], targets["semantic"], targets["seg_weight"]),
+        "cnf": confidence_loss(pif[:, :, 0], targets["pif_conf"], targets["pif_mask"]),
+        "loc": localization_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], cfg.loc_form, cfg.log_b_min),
+        "sig": sigma_loss(pif[:, :, 4], targets["pif_sigma"]),
+    }
+    weights = cfg.weights()
+    losses["total"] = sum(weights[name] * losses[name] for name in LOSS_NAMES)
+    return losses
