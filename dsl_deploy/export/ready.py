@@ -1,0 +1,41 @@
+"""Raw network outputs -> ready fields (docs/architecture.md "Ready fields"), for export and the torch backend."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..spec import ModelSpec
+
+_DEFAULT_STRIDE = ModelSpec().pif_stride
+
+
+def ready_fields(raw: dict[str, torch.Tensor], pif_stride: int = _DEFAULT_STRIDE) -> dict[str, torch.Tensor]:
+    """`player` = sigmoid(semantic), `offset` unchanged, `pif` = confidence, absolute x, y, b, sigma in pixels."""
+    pif = raw["pif"]
+    hp, wp = pif.shape[-2], pif.shape[-1]
+    # Cell (j, i) sits at input pixel (stride*i, stride*j); i is the column, j the row.
+    cols = torch.arange(wp, dtype=pif.dtype, device=pif.device).view(1, 1, 1, wp)
+    rows = torch.arange(hp, dtype=pif.dtype, device=pif.device).view(1, 1, hp, 1)
+    s = float(pif_stride)
+    fields = torch.stack([
+        torch.sigmoid(pif[:, :, 0]),
+        s * (cols + pif[:, :, 1]),
+        s * (rows + pif[:, :, 2]),
+        s * torch.exp(pif[:, :, 3]),
+        s * torch.exp(pif[:, :, 4]),
+    ], dim=2)
+    return {"player": torch.sigmoid(raw["semantic"]), "offset": raw["offset"], "pif": fields}
+
+
+class ReadyFields(nn.Module):
+    """Export wrapper: image -> (player, offset, pif) ready fields, in the order of spec.outputs."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.spec: ModelSpec = model.spec
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Ready fields for a float32 [B,3,H,W] batch."""
+        out = ready_fields(self.model(image), self.spec.pif_stride)
+        return tuple(out[name] for name in self.spec.outputs)
