@@ -1,0 +1,301 @@
+"""Every TensorRT version difference (8.6 .. 10.x, and what 11.x removed) lives here, and only here."""
+from __future__ import annotations
+
+import importlib
+import re
+from types import ModuleType
+from typing import Any, Callable
+
+from ..errors import ArtifactError, BackendUnavailable
+
+MIN_VERSION = (8, 6)
+# TensorRT 11 removed the weak-typing precision flags (FP16, INT8) and the INT8 calibrators.
+FIRST_WITHOUT_PRECISION_FLAGS = (11, 0)
+
+INSTALL_HINT = "pip install 'tensorrt>=8.6,<11' cuda-python (or '.[trt]') on a machine with an NVIDIA GPU"
+
+
+def import_tensorrt() -> ModuleType:
+    """The tensorrt module, or BackendUnavailable saying what is missing and how to install it."""
+    try:
+        trt = importlib.import_module("tensorrt")
+    except ImportError as exc:
+        raise BackendUnavailable(f"TensorRT is not installed ({exc}); {INSTALL_HINT}") from None
+    except OSError as exc:  # the bindings are present but libnvinfer or the driver is not
+        raise BackendUnavailable(f"TensorRT is installed but its libraries do not load ({exc}); "
+                                 f"install the NVIDIA driver and {INSTALL_HINT}") from None
+    version = parse_version(getattr(trt, "__version__", "0"))
+    if version[:2] < MIN_VERSION:
+        raise BackendUnavailable(f"TensorRT {trt.__version__} is too old (need >= 8.6); {INSTALL_HINT}")
+    return trt
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'10.3.0.26' -> (10, 3, 0, 26); non-numeric tails are dropped."""
+    parts = []
+    for piece in str(text).split("."):
+        m = re.match(r"\d+", piece)
+        if not m:
+            break
+        parts.append(int(m.group()))
+    return tuple(parts) or (0,)
+
+
+def version_tag(text: str) -> str:
+    """'10.3.0.26' -> '10.3' (major.minor, for file names and messages)."""
+    v = parse_version(text)
+    return ".".join(str(x) for x in (v + (0,))[:2])
+
+
+def trt_version(trt: ModuleType) -> tuple[int, ...]:
+    """The loaded TensorRT's version tuple."""
+    return parse_version(trt.__version__)
+
+
+def make_logger(trt: ModuleType, verbose: bool = False) -> Any:
+    """A TensorRT logger at WARNING (or VERBOSE)."""
+    return trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
+
+
+# ---- builder ----------------------------------------------------------------------------------
+
+def create_network(trt: ModuleType, builder: Any) -> Any:
+    """An explicit-batch network (the flag is required before 10, deprecated in 10, gone in 11)."""
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+    if flag is not None and trt_version(trt)[0] < 10:
+        return builder.create_network(1 << int(flag))
+    return builder.create_network(0)
+
+
+def check_precision_supported(trt: ModuleType, precision: str) -> None:
+    """Refuse FP16/INT8 builds on a TensorRT without the precision flags, never silently downgrade."""
+    if precision == "fp32":
+        return
+    flag = getattr(trt.BuilderFlag, precision.upper(), None)
+    if flag is None:
+        raise BackendUnavailable(
+            f"TensorRT {trt.__version__} has no BuilderFlag.{precision.upper()} (TensorRT 11 removed weak-typed "
+            f"{precision} builds in favour of strongly typed, pre-quantised ONNX); install 'tensorrt>=8.6,<11' "
+            f"to build this target, or use a profile with precision = \"fp32\"")
+    if precision == "int8" and not hasattr(trt, "IInt8EntropyCalibrator2"):
+        raise BackendUnavailable(f"TensorRT {trt.__version__} has no INT8 calibrator; install 'tensorrt>=8.6,<11'")
+
+
+def set_precision_flags(trt: ModuleType, config: Any, precision: str, constrained: bool) -> list[str]:
+    """Set FP16/INT8 (INT8 also enables FP16 for the layers it does not quantise); returns the flag names."""
+    names = []
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+        names.append("FP16")
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        names.append("INT8")
+    if constrained:
+        # OBEY fails the build when a constraint cannot be met, which is what we want for the outputs.
+        for flag_name in ("OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS"):
+            flag = getattr(trt.BuilderFlag, flag_name, None)
+            if flag is not None:
+                config.set_flag(flag)
+                names.append(flag_name)
+                break
+    return names
+
+
+def set_workspace(trt: ModuleType, config: Any, mib: int) -> None:
+    """Limit the builder workspace memory pool."""
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(mib) << 20)
+
+
+def set_optimization_level(config: Any, level: int) -> bool:
+    """Builder optimisation level (TensorRT >= 8.6); False when unsupported."""
+    if hasattr(config, "builder_optimization_level"):
+        config.builder_optimization_level = int(level)
+        return True
+    return False
+
+
+def set_compatibility(trt: ModuleType, config: Any, version_compatible: bool, hardware: str) -> list[str]:
+    """Version- and hardware-compatible engines; raises BackendUnavailable when this TensorRT lacks them."""
+    names = []
+    if version_compatible:
+        flag = getattr(trt.BuilderFlag, "VERSION_COMPATIBLE", None)
+        if flag is None:
+            raise BackendUnavailable(f"TensorRT {trt.__version__} cannot build version-compatible engines (needs 8.6)")
+        config.set_flag(flag)
+        names.append("VERSION_COMPATIBLE")
+    if hardware != "none":
+        levels = getattr(trt, "HardwareCompatibilityLevel", None)
+        attr = {"ampere+": "AMPERE_PLUS", "same_compute_capability": "SAME_COMPUTE_CAPABILITY"}[hardware]
+        level = getattr(levels, attr, None) if levels is not None else None
+        if level is None:
+            raise BackendUnavailable(f"TensorRT {trt.__version__} has no HardwareCompatibilityLevel.{attr}")
+        config.hardware_compatibility_level = level
+        names.append(f"HARDWARE_COMPATIBILITY={attr}")
+    return names
+
+
+def set_dla(trt: ModuleType, builder: Any, config: Any, core: int | None) -> list[str]:
+    """Run on a DLA core with GPU fallback for the layers DLA cannot run."""
+    if core is None:
+        return []
+    available = int(getattr(builder, "num_DLA_cores", 0))
+    if core >= available:
+        raise BackendUnavailable(f"the profile asks for DLA core {core} but this device has {available} DLA core(s); "
+                                 "set dla = \"none\" in the profile")
+    config.default_device_type = trt.DeviceType.DLA
+    config.DLA_core = int(core)
+    config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+    return ["DLA", "GPU_FALLBACK"]
+
+
+def set_int8_calibration(config: Any, calibrator: Any, profile: Any) -> None:
+    """Attach the calibrator; dynamic-shape networks also need the calibration profile."""
+    config.int8_calibrator = calibrator
+    if hasattr(config, "set_calibration_profile"):
+        config.set_calibration_profile(profile)
+
+
+def calibrator_base(trt: ModuleType) -> type:
+    """The entropy calibrator base class (IInt8EntropyCalibrator2)."""
+    base = getattr(trt, "IInt8EntropyCalibrator2", None)
+    if base is None:
+        raise BackendUnavailable(f"TensorRT {trt.__version__} has no IInt8EntropyCalibrator2 (removed in 11)")
+    return base
+
+
+def load_timing_cache(config: Any, blob: bytes) -> Any:
+    """Create a timing cache (from a previous build's bytes, or empty) and attach it to the config."""
+    cache = config.create_timing_cache(blob)
+    # ignore_mismatch=False: a cache from another GPU must not silently steer tactics.
+    config.set_timing_cache(cache, False)
+    return cache
+
+
+def attach_progress(trt: ModuleType, config: Any, make_monitor: Callable[[type], Any]) -> Any | None:
+    """Attach an IProgressMonitor when this TensorRT has one (10.0+); returns it, or None."""
+    base = getattr(trt, "IProgressMonitor", None)
+    if base is None or not hasattr(config, "progress_monitor"):
+        return None
+    monitor = make_monitor(base)
+    config.progress_monitor = monitor
+    return monitor
+
+
+def parser_errors(parser: Any) -> list[str]:
+    """The ONNX parser's errors, each with the node name and operator where the parser gives them."""
+    out = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        where = []
+        for attr in ("node_name", "node_operator"):
+            fn = getattr(err, attr, None)
+            if callable(fn):
+                value = fn()
+                if value:
+                    where.append(f"{attr.split('_')[1]} {value}")
+        if not where and callable(getattr(err, "node", None)) and err.node() >= 0:
+            where.append(f"node #{err.node()}")
+        out.append(f"{err.desc()}" + (f" ({', '.join(where)})" if where else ""))
+    return out
+
+
+def layer_type_name(layer: Any) -> str:
+    """'CONVOLUTION', 'ACTIVATION', ... for a network layer."""
+    return str(layer.type).split(".")[-1]
+
+
+# ---- runtime ----------------------------------------------------------------------------------
+
+def deserialize(trt: ModuleType, runtime: Any, blob: bytes, path: str) -> Any:
+    """Deserialise a plan; a corrupt or foreign plan becomes an ArtifactError, never a None engine."""
+    if hasattr(runtime, "engine_host_code_allowed"):
+        # Version-compatible plans embed a lean runtime that must be allowed to run.
+        runtime.engine_host_code_allowed = True
+    try:
+        engine = runtime.deserialize_cuda_engine(blob)
+    except Exception as exc:  # the bindings raise on some corruptions and return None on others
+        engine = None
+        reason = f" ({exc})"
+    else:
+        reason = ""
+    if engine is None:
+        raise ArtifactError(f"{path}: TensorRT {trt.__version__} could not deserialise this engine{reason}; the file "
+                            "is corrupt, truncated or not a TensorRT plan; rebuild it with dsl-build")
+    return engine
+
+
+def io_tensor_names(engine: Any) -> list[str]:
+    """Input and output tensor names in engine order."""
+    if hasattr(engine, "num_io_tensors"):
+        return [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    return [engine.get_binding_name(i) for i in range(engine.num_bindings)]
+
+
+def is_input(trt: ModuleType, engine: Any, name: str) -> bool:
+    """Whether a tensor is an engine input."""
+    if hasattr(engine, "get_tensor_mode"):
+        return engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+    return engine.binding_is_input(engine.get_binding_index(name))
+
+
+def tensor_dtype(trt: ModuleType, engine: Any, name: str) -> Any:
+    """The numpy dtype of an I/O tensor."""
+    if hasattr(engine, "get_tensor_dtype"):
+        return trt.nptype(engine.get_tensor_dtype(name))
+    return trt.nptype(engine.get_binding_dtype(engine.get_binding_index(name)))
+
+
+def profile_shapes(engine: Any, name: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(min, opt, max) shapes of an input in optimisation profile 0."""
+    if hasattr(engine, "get_tensor_profile_shape"):
+        shapes = engine.get_tensor_profile_shape(name, 0)
+    else:
+        shapes = engine.get_profile_shape(0, engine.get_binding_index(name))
+    return tuple(tuple(int(d) for d in s) for s in shapes)  # type: ignore[return-value]
+
+
+def set_input_shape(engine: Any, context: Any, name: str, shape: tuple[int, ...]) -> None:
+    """Set a dynamic input's shape for the next execution."""
+    if hasattr(context, "set_input_shape"):
+        ok = context.set_input_shape(name, shape)
+    else:
+        ok = context.set_binding_shape(engine.get_binding_index(name), shape)
+    if ok is False:
+        raise ArtifactError(f"engine input '{name}': shape {shape} is outside the engine's optimisation profile")
+
+
+def tensor_shape(engine: Any, context: Any, name: str) -> tuple[int, ...]:
+    """An I/O tensor's current shape (outputs: after the input shapes are set)."""
+    if hasattr(context, "get_tensor_shape"):
+        return tuple(int(d) for d in context.get_tensor_shape(name))
+    return tuple(int(d) for d in context.get_binding_shape(engine.get_binding_index(name)))
+
+
+def bind_addresses(engine: Any, context: Any, pointers: dict[str, int]) -> list[int] | None:
+    """Bind device pointers by name (v3 API); returns a bindings list for the v2 API instead."""
+    if hasattr(context, "set_tensor_address"):
+        for name, ptr in pointers.items():
+            context.set_tensor_address(name, int(ptr))
+        return None
+    bindings = [0] * engine.num_bindings
+    for name, ptr in pointers.items():
+        bindings[engine.get_binding_index(name)] = int(ptr)
+    return bindings
+
+
+def execute_async(context: Any, stream_handle: int, bindings: list[int] | None) -> None:
+    """Enqueue one execution on a stream (execute_async_v3, else execute_async_v2)."""
+    if bindings is None:
+        ok = context.execute_async_v3(stream_handle)
+    else:
+        ok = context.execute_async_v2(bindings, stream_handle)
+    if not ok:
+        raise ArtifactError("TensorRT failed to enqueue the engine (see the TensorRT log above)")
+
+
+def device_memory_bytes(engine: Any) -> int:
+    """Device memory the engine's execution context needs (activations), in bytes."""
+    for attr in ("device_memory_size_v2", "device_memory_size"):
+        if hasattr(engine, attr):
+            return int(getattr(engine, attr))
+    return 0
