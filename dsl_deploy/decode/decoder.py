@@ -1,0 +1,112 @@
+"""`Decoder`: one spec, one implementation (native, numpy or cuda), scratch kept between frames."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import BackendUnavailable, InputError
+from ..result import FrameResult
+from ..spec import ModelSpec
+from .fields import check_finite, check_pif, full_resolution
+
+IMPLS = ("auto", "native", "numpy", "cuda")
+
+
+def native_available() -> bool:
+    """True when the compiled native decoder (dsl_deploy.decode._native) imports."""
+    try:
+        importlib.import_module("dsl_deploy.decode._native")
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_impl(impl: str) -> str:
+    """The concrete implementation for a name of IMPLS ('auto': native if built, else numpy)."""
+    if impl not in IMPLS:
+        raise InputError(f"impl: {impl!r} is not one of {', '.join(IMPLS)}")
+    if impl == "auto":
+        return "native" if native_available() else "numpy"
+    return impl
+
+
+def _native_module() -> Any:
+    try:
+        return importlib.import_module("dsl_deploy.decode._native")
+    except ImportError as exc:
+        raise BackendUnavailable(f"native decoder: the compiled module is not built ({exc}); run "
+                                 f"'python setup.py build_ext --inplace' or 'pip install -e .', "
+                                 f"or use impl='numpy'") from None
+
+
+def _cuda_decoder(spec: ModelSpec) -> Any:
+    try:
+        cuda = importlib.import_module("dsl_deploy.decode.cuda")
+    except ImportError as exc:
+        raise BackendUnavailable(f"cuda decoder: dsl_deploy.decode.cuda is not available ({exc})") from None
+    factory = getattr(cuda, "CudaDecoder", None)
+    if factory is None:
+        raise BackendUnavailable("cuda decoder: dsl_deploy.decode.cuda has no CudaDecoder")
+    return factory(spec)  # raises BackendUnavailable itself when there is no device
+
+
+class Decoder:
+    """Decode ready fields into a FrameResult with the chosen implementation; reuse it across frames."""
+
+    def __init__(self, spec: ModelSpec, *, impl: str = "auto", threads: int = 1) -> None:
+        if not isinstance(spec, ModelSpec):
+            raise InputError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+        if not isinstance(threads, int) or threads < 1:
+            raise InputError(f"threads: expected a positive integer, got {threads!r}")
+        spec.validate()
+        self.spec = spec
+        self.impl = resolve_impl(impl)
+        self.threads = threads
+        self._native: Any = None
+        self._cuda: Any = None
+        if self.impl == "native":
+            params = dataclasses.asdict(spec.decoder)
+            self._native = _native_module().NativeDecoder(params, threads)
+        elif self.impl == "cuda":
+            self._cuda = _cuda_decoder(spec)
+
+    def __repr__(self) -> str:
+        return f"Decoder(impl={self.impl!r}, threads={self.threads}, input={self.spec.input.width}x{self.spec.input.height})"
+
+    def __call__(self, fields: Mapping[str, np.ndarray]) -> FrameResult:
+        """Decode one frame (player, offset, pif; a batch of 1 allowed)."""
+        if self._cuda is not None:
+            return self._cuda(fields)
+        t0 = time.perf_counter()
+        player, offset, pif = full_resolution(fields, self.spec)
+        t_prep = (time.perf_counter() - t0) * 1e3
+        if self._native is not None:
+            result = self._native.decode(player, offset, pif)
+        else:
+            from .reference import decode_reference
+
+            check_finite(player=player, offset=offset, pif=pif)
+            result = decode_reference(player, offset, pif, self.spec.decoder)
+        if self.spec.seg_stride != 1:
+            result.timings["upsample"] = t_prep
+        result.timings["total"] = result.timings.get("total", 0.0) + t_prep
+        return result
+
+    def fuse(self, pif: np.ndarray, height: int, width: int, *, exact: bool = False) -> np.ndarray:
+        """Eq. 3 fused maps float32 [19, height, width]."""
+        if self._cuda is not None and hasattr(self._cuda, "fuse"):
+            return self._cuda.fuse(pif, height, width, exact=exact)
+        for name, v in (("height", height), ("width", width)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise InputError(f"{name}: expected a positive integer, got {v!r}")
+        if self._native is not None:
+            return self._native.fuse(pif, int(height), int(width), bool(exact))
+        from .reference import fuse_maps
+
+        pif = check_pif(pif)
+        check_finite(pif=pif)
+        return fuse_maps(pif, int(height), int(width), self.spec.decoder, exact)
