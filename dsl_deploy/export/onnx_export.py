@@ -17,13 +17,10 @@ from torch import nn
 from .. import __version__
 from ..errors import ArtifactError, SpecError
 from ..spec import ModelSpec
+from .metadata import META_FORMAT_VERSION, META_SPEC, META_VERSION, ONNX_FORMAT_VERSION
 from .ready import ReadyFields
 from .sample import sample_batch
 
-ONNX_FORMAT_VERSION = 1
-META_SPEC = "dsl_deploy.spec"
-META_VERSION = "dsl_deploy.version"
-META_FORMAT_VERSION = "dsl_deploy.format_version"
 EXPORTERS = ("auto", "torchscript", "dynamo")
 
 Log = Callable[[str], None]

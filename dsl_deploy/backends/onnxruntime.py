@@ -1,0 +1,114 @@
+"""ONNX Runtime backend: runs a model exported by dsl-export (CPU, or CUDA/TensorRT providers). Never imports torch."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ArtifactError, BackendUnavailable, InputError
+from ..export.metadata import META_FORMAT_VERSION, META_SPEC, ONNX_FORMAT_VERSION
+from ..spec import ModelSpec
+from .base import Backend
+
+# Preference order for providers="auto": the fastest provider that this onnxruntime build offers.
+AUTO_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+SHORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def resolve_providers(providers: str | Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    """Execution providers to request: 'auto'/None picks from AUTO_ORDER; names may be short ('cpu', 'cuda')."""
+    if providers is None or providers == "auto":
+        return [p for p in AUTO_ORDER if p in available] or ["CPUExecutionProvider"]
+    wanted = [providers] if isinstance(providers, str) else list(providers)
+    names = [SHORT_NAMES.get(p.lower(), p) if isinstance(p, str) else p for p in wanted]
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise BackendUnavailable(f"onnxruntime: provider(s) {missing} not available here (available: "
+                                 f"{list(available)}); install onnxruntime-gpu for CUDA/TensorRT or use 'cpu'")
+    return names
+
+
+class OnnxRuntimeBackend(Backend):
+    """An exported .onnx file on ONNX Runtime; the spec comes from the file's metadata."""
+
+    name = "onnxruntime"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether onnxruntime is installed."""
+        return importlib.util.find_spec("onnxruntime") is not None
+
+    def __init__(self, path: str | Path, *, providers: str | Sequence[str] | None = None,
+                 threads: int | None = None):
+        if not self.is_available():
+            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)")
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ArtifactError(f"{self.path}: no such ONNX file")
+        if threads is not None and threads < 1:
+            raise InputError(f"threads: expected a positive number, got {threads}")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # ORT's own warnings go to stderr unasked; errors still raise
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is not None:
+            opts.intra_op_num_threads = int(threads)
+        requested = resolve_providers(providers, ort.get_available_providers())
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=requested)
+        except Exception as exc:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...) for bad files
+            raise ArtifactError(f"{self.path}: not a readable ONNX model ({_one_line(exc)}); "
+                                "re-export it with dsl-export") from None
+        self.spec = self._read_spec()
+        self._check_io()
+        self._input = self.session.get_inputs()[0].name
+        self._outputs = list(self.spec.outputs)
+
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers the session actually uses, in priority order."""
+        return list(self.session.get_providers())
+
+    def _read_spec(self) -> ModelSpec:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if META_SPEC not in meta:
+            raise ArtifactError(f"{self.path}: the ONNX file has no '{META_SPEC}' metadata, so its model spec is "
+                                "unknown; export it with dsl-export")
+        version = meta.get(META_FORMAT_VERSION, "")
+        if not version.isdigit():
+            raise ArtifactError(f"{self.path}: metadata '{META_FORMAT_VERSION}' is {version!r}; expected an integer")
+        if int(version) > ONNX_FORMAT_VERSION:
+            raise ArtifactError(f"{self.path}: ONNX format_version {version} is newer than this dsl_deploy reads "
+                                f"({ONNX_FORMAT_VERSION}); upgrade dsl_deploy")
+        return ModelSpec.from_json(meta[META_SPEC], source=f"{self.path} metadata")
+
+    def _check_io(self) -> None:
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs != [self.spec.input.name] or sorted(outputs) != sorted(self.spec.outputs):
+            raise ArtifactError(f"{self.path}: graph inputs {inputs} / outputs {outputs}; expected "
+                                f"[{self.spec.input.name}] / {list(self.spec.outputs)}")
+        batch_dim = self.session.get_inputs()[0].shape[0]
+        self._fixed_batch = batch_dim if isinstance(batch_dim, int) else None
+
+    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Run a float32 [B,3,H,W] batch; host float32 arrays keyed 'player', 'offset', 'pif'."""
+        batch = self.check_input(batch)
+        if self._fixed_batch is not None and batch.shape[0] != self._fixed_batch:
+            raise InputError(f"input: {self.path.name} was exported with a fixed batch of {self._fixed_batch}, "
+                             f"got {batch.shape[0]}; re-export with a dynamic batch")
+        outs = self.session.run(self._outputs, {self._input: batch})
+        return {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._outputs, outs)}
+
+    def close(self) -> None:
+        """Drop the session (frees its memory once no other reference holds it)."""
+        self.session = None
