@@ -1,0 +1,123 @@
+"""dsl-export: checkpoint (.pth) -> ONNX (ready fields, spec in the metadata), checked on ONNX Runtime."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from ..errors import InputError
+from .common import cli_entry
+
+EPILOG = """\
+examples:
+  dsl-export model.pth                        # -> model.onnx beside it, simplified, parity-checked
+  dsl-export model.pth -o model.onnx --opset 17 --atol 1e-3
+  dsl-export model.pth --size 961 -o model-961.onnx   # another input size ((size-1) % 16 == 0 fits)
+  dsl-export --info model.pth                 # parameters and GFLOPs at the spec's input size
+
+The ONNX file takes `image` [B,3,H,W] float32 (RGB, ImageNet-normalised: see dsl_deploy.preprocess) and
+returns the ready fields `player`, `offset`, `pif` (docs/architecture.md); the batch axis is dynamic.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The dsl-export argument parser."""
+    p = argparse.ArgumentParser(prog="dsl-export", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="checkpoint written by dsl-train (.pth)")
+    p.add_argument("-o", "--output", metavar="ONNX", default=None,
+                   help="ONNX file to write (default: the checkpoint's name with .onnx)")
+    p.add_argument("--info", action="store_true",
+                   help="print parameters and GFLOPs of the checkpoint's network and stop (no export)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
+    p.add_argument("--size", type=int, default=None,
+                   help="square input size to export at (default: the checkpoint spec's size, 641 for the paper)")
+    p.add_argument("--no-simplify", action="store_true",
+                   help="keep the graph as exported (default: simplify with onnxslim when installed, and fall "
+                        "back to the unsimplified graph if that fails or changes the outputs)")
+    p.add_argument("--atol", type=float, default=1e-3,
+                   help="max abs difference allowed between ONNX Runtime and torch per output (default: %(default)g)")
+    p.add_argument("--no-parity", action="store_true",
+                   help="skip the ONNX Runtime vs torch parity check (default: run it on a synthetic frame)")
+    p.add_argument("--static-batch", action="store_true",
+                   help="fix the batch axis to 1 (default: dynamic batch)")
+    p.add_argument("--exporter", default="auto", choices=("auto", "torchscript", "dynamo"),
+                   help="torch ONNX exporter (default: auto = the TorchScript exporter where torch still has it, "
+                        "else dynamo; dynamo needs opset >= 18)")
+    return p
+
+
+class _Steps:
+    """Progress lines '[  t s] message' with the time since the start."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        print(f"[{time.perf_counter() - self.t0:6.1f}s] {msg}", flush=True)
+
+
+def _warn(msg: str) -> None:
+    print(f"dsl-export: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def _print_info(info: dict, train: dict) -> None:
+    print(f"backbone      {info['backbone']}")
+    print(f"input         {info['input']}")
+    print(f"parameters    {info['params']:,} ({info['params_m']:.2f} M)")
+    print(f"GFLOPs        {info['gflops']:.2f} ({info['gmacs']:.2f} GMACs)")
+    print(f"convention    {info['flops_convention']}")
+    if train:
+        shown = {k: v for k, v in train.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        print("train         " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.size is not None and args.size < 33:
+        raise InputError(f"--size: expected at least 33, got {args.size}")
+    if not args.atol > 0:
+        raise InputError(f"--atol: expected a positive tolerance, got {args.atol}")
+    if args.output is not None and Path(args.output).suffix.lower() != ".onnx":
+        raise InputError(f"-o/--output: {args.output} should end in .onnx")
+
+
+@cli_entry("dsl-export")
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of dsl-export."""
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    step = _Steps()
+    from ..export import check_parity, export_onnx, model_info, sample_batch
+    from ..model import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    spec = ckpt.spec if args.size is None else ckpt.spec.with_input_size(args.size)
+    step(f"loaded {args.checkpoint} ({spec.backbone}, checkpoint format {ckpt.version})")
+    if not spec.fits_strides():
+        _warn(f"input size {spec.input.width}x{spec.input.height} does not fit the network strides "
+              f"((size-1) % {spec.backbone_stride} != 0, e.g. {16 * ((spec.input.width - 1) // 16) + 1}); "
+              "the output grids are interpolated, which blurs positions slightly")
+    # The network repeats that warning through Python's warnings module; the line above says it once.
+    warnings.filterwarnings("ignore", message="input size .* does not fit")
+    info = model_info(ckpt.model, spec)
+    if args.info:
+        _print_info(info, ckpt.train)
+        return 0
+    step(f"{info['params_m']:.2f} M parameters, {info['gflops']:.1f} GFLOPs at {info['input']}")
+    output = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(".onnx")
+    export_onnx(ckpt.model, spec, output, opset=args.opset, simplify=not args.no_simplify,
+                dynamic_batch=not args.static_batch, exporter=args.exporter, log=step)
+    size_mb = output.stat().st_size / 2 ** 20
+    step(f"wrote {output} ({size_mb:.1f} MB; onnx.checker ok; spec in metadata)")
+    if args.no_parity:
+        _warn("parity check skipped (--no-parity)")
+    else:
+        check_parity(ckpt.model, output, sample_batch(spec, 1), args.atol, log=step)
+        step(f"parity ok: ONNX Runtime matches torch within {args.atol:g}")
+    print("\nnext:")
+    print(f"  dsl-build {output} --target <profile>      # TensorRT engine (on the GPU that will run it)")
+    print(f"  dsl-bench --onnx {output}                  # ms and MB per stage on ONNX Runtime")
+    print(f"  dsl-infer SRC --model {output}             # run on a video, camera or images")
+    return 0
