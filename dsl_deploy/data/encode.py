@@ -1,0 +1,199 @@
+"""Target encoder (Sec. 3.3): an Annotation at the network input size -> training targets and ideal fields.
+
+Geometry follows docs/architecture.md: PIF cell (j, i) sits at input pixel (8i, 8j); the segmentation grid
+is the input (stride 1) or cell i at pixel 4i (stride 4). Keypoint sizes are the OKS scale: sigma_k times
+the square root of the instance area (the visible mask's pixel count for players, pi r^2 for the ball).
+NumPy only: this module is imported by decoder tests and benchmarks that must not pull in torch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..spec import BALL, CENTER, NUM_BODY_PARTS, NUM_TYPES, ModelSpec
+from .annotations import Annotation
+
+# Cells per side of the neighbourhood each keypoint supervises (Sec. 3.3: 16 = 4 x 4 cells).
+SIDE = 4
+# Width, in cells, of the Gaussian that shapes the ideal confidence over the 4x4 neighbourhood.
+IDEAL_CONF_WIDTH = 1.2
+# Scale parameter b of the ideal fields, input pixels (a well-trained network is confident to ~1 px).
+IDEAL_B = 1.0
+
+
+def _check_size(ann: Annotation, spec: ModelSpec) -> None:
+    """The encoder works at the network input size only; anything else is a caller bug worth naming."""
+    h, w = spec.input.height, spec.input.width
+    if (ann.height, ann.width) != (h, w):
+        raise DataError(f"annotation {ann.image_id or '<unnamed>'}: size {ann.width}x{ann.height} differs from "
+                        f"the network input {w}x{h}; resize it first (data.augment.resize_to_input)")
+    if ann.pose_format != "coco":
+        raise DataError(f"annotation {ann.image_id or '<unnamed>'}: pose_format {ann.pose_format!r} cannot be "
+                        "encoded; only 'coco' (17 keypoints) poses train the network")
+
+
+def _seg_pixels(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Input-pixel (y, x) coordinates of the segmentation grid's rows and columns."""
+    hs, ws = spec.seg_size
+    s = spec.seg_stride
+    return np.arange(hs) * s, np.arange(ws) * s
+
+
+def _instance_areas(ann: Annotation) -> np.ndarray:
+    """[N] visible-mask pixel count of each player."""
+    return np.bincount(ann.instances.ravel(), minlength=ann.num_players + 1)[1:ann.num_players + 1].astype(np.float64)
+
+
+def keypoint_list(ann: Annotation, spec: ModelSpec) -> list[tuple[int, float, float, float]]:
+    """Every keypoint to encode as (type, x, y, sigma in input pixels); visibility-0 keypoints are left out."""
+    out: list[tuple[int, float, float, float]] = []
+    areas = _instance_areas(ann)
+    centers = ann.centers()
+    for n in range(ann.num_players):
+        area = areas[n]
+        if area <= 0:
+            # No visible pixel: no centre, and no scale to size the body parts with; use the keypoint box.
+            vis = ann.keypoints[n, :, 2] > 0
+            if not vis.any():
+                continue
+            pts = ann.keypoints[n, vis, :2]
+            span = pts.max(0) - pts.min(0)
+            area = float(max(span[0] * span[1], 1.0))
+        scale = float(np.sqrt(area))
+        for k in range(NUM_BODY_PARTS):
+            x, y, v = ann.keypoints[n, k]
+            if v > 0:
+                out.append((k, float(x), float(y), spec.sigmas[k] * scale))
+        if areas[n] > 0:
+            out.append((CENTER, float(centers[n, 0]), float(centers[n, 1]), spec.sigmas[CENTER] * scale))
+    if ann.ball is not None:
+        bx, by, r = ann.ball
+        out.append((BALL, float(bx), float(by), spec.sigmas[BALL] * float(np.sqrt(np.pi)) * float(r)))
+    return out
+
+
+def _pif_assign(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per type and cell: index into keypoint_list of the nearest keypoint whose 4x4 neighbourhood covers it.
+
+    Returns (owner [19,Hp,Wp] int, -1 where none; distance [19,Hp,Wp] in cells).
+    """
+    hp, wp = spec.pif_size
+    stride = spec.pif_stride
+    owner = np.full((NUM_TYPES, hp, wp), -1, np.int64)
+    dist = np.full((NUM_TYPES, hp, wp), np.inf, np.float64)
+    for idx, (k, x, y, _sigma) in enumerate(keypoint_list(ann, spec)):
+        cx, cy = x / stride, y / stride
+        # The 4 cells nearest on each axis: two on each side of the keypoint.
+        i0, j0 = int(np.floor(cx)) - SIDE // 2 + 1, int(np.floor(cy)) - SIDE // 2 + 1
+        i1, j1 = min(i0 + SIDE, wp), min(j0 + SIDE, hp)
+        i0, j0 = max(i0, 0), max(j0, 0)
+        if i0 >= i1 or j0 >= j1:
+            continue
+        ii, jj = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1))
+        d = np.hypot(ii - cx, jj - cy)
+        sub_d = dist[k, j0:j1, i0:i1]
+        win = d < sub_d
+        sub_d[win] = d[win]
+        owner[k, j0:j1, i0:i1][win] = idx
+    return owner, dist
+
+
+def _seg_targets(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels [Hs,Ws] sampled on the seg grid, semantic [1,Hs,Ws], offset [2,Hs,Ws])."""
+    ys, xs = _seg_pixels(spec)
+    labels = ann.instances[np.ix_(ys, xs)]
+    semantic = (labels > 0).astype(np.float32)[None]
+    offset = np.zeros((2,) + labels.shape, np.float32)
+    centers = ann.centers()
+    if ann.num_players:
+        table = np.concatenate([np.zeros((1, 2), np.float32), np.nan_to_num(centers)], 0)
+        on = labels > 0
+        cx, cy = table[labels, 0], table[labels, 1]
+        offset[0] = np.where(on, cx - xs[None, :], 0.0)
+        offset[1] = np.where(on, cy - ys[:, None], 0.0)
+    return labels, semantic, offset
+
+
+def encode_targets(ann: Annotation, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Training targets of Sec. 3.3 for one annotation at the network input size (all float32)."""
+    _check_size(ann, spec)
+    labels, semantic, offset = _seg_targets(ann, spec)
+    ys, xs = _seg_pixels(spec)
+    seg_weight = np.ones_like(semantic)
+    if ann.ignore is not None:
+        # Annotated players are never ignored, even where a crowd region overlaps them.
+        ign = ann.ignore[np.ix_(ys, xs)].astype(bool) & (labels == 0)
+        seg_weight[0][ign] = 0.0
+
+    hp, wp = spec.pif_size
+    stride = spec.pif_stride
+    kps = keypoint_list(ann, spec)
+    owner, _ = _pif_assign(ann, spec)
+    pos = owner >= 0
+    conf = pos.astype(np.float32)
+    mask = np.ones((NUM_TYPES, hp, wp), np.float32)
+    if ann.ignore is not None:
+        cell_ign = ann.ignore[np.ix_(np.arange(hp) * stride, np.arange(wp) * stride)].astype(bool)
+        mask[:, cell_ign] = 0.0
+        mask[pos] = 1.0
+    reg = np.full((NUM_TYPES, 2, hp, wp), np.nan, np.float32)
+    sigma = np.full((NUM_TYPES, hp, wp), np.nan, np.float32)
+    if kps:
+        table = np.asarray([[x / stride, y / stride, s / stride] for _k, x, y, s in kps], np.float64)
+        kk, jj, ii = np.nonzero(pos)
+        o = owner[kk, jj, ii]
+        reg[kk, 0, jj, ii] = table[o, 0] - ii
+        reg[kk, 1, jj, ii] = table[o, 1] - jj
+        sigma[kk, jj, ii] = table[o, 2]
+    return {"semantic": semantic, "offset": offset, "seg_weight": seg_weight, "pif_conf": conf,
+            "pif_mask": mask, "pif_reg": reg, "pif_sigma": sigma}
+
+
+def ideal_fields(ann: Annotation, spec: ModelSpec, *, rng: np.random.Generator | None = None,
+                 noise: float = 0.0, soft_edges: bool = False) -> dict[str, np.ndarray]:
+    """The ready fields (player, offset, pif; no batch dim) a perfect network would give for `ann`.
+
+    Confidence peaks near each keypoint and decays over its 4x4 cells, as a trained network's does.
+    `noise` > 0 perturbs positions (std `noise` cells), confidences, player probabilities and offsets,
+    reproducibly from `rng` (default: a generator seeded with 0). `soft_edges` blurs the player map's
+    boundary over about one pixel.
+    """
+    _check_size(ann, spec)
+    if noise < 0:
+        raise DataError(f"ideal_fields: noise must be >= 0, got {noise}")
+    labels, semantic, offset = _seg_targets(ann, spec)
+    player = semantic.copy()
+    if soft_edges:
+        import cv2  # only here: keeps the plain path free of the OpenCV import cost in tight loops
+
+        player[0] = cv2.GaussianBlur(player[0], (3, 3), 0.7)
+    hp, wp = spec.pif_size
+    stride = spec.pif_stride
+    kps = keypoint_list(ann, spec)
+    owner, dist = _pif_assign(ann, spec)
+    pos = owner >= 0
+    jgrid, igrid = np.meshgrid(np.arange(hp, dtype=np.float32), np.arange(wp, dtype=np.float32), indexing="ij")
+    pif = np.empty((NUM_TYPES, 5, hp, wp), np.float32)
+    pif[:, 0] = np.where(pos, np.exp(-0.5 * (dist / IDEAL_CONF_WIDTH) ** 2), 0.0)
+    # Cells with nothing to say point at themselves with a one-cell size, as an untrained head roughly does.
+    pif[:, 1] = igrid * stride
+    pif[:, 2] = jgrid * stride
+    pif[:, 3] = IDEAL_B
+    pif[:, 4] = float(stride)
+    if kps:
+        table = np.asarray([[x, y, s] for _k, x, y, s in kps], np.float32)
+        kk, jj, ii = np.nonzero(pos)
+        o = owner[kk, jj, ii]
+        pif[kk, 1, jj, ii] = table[o, 0]
+        pif[kk, 2, jj, ii] = table[o, 1]
+        pif[kk, 4, jj, ii] = table[o, 2]
+    if noise > 0:
+        rng = rng if rng is not None else np.random.default_rng(0)
+        pif[:, 1:3] += (noise * stride * rng.standard_normal((NUM_TYPES, 2, hp, wp))).astype(np.float32)
+        c = pif[:, 0] * (1.0 + noise * 0.3 * rng.standard_normal((NUM_TYPES, hp, wp)))
+        # Background clutter stays under the default seed threshold for noise <= 1: realistic sparsity.
+        c += noise * 0.09 * rng.random((NUM_TYPES, hp, wp))
+        pif[:, 0] = np.clip(c, 0.0, 1.0)
+        player = np.clip(player + noise * 0.2 * rng.standard_normal(player.shape), 0.0, 1.0).astype(np.float32)
+        offset = (offset + noise * 2.0 * rng.standard_normal(offset.shape) * (labels > 0)).astype(np.float32)
+    return {"player": player.astype(np.float32), "offset": offset.astype(np.float32), "pif": pif}
