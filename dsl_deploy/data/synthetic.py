@@ -37,6 +37,7 @@ class _Player:
     jersey: tuple[int, int, int]
     shorts: tuple[int, int, int]
     skin: tuple[int, int, int]
+    head: np.ndarray  # (x, y) centre of the head disc
 
 
 def _rot(v: np.ndarray, a: float) -> np.ndarray:
@@ -88,9 +89,9 @@ def _make_player(rng: np.random.Generator, x: float, foot_y: float, h: float, te
     face_seen = depth > -0.15
     jump = rng.uniform(0.0, 0.25) * h if rng.random() < 0.15 else 0.0
     lowest = kp[[15, 16], 1].max() + 0.03 * h
-    kp += np.array([x, foot_y - lowest - jump])
+    shift = np.array([x, foot_y - lowest - jump])
     skin = _SKIN[int(rng.integers(len(_SKIN)))]
-    return _Player(kp, face_seen, foot_y, h, team[0], team[1], skin)
+    return _Player(kp + shift, face_seen, foot_y, h, team[0], team[1], skin, head_c + shift)
 
 
 def _draw_player(p: _Player, canvases: list[tuple[np.ndarray, tuple | int | None]], shade: float) -> None:
@@ -98,8 +99,9 @@ def _draw_player(p: _Player, canvases: list[tuple[np.ndarray, tuple | int | None
     kp = np.round(p.kp).astype(np.int32)
     h = p.height
     t_leg, t_arm, t_torso = max(2, int(0.07 * h)), max(2, int(0.045 * h)), max(2, int(0.05 * h))
-    head_r = max(2, int(round(_HEAD_R * h)))
-    head_c = np.round((p.kp[3] + p.kp[4]) / 2 * 0.5 + (p.kp[1] + p.kp[2]) / 2 * 0.5).astype(np.int32)
+    # Rounded up so every face keypoint (within 0.95 head radii of the centre) lies on the drawn disc.
+    head_r = max(2, int(np.ceil(_HEAD_R * h)) + 1)
+    head_c = np.round(p.head).astype(np.int32)
     torso = np.array([kp[5], kp[6], kp[12], kp[11]], np.int32)
     shoe = (30, 30, 30)
 
@@ -304,8 +306,9 @@ class SyntheticScenes(Sequence):
         """Faint mirror images of the players on the glossy floor, under everything else."""
         layer = np.zeros_like(img)
         for p in players:
-            q = _Player(p.kp.copy(), p.face_seen, p.foot_y, p.height, p.jersey, p.shorts, p.skin)
+            q = _Player(p.kp.copy(), p.face_seen, p.foot_y, p.height, p.jersey, p.shorts, p.skin, p.head.copy())
             q.kp[:, 1] = 2 * p.foot_y - q.kp[:, 1]
+            q.head[1] = 2 * p.foot_y - q.head[1]
             _draw_player(q, [(layer, None)], 1.0)
         alpha = rng.uniform(0.08, 0.25)
         layer = cv2.blur(layer, (5, 9))
