@@ -11,6 +11,25 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).parent
 
 
+def openmp_flags() -> list[str]:
+    """['-fopenmp'] when the C++ compiler accepts it (and DSL_NO_OPENMP is unset), else []."""
+    if os.environ.get("DSL_NO_OPENMP"):
+        return []
+    import subprocess
+    import tempfile
+
+    cxx = os.environ.get("CXX", "c++")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "omp.cpp"
+        src.write_text("#include <omp.h>\nint main() { return omp_get_max_threads() > 0 ? 0 : 1; }\n")
+        try:
+            ok = subprocess.run([cxx, "-fopenmp", str(src), "-o", str(Path(tmp) / "omp")],
+                                capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+    return ["-fopenmp"] if ok else []
+
+
 def native_extensions() -> list:
     """The Cython extension over csrc/ (see csrc/README.md); skipped only if its sources are absent."""
     pyx = ROOT / "dsl_deploy" / "decode" / "_native.pyx"
@@ -21,12 +40,15 @@ def native_extensions() -> list:
     from setuptools import Extension
 
     sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "src").glob("*.cpp"))
+    omp = openmp_flags()
     ext = Extension(
         "dsl_deploy.decode._native",
         sources=sources,
         include_dirs=["csrc/include", numpy.get_include()],
         language="c++",
-        extra_compile_args=["-std=c++17", "-O3"],
+        # -ffp-contract=off: no fused multiply-add, so the core rounds exactly like the NumPy reference.
+        extra_compile_args=["-std=c++17", "-O3", "-ffp-contract=off"] + omp,
+        extra_link_args=omp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     return cythonize([ext], language_level=3, quiet=True)

@@ -1,0 +1,109 @@
+// Eq. 4: every player pixel joins the centre nearest to pixel + offset; then compact renumbering.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core.hpp"
+
+namespace dsl {
+
+namespace {
+
+// Raster indices of the pixels at or above the threshold; throws on a non-finite probability.
+void collect_foreground(Scratch& s, const float* player, float thr) {
+    const int32_t n = s.height * s.width;
+    int32_t* fg = s.fg.data();
+    int32_t count = 0;
+    bool bad = false;
+    for (int32_t i = 0; i < n; ++i) {
+        const float v = player[i];
+        bad |= !(v - v == 0.0f);  // NaN and inf both give NaN here
+        fg[count] = i;
+        count += v >= thr ? 1 : 0;
+    }
+    if (bad)
+        for (int32_t i = 0; i < n; ++i)
+            if (!std::isfinite(player[i]))
+                throw Error{DSL_ERR_NONFINITE, "player: non-finite probability at (x=" + std::to_string(i % s.width) +
+                                                   ", y=" + std::to_string(i / s.width) + ")"};
+    s.fg_label.resize(static_cast<size_t>(count));  // within capacity: no allocation after the first frame
+}
+
+}  // namespace
+
+int32_t assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
+                      int32_t n_centers, const dsl_params& p, int32_t* labels, int32_t* kept) {
+    const int32_t h = s.height, w = s.width;
+    const size_t plane = static_cast<size_t>(h) * w;
+    std::memset(labels, 0, sizeof(int32_t) * plane);
+    collect_foreground(s, player, p.player_threshold);
+    if (n_centers == 0) return 0;
+    const int32_t n_fg = static_cast<int32_t>(s.fg_label.size());
+    const int32_t* fg = s.fg.data();
+    int32_t* lab = s.fg_label.data();
+    const float* ox = offset;
+    const float* oy = offset + plane;
+    int32_t bad = std::numeric_limits<int32_t>::max();
+    const int nt = p.num_threads;
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n_fg > 4096) reduction(min : bad)
+#endif
+    for (int32_t f = 0; f < n_fg; ++f) {
+        const int32_t i = fg[f];
+        const float dxo = ox[i], dyo = oy[i];
+        if (!std::isfinite(dxo) || !std::isfinite(dyo)) {
+            bad = std::min(bad, i);
+            lab[f] = 0;
+            continue;
+        }
+        const float tx = static_cast<float>(i % w) + dxo;
+        const float ty = static_cast<float>(i / w) + dyo;
+        float ddx = cx[0] - tx, ddy = cy[0] - ty;
+        float best = ddx * ddx + ddy * ddy;
+        int32_t bj = 0;
+        for (int32_t j = 1; j < n_centers; ++j) {
+            ddx = cx[j] - tx;
+            ddy = cy[j] - ty;
+            const float d = ddx * ddx + ddy * ddy;
+            if (d < best) {  // strict: the lowest j keeps a tie
+                best = d;
+                bj = j;
+            }
+        }
+        lab[f] = bj;
+    }
+    if (bad != std::numeric_limits<int32_t>::max())
+        throw Error{DSL_ERR_NONFINITE, "offset: non-finite value at player pixel (x=" + std::to_string(bad % w) +
+                                           ", y=" + std::to_string(bad / w) + ")"};
+    int64_t* count = s.count.data();
+    int32_t* box = s.box.data();
+    std::fill(count, count + n_centers, 0);
+    for (int32_t j = 0; j < n_centers; ++j) {
+        box[4 * j] = w;
+        box[4 * j + 1] = h;
+        box[4 * j + 2] = -1;
+        box[4 * j + 3] = -1;
+    }
+    for (int32_t f = 0; f < n_fg; ++f) {
+        const int32_t j = lab[f], i = fg[f];
+        const int32_t x = i % w, y = i / w;
+        ++count[j];
+        int32_t* b = box + 4 * j;
+        b[0] = std::min(b[0], x);
+        b[1] = std::min(b[1], y);
+        b[2] = std::max(b[2], x);
+        b[3] = std::max(b[3], y);
+    }
+    int32_t* lut = s.lut.data();
+    int32_t n_kept = 0;
+    for (int32_t j = 0; j < n_centers; ++j) {
+        lut[j] = count[j] > 0 ? ++n_kept : 0;
+        if (count[j] > 0) kept[n_kept - 1] = j;
+    }
+    for (int32_t f = 0; f < n_fg; ++f) labels[fg[f]] = lut[lab[f]];
+    return n_kept;
+}
+
+}  // namespace dsl

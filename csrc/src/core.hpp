@@ -1,0 +1,61 @@
+// Internal C++ side of the decoder: scratch state and the stage functions behind dsl_decode.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dsl_decode.h"
+
+namespace dsl {
+
+// A rectangle [x0, x1) x [y0, y1) of one fused map that a splat wrote.
+struct Rect {
+    int32_t x0, y0, x1, y1;
+};
+
+// Thrown inside the core, turned into a status + message at the C boundary.
+struct Error {
+    int status;
+    std::string message;
+};
+
+// Per-frame-size scratch, allocated once and reused; the fused maps are kept zero outside `dirty`.
+struct Scratch {
+    int32_t height = 0, width = 0;
+    std::vector<float> fused;                 // [19, H, W]
+    std::vector<Rect> dirty[DSL_NUM_TYPES];   // rectangles written by the last fusion, cleared by the next
+    bool dense[DSL_NUM_TYPES] = {};           // the last fusion wrote the whole map (exact mode)
+    std::vector<double> ex[DSL_NUM_TYPES];    // 1-D Gaussian factors along x, per type (threads)
+    std::vector<double> ey[DSL_NUM_TYPES];
+    std::vector<int32_t> candidates[DSL_NUM_TYPES];  // raster indices >= keypoint threshold
+    std::vector<int32_t> maxima;              // centre maxima, then ranked
+    std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering
+    std::vector<int32_t> kept;                // surviving centre indices, in rank order
+    std::vector<int32_t> fg;                  // raster indices of player pixels
+    std::vector<int32_t> fg_label;            // their 0-based centre index
+    std::vector<int32_t> labels;              // decoder-owned label output
+    std::vector<float> keypoints, scores, boxes, centers;
+    std::vector<int64_t> areas;
+    std::vector<int64_t> count;               // per centre
+    std::vector<int32_t> box;                 // per centre x0, y0, x1, y1 (inclusive)
+    std::vector<int32_t> lut;                 // old centre index -> new label
+
+    void resize(int32_t h, int32_t w, int32_t max_players);
+    float* map(int k) { return fused.data() + static_cast<size_t>(k) * height * width; }
+};
+
+// Eq. 3 into scratch.fused; checks the pif values it reads (throws Error on NaN/inf).
+void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
+void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact);
+
+// Raster-sorted, unique pixels of map k at or above the keypoint threshold.
+void collect_candidates(Scratch& s, int k, const dsl_params& p);
+// True when pixel idx of map m is the maximum of its window (first in raster order wins ties).
+bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius);
+
+// Eq. 4 over player pixels; returns the number of centres that kept pixels, labels renumbered.
+int32_t assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
+                      int32_t n_centers, const dsl_params& p, int32_t* labels, int32_t* kept);
+
+}  // namespace dsl

@@ -1,0 +1,126 @@
+// Eq. 3 fusion: each PIF seed splats a Gaussian onto its type's full-resolution map.
+//
+// Only the rectangles written by the previous frame are cleared, so a frame costs the area its
+// seeds touch, not 19 full maps. Arithmetic mirrors dsl_deploy/decode/reference.py exactly:
+// float32 everywhere except the Gaussian factors (float64, rounded once), seeds in raster order.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core.hpp"
+
+namespace dsl {
+
+namespace {
+
+bool finite(float v) { return std::isfinite(v); }
+
+// Truncated support [lo, hi) along one axis, in float32 like the reference.
+void support(float mu, float reach, int32_t size, int32_t& lo, int32_t& hi) {
+    float lo_f = std::floor(mu - reach);
+    lo = static_cast<int32_t>(std::min(std::max(lo_f, 0.0f), static_cast<float>(size - 1)));
+    float hi_f = std::floor(mu + reach) + 1.0f;
+    hi = static_cast<int32_t>(std::min(std::max(hi_f, static_cast<float>(lo + 1)), static_cast<float>(size)));
+}
+
+void factors(double* out, int32_t lo, int32_t hi, float mu, double two_s2) {
+    for (int32_t i = lo; i < hi; ++i) {
+        double d = static_cast<double>(i) - static_cast<double>(mu);
+        out[i] = std::exp(-(d * d) / two_s2);
+    }
+}
+
+void clear_map(Scratch& s, int k) {
+    float* m = s.map(k);
+    const int32_t w = s.width;
+    if (s.dense[k]) {
+        std::memset(m, 0, sizeof(float) * static_cast<size_t>(s.height) * w);
+    } else {
+        for (const Rect& r : s.dirty[k])
+            for (int32_t y = r.y0; y < r.y1; ++y)
+                std::memset(m + static_cast<size_t>(y) * w + r.x0, 0, sizeof(float) * (r.x1 - r.x0));
+    }
+    s.dirty[k].clear();
+    s.dense[k] = false;
+}
+
+void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
+    clear_map(s, k);
+    const size_t plane = static_cast<size_t>(hp) * wp;
+    const float* conf = pif + static_cast<size_t>(k) * DSL_PIF_CHANNELS * plane;
+    const float* px = conf + plane;
+    const float* py = conf + 2 * plane;
+    const float* psig = conf + 4 * plane;
+    const int32_t h = s.height, w = s.width;
+    float* m = s.map(k);
+    double* ex = s.ex[k].data();
+    double* ey = s.ey[k].data();
+    const float t = p.truncate, div = p.weight_divisor;
+    for (size_t c = 0; c < plane; ++c) {
+        const float conf_c = conf[c];
+        if (!(conf_c >= p.seed_threshold)) continue;
+        const float x = px[c], y = py[c];
+        const float sig = std::max(psig[c], p.sigma_min);
+        const double two_s2 = 2.0 * static_cast<double>(sig) * static_cast<double>(sig);
+        int32_t x0 = 0, x1 = w, y0 = 0, y1 = h;
+        float v = conf_c;
+        if (!exact) {
+            v = conf_c / div;
+            support(x, t * sig, w, x0, x1);
+            support(y, t * sig, h, y0, y1);
+        }
+        factors(ex, x0, x1, x, two_s2);
+        factors(ey, y0, y1, y, two_s2);
+        for (int32_t yy = y0; yy < y1; ++yy) {
+            const double dy = static_cast<double>(yy) - static_cast<double>(y);
+            const bool near_y = !exact && dy * dy < 0.25;
+            float* row = m + static_cast<size_t>(yy) * w;
+            const double fy = ey[yy];
+            for (int32_t xx = x0; xx < x1; ++xx) {
+                double wgt = fy * ex[xx];
+                if (near_y) {
+                    const double dx = static_cast<double>(xx) - static_cast<double>(x);
+                    if (dx * dx < 0.25) wgt = 1.0;  // the nearest pixel gets the full value
+                }
+                row[xx] += v * static_cast<float>(wgt);
+            }
+        }
+        if (exact)
+            s.dense[k] = true;
+        else
+            s.dirty[k].push_back(Rect{x0, y0, x1, y1});
+    }
+}
+
+}  // namespace
+
+void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
+    static const char* channel[DSL_PIF_CHANNELS] = {"confidence", "x", "y", "b", "sigma"};
+    const size_t plane = static_cast<size_t>(hp) * wp;
+    for (int k = 0; k < DSL_NUM_TYPES; ++k) {
+        const float* conf = pif + static_cast<size_t>(k) * DSL_PIF_CHANNELS * plane;
+        for (size_t c = 0; c < plane; ++c) {
+            int bad = -1;
+            if (!finite(conf[c]))
+                bad = 0;
+            else if (conf[c] >= p.seed_threshold)
+                for (int ch : {1, 2, 4})
+                    if (!finite(conf[ch * plane + c])) { bad = ch; break; }
+            if (bad >= 0)
+                throw Error{DSL_ERR_NONFINITE,
+                            "pif: non-finite " + std::string(channel[bad]) + " at type " + std::to_string(k) +
+                                ", cell (x=" + std::to_string(c % wp) + ", y=" + std::to_string(c / wp) + ")"};
+        }
+    }
+}
+
+void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
+    const int nt = p.num_threads;
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+#endif
+    for (int k = 0; k < DSL_NUM_TYPES; ++k) fuse_type(s, k, pif, hp, wp, p, exact);
+}
+
+}  // namespace dsl

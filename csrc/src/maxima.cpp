@@ -1,0 +1,52 @@
+// Local maxima of fused maps, searched only among the pixels the fusion wrote.
+#include <algorithm>
+
+#include "core.hpp"
+
+namespace dsl {
+
+void collect_candidates(Scratch& s, int k, const dsl_params& p) {
+    std::vector<int32_t>& out = s.candidates[k];
+    out.clear();
+    const float* m = s.map(k);
+    const int32_t w = s.width;
+    const float thr = p.keypoint_threshold;
+    if (s.dense[k] || !(thr > 0.0f)) {
+        // A zero pixel can pass a zero threshold, and exact mode writes everywhere: scan it all.
+        const int32_t n = s.height * w;
+        for (int32_t i = 0; i < n; ++i)
+            if (m[i] >= thr) out.push_back(i);
+        return;
+    }
+    for (const Rect& r : s.dirty[k])
+        for (int32_t y = r.y0; y < r.y1; ++y) {
+            const float* row = m + static_cast<size_t>(y) * w;
+            for (int32_t x = r.x0; x < r.x1; ++x)
+                if (row[x] >= thr) out.push_back(y * w + x);
+        }
+    // Overlapping splats list a pixel more than once; raster order is the tie order downstream.
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius) {
+    const int32_t y = idx / w, x = idx % w;
+    const float v = m[idx];
+    const int32_t ya = std::max(0, y - radius), yb = std::min(h - 1, y + radius);
+    const int32_t xa = std::max(0, x - radius), xb = std::min(w - 1, x + radius);
+    for (int32_t yy = ya; yy <= yb; ++yy) {
+        const float* row = m + static_cast<size_t>(yy) * w;
+        for (int32_t xx = xa; xx <= xb; ++xx) {
+            const float q = row[xx];
+            const int32_t j = yy * w + xx;
+            if (j < idx) {
+                if (!(v > q)) return false;  // an earlier equal neighbour wins the tie
+            } else if (j > idx) {
+                if (!(v >= q)) return false;
+            }
+        }
+    }
+    return true;
+}
+
+}  // namespace dsl
