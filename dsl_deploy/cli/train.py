@@ -55,13 +55,13 @@ def check_common(args: argparse.Namespace) -> None:
 
 def init_only(args: argparse.Namespace) -> int:
     """Build the seeded, untrained network for --backbone/--size and save it to --output."""
+    t0 = time.perf_counter()
+    check_common(args)
     import torch
 
     from ..model import build_model, save_checkpoint
     from ..spec import default_spec
 
-    t0 = time.perf_counter()
-    check_common(args)
     spec = default_spec(args.backbone, args.size)
     if not spec.fits_strides():
         print(f"dsl-train: warning: --size {args.size} does not fit the network strides ((size-1) % "

@@ -30,6 +30,7 @@ def model_info(model: nn.Module, spec: ModelSpec) -> dict[str, Any]:
         "input": f"{spec.input.width}x{spec.input.height}",
         "params": int(params),
         "params_m": round(params / 1e6, 2),
+        "flops": int(flops),
         "gflops": round(flops / 1e9, 2),
         "gmacs": round(flops / 2e9, 2),
         "flops_convention": FLOPS_CONVENTION,

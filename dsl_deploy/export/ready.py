@@ -34,6 +34,7 @@ class ReadyFields(nn.Module):
         super().__init__()
         self.model = model
         self.spec: ModelSpec = model.spec
+        self.train(model.training)  # a new Module starts in training mode; follow the wrapped network's
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Ready fields for a float32 [B,3,H,W] batch."""

@@ -1,0 +1,91 @@
+"""ONNX export: checker, metadata, I/O names and shapes, dynamic batch, parity, simplification fallback."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from dsl_deploy import __version__  # noqa: E402
+from dsl_deploy.errors import ArtifactError, SpecError  # noqa: E402
+from dsl_deploy.export import check_parity, export_onnx, sample_batch  # noqa: E402
+from dsl_deploy.export.metadata import META_FORMAT_VERSION, META_SPEC, META_VERSION  # noqa: E402
+from dsl_deploy.spec import ModelSpec, default_spec  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def test_checker_metadata_and_io(exported, lively_model):
+    path, lines = exported
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert ModelSpec.from_json(meta[META_SPEC]) == lively_model.spec
+    assert meta[META_VERSION] == __version__ and meta[META_FORMAT_VERSION] == "1"
+    assert [i.name for i in proto.graph.input] == ["image"]
+    assert [o.name for o in proto.graph.output] == ["player", "offset", "pif"]
+    assert any(line.startswith("simplify: onnxslim") for line in lines)
+
+
+def test_dynamic_batch_shapes_on_onnxruntime(exported, lively_model):
+    path, _ = exported
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {"image": sample_batch(lively_model.spec, 3)})
+    expected = lively_model.spec.output_shapes(3)
+    assert [o.shape for o in outs] == [expected[k] for k in ("player", "offset", "pif")]
+
+
+def test_parity_within_tolerance(exported, lively_model):
+    path, _ = exported
+    printed: list[str] = []
+    diffs = check_parity(lively_model, path, sample_batch(lively_model.spec, 2), 1e-3, log=printed.append)
+    assert set(diffs) == {"player", "offset", "pif"} and max(diffs.values()) < 1e-3
+    assert len(printed) == 3 and all("max abs diff" in line for line in printed)
+    # The fields must really vary, or parity would prove little.
+    ref = torch.from_numpy(sample_batch(lively_model.spec, 1))
+    with torch.no_grad():
+        raw = lively_model(ref)
+    assert float(raw["offset"].std()) > 0.05 and float(torch.sigmoid(raw["pif"][:, :, 0]).std()) > 0.01
+
+
+def test_parity_detects_a_different_network(exported, lively_model):
+    path, _ = exported
+    from dsl_deploy.model import build_model
+    torch.manual_seed(5)
+    other = build_model(lively_model.spec).eval()
+    with torch.no_grad():
+        other.seg_head.offset[-1].weight.normal_(std=50.0)
+    with pytest.raises(ArtifactError, match="differs from torch beyond atol"):
+        check_parity(other, path, sample_batch(lively_model.spec, 1), 1e-3, log=None)
+
+
+def test_simplifier_failure_falls_back(lively_model, tmp_path, monkeypatch):
+    import onnxslim
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated simplifier bug")
+
+    monkeypatch.setattr(onnxslim, "slim", broken)
+    lines: list[str] = []
+    path = export_onnx(lively_model, lively_model.spec, tmp_path / "fallback.onnx", log=lines.append)
+    assert any("onnxslim failed" in line and "unsimplified" in line for line in lines)
+    diffs = check_parity(lively_model, path, sample_batch(lively_model.spec, 1), 1e-3, log=None)
+    assert max(diffs.values()) < 1e-3
+    assert [p.name for p in tmp_path.iterdir()] == ["fallback.onnx"]  # no temporary left behind
+
+
+def test_spec_must_match_the_model(lively_model, tmp_path):
+    with pytest.raises(SpecError, match="differs from the model"):
+        export_onnx(lively_model, default_spec("resnet50", 129), tmp_path / "x.onnx")
+    with pytest.raises(ArtifactError, match="does not exist"):
+        export_onnx(lively_model, lively_model.spec, tmp_path / "missing" / "x.onnx")
+    assert not list(tmp_path.iterdir())
+
+
+def test_sample_batch_is_a_normalised_frame():
+    spec = default_spec("resnet18", 129)
+    batch = sample_batch(spec, 2)
+    assert batch.shape == (2, 3, 129, 129) and batch.dtype == np.float32
+    assert -2.5 < float(batch.min()) < float(batch.max()) < 2.7 and float(batch.std()) > 0.1
