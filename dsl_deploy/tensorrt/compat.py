@@ -81,7 +81,8 @@ def check_precision_supported(trt: ModuleType, precision: str) -> None:
         raise BackendUnavailable(f"TensorRT {trt.__version__} has no INT8 calibrator; install 'tensorrt>=8.6,<11'")
 
 
-def set_precision_flags(trt: ModuleType, config: Any, precision: str, constrained: bool) -> list[str]:
+def set_precision_flags(trt: ModuleType, config: Any, precision: str, constrained: bool,
+                        prefer: bool = False) -> list[str]:
     """Set FP16/INT8 (INT8 also enables FP16 for the layers it does not quantise); returns the flag names."""
     names = []
     if precision in ("fp16", "int8"):
@@ -91,8 +92,11 @@ def set_precision_flags(trt: ModuleType, config: Any, precision: str, constraine
         config.set_flag(trt.BuilderFlag.INT8)
         names.append("INT8")
     if constrained:
-        # OBEY fails the build when a constraint cannot be met, which is what we want for the outputs.
-        for flag_name in ("OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS"):
+        # OBEY fails the build rather than quietly running the output tail in reduced precision; PREFER
+        # (for DLA, which has no FP32) lets the GPU-fallback layers keep it where they can.
+        order = ("PREFER_PRECISION_CONSTRAINTS", "OBEY_PRECISION_CONSTRAINTS") if prefer else \
+            ("OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS")
+        for flag_name in order:
             flag = getattr(trt.BuilderFlag, flag_name, None)
             if flag is not None:
                 config.set_flag(flag)

@@ -1,0 +1,180 @@
+"""TensorRT backend: a checked engine, pinned buffers, async copies on one stream, optional CUDA graphs."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..backends.base import Backend
+from ..errors import ArtifactError, BackendUnavailable, InputError
+from ..spec import ModelSpec
+from . import compat, cuda
+from .sidecar import check_compatibility, check_engine_hash, read_sidecar, sidecar_path
+
+
+class TensorRTBackend(Backend):
+    """Runs a dsl-build engine. `infer` returns host copies; `infer_device` returns device pointers.
+
+    After each call `last_timings` holds h2d_ms, compute_ms, d2h_ms (CUDA events on the stream) and
+    host_ms (wall time of the whole call, including the input copy into pinned memory).
+    """
+
+    name = "tensorrt"
+
+    def __init__(self, path: str | Path, *, device: int = 0, cuda_graph: bool = False, output: str = "host"):
+        if output not in ("host", "device"):
+            raise InputError(f"output: expected 'host' or 'device', got {output!r}")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ArtifactError(f"{self.path}: no such engine file")
+        # Everything checkable without a GPU is checked first, so a wrong file fails the same way everywhere.
+        self.sidecar = read_sidecar(self.path)
+        self.spec = ModelSpec.from_dict(self.sidecar["spec"], source=f"{sidecar_path(self.path)} 'spec'")
+        check_engine_hash(self.sidecar, self.path)
+        self._trt = trt = compat.import_tensorrt()
+        self.gpu = cuda.open_device(device)
+        check_compatibility(self.sidecar, self.path, tensorrt_version=trt.__version__, gpu=self.gpu)
+
+        self.device = device
+        self.output = output
+        self.cuda_graph = cuda_graph
+        self._logger = compat.make_logger(trt)
+        self._runtime = trt.Runtime(self._logger)
+        self._engine = compat.deserialize(trt, self._runtime, self.path.read_bytes(), str(self.path))
+        self._context = self._engine.create_execution_context()
+        if self._context is None:
+            raise BackendUnavailable(f"{self.path}: TensorRT could not create an execution context (out of GPU memory?)")
+
+        names = compat.io_tensor_names(self._engine)
+        self.input_name = next((n for n in names if compat.is_input(trt, self._engine, n)), None)
+        self.output_names = [n for n in names if not compat.is_input(trt, self._engine, n)]
+        if self.input_name != self.spec.input.name or set(self.output_names) != set(self.spec.outputs):
+            raise ArtifactError(f"{self.path}: engine I/O is {self.input_name} -> {self.output_names}; expected "
+                                f"{self.spec.input.name} -> {list(self.spec.outputs)} (from its sidecar spec)")
+        _, _, max_shape = compat.profile_shapes(self._engine, self.input_name)
+        self.max_batch = int(max_shape[0])
+        self.min_batch = int(compat.profile_shapes(self._engine, self.input_name)[0][0])
+
+        self._stream = cuda.Stream()
+        self._events = [cuda.Event() for _ in range(4)]
+        self._host: dict[str, cuda.PinnedBuffer] = {}
+        self._dev: dict[str, cuda.DeviceBuffer] = {}
+        self._dtypes = {n: np.dtype(compat.tensor_dtype(trt, self._engine, n)) for n in names}
+        full = {self.input_name: (self.max_batch, 3, self.spec.input.height, self.spec.input.width)}
+        full.update({n: self.spec.output_shapes(self.max_batch)[n] for n in self.output_names})
+        for n, shape in full.items():
+            self._host[n] = cuda.PinnedBuffer(shape, self._dtypes[n])
+            self._dev[n] = cuda.DeviceBuffer(self._host[n].nbytes)
+        self._bindings = compat.bind_addresses(self._engine, self._context, {n: b.ptr for n, b in self._dev.items()})
+        self._graphs: dict[int, cuda.Graph] = {}
+        self._batch = -1
+        self.last_timings: dict[str, float] = {}
+
+    # ---- public API -----------------------------------------------------------------------
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether TensorRT, cuda-python and a CUDA device are all present."""
+        try:
+            compat.import_tensorrt()
+            cuda.open_device(0)
+        except BackendUnavailable:
+            return False
+        return True
+
+    @property
+    def device_memory_bytes(self) -> int:
+        """Activation memory of the execution context, in bytes (the engine's weights are extra)."""
+        return compat.device_memory_bytes(self._engine)
+
+    @property
+    def stream_handle(self) -> int:
+        """The CUDA stream all work runs on (for consumers of infer_device that want to chain work)."""
+        return self._stream.handle
+
+    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Run a float32 [B,3,H,W] batch; return host float32 arrays (copies) keyed by output name."""
+        t0 = time.perf_counter()
+        shapes = self._run(batch, copy_back=True)
+        out = {n: np.array(self._host[n].view(shapes[n]), dtype=np.float32, copy=True) for n in self.output_names}
+        self.last_timings["host_ms"] = (time.perf_counter() - t0) * 1e3
+        return out
+
+    def infer_device(self, batch: np.ndarray) -> dict[str, int]:
+        """Run a batch and leave the outputs on the GPU; returns device pointers (valid until the next call)."""
+        t0 = time.perf_counter()
+        self._run(batch, copy_back=False)
+        self.last_timings["host_ms"] = (time.perf_counter() - t0) * 1e3
+        return {n: self._dev[n].ptr for n in self.output_names}
+
+    def output_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        """Output shapes for a batch size (for consumers of infer_device)."""
+        return {n: tuple(self.spec.output_shapes(batch)[n]) for n in self.output_names}
+
+    def close(self) -> None:
+        """Free graphs, buffers, events, the stream and the engine."""
+        for g in getattr(self, "_graphs", {}).values():
+            g.close()
+        for buf in list(getattr(self, "_host", {}).values()) + list(getattr(self, "_dev", {}).values()):
+            buf.close()
+        for ev in getattr(self, "_events", []):
+            ev.close()
+        if getattr(self, "_stream", None) is not None:
+            self._stream.close()
+        self._graphs, self._host, self._dev, self._events = {}, {}, {}, []
+        self._context = self._engine = self._runtime = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: CUDA may already be gone
+            pass
+
+    # ---- internals ------------------------------------------------------------------------
+    def _run(self, batch: np.ndarray, copy_back: bool) -> dict[str, tuple[int, ...]]:
+        batch = self.check_input(batch)
+        b = batch.shape[0]
+        if not self.min_batch <= b <= self.max_batch:
+            raise InputError(f"input: batch {b} is outside this engine's range {self.min_batch}..{self.max_batch}; "
+                             "split the batch or rebuild with a larger max_batch in the target profile")
+        if b != self._batch:
+            compat.set_input_shape(self._engine, self._context, self.input_name, tuple(batch.shape))
+            self._batch = b
+        shapes = {n: compat.tensor_shape(self._engine, self._context, n) for n in self.output_names}
+        src = self._host[self.input_name]
+        np.copyto(src.view(batch.shape), batch, casting="same_kind")
+        ev = self._events
+        ev[0].record(self._stream)
+        cuda.copy_h2d(self._dev[self.input_name], src, batch.nbytes // 4 * self._dtypes[self.input_name].itemsize,
+                      self._stream)
+        ev[1].record(self._stream)
+        self._execute(b)
+        ev[2].record(self._stream)
+        if copy_back:
+            for n in self.output_names:
+                nbytes = int(np.prod(shapes[n])) * self._dtypes[n].itemsize
+                cuda.copy_d2h(self._host[n], self._dev[n], nbytes, self._stream)
+        ev[3].record(self._stream)
+        self._stream.synchronize()
+        self.last_timings = {"h2d_ms": ev[1].ms_since(ev[0]), "compute_ms": ev[2].ms_since(ev[1]),
+                             "d2h_ms": ev[3].ms_since(ev[2]) if copy_back else 0.0}
+        return shapes
+
+    def _execute(self, b: int) -> None:
+        if not self.cuda_graph:
+            compat.execute_async(self._context, self._stream.handle, self._bindings)
+            return
+        graph = self._graphs.get(b)
+        if graph is None:
+            # One plain run first: TensorRT applies deferred shape updates outside the capture.
+            compat.execute_async(self._context, self._stream.handle, self._bindings)
+            self._stream.synchronize()
+            graph = cuda.Graph(self._stream)
+            graph.begin()
+            try:
+                compat.execute_async(self._context, self._stream.handle, self._bindings)
+            finally:
+                graph.end()
+            self._graphs[b] = graph
+        graph.launch()

@@ -1,0 +1,223 @@
+"""Build a TensorRT engine (bare plan + JSON sidecar) from a dsl_deploy ONNX file and a target profile."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ArtifactError, BackendUnavailable, InputError
+from . import compat, cuda, precision
+from .calibration import CalibrationFeed, folder_frames, make_calibrator, synthetic_frames
+from .onnx_check import OnnxInfo
+from .profiles import Profile, ProfileError
+from .progress import Heartbeat, make_monitor_factory
+from .sidecar import GpuInfo, default_engine_name, gpu_short_name, make_sidecar, sha256_file, write_sidecar
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BuildOptions:
+    """Per-build choices on top of the profile (the CLI's options)."""
+
+    output: Path | None = None
+    timing_cache: Path | None = None  # overrides the profile's
+    calib_images: Path | None = None  # overrides the profile's calibration source
+    calib_synthetic: int | None = None  # N synthetic frames (overrides the profile's source and count)
+    fp16_layers: tuple[str, ...] = ()  # extra layer-name patterns kept in FP16 (out of INT8)
+    fp32_layers: tuple[str, ...] = ()  # extra layer-name patterns kept in FP32
+    device: int = 0
+    verbose: bool = False
+
+
+@dataclass
+class BuildReport:
+    """What was built, with what, and how long it took."""
+
+    engine_path: Path
+    sidecar_path: Path
+    sidecar: dict
+    seconds: float
+    fp32_layers: list[str] = field(default_factory=list)
+    fp16_layers: list[str] = field(default_factory=list)
+    calibration: dict | None = None
+
+
+def check_build_requirements(device: int = 0) -> None:
+    """Raise BackendUnavailable listing everything missing for a build here (TensorRT, cuda-python, a GPU)."""
+    missing = []
+    try:
+        compat.import_tensorrt()
+    except BackendUnavailable as exc:
+        missing.append(str(exc))
+    try:
+        cuda.cudart()
+        cuda.open_device(device)
+    except BackendUnavailable as exc:
+        missing.append(str(exc))
+    if missing:
+        raise BackendUnavailable("cannot build a TensorRT engine here: " + "; ".join(missing))
+
+
+def input_size(info: OnnxInfo, profile: Profile) -> tuple[int, int]:
+    """(width, height) of the engine: the model's, which the profile may restate but not change."""
+    w, h = info.spec.input.width, info.spec.input.height
+    pw, ph = profile.input.width or w, profile.input.height or h
+    if (pw, ph) != (w, h):
+        raise ProfileError(f"{profile.source}: field 'input.width/height' is {pw}x{ph} but {info.path} was exported at "
+                           f"{w}x{h}; re-export with dsl-export --size {pw} or remove the size from the profile")
+    if info.input_shape and isinstance(info.input_shape[0], int) and info.input_shape[0] > 0:
+        fixed = info.input_shape[0]
+        if not profile.input.min_batch == profile.input.max_batch == fixed:
+            raise ArtifactError(f"{info.path}: its batch dimension is fixed at {fixed} but the profile asks for batch "
+                                f"{profile.input.min_batch}..{profile.input.max_batch}; re-export with a dynamic batch")
+    return w, h
+
+
+def timing_cache_path(profile: Profile, options: BuildOptions, gpu: GpuInfo, trt_version: str) -> Path | None:
+    """Where the timing cache lives: the option, the profile's path, 'auto' (user cache dir) or none."""
+    if options.timing_cache is not None:
+        return options.timing_cache
+    if not profile.timing_cache:
+        return None
+    if profile.timing_cache == "auto":
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dsl_deploy" / "timing"
+        return base / f"{gpu_short_name(gpu.name)}.sm{gpu.compute_capability.replace('.', '')}." \
+                      f"trt{compat.version_tag(trt_version)}.cache"
+    return Path(profile.timing_cache).expanduser()
+
+
+def calibration_feed(info: OnnxInfo, profile: Profile, options: BuildOptions) -> tuple[CalibrationFeed, dict]:
+    """The INT8 calibration batches and a summary of where they come from."""
+    cal = profile.calibration
+    w, h = info.spec.input.width, info.spec.input.height
+    folder = options.calib_images or (Path(cal.folder) if cal.source == "folder" and cal.folder else None)
+    if options.calib_synthetic is not None:
+        folder = None
+    if cal.source == "folder" and folder is None and options.calib_synthetic is None:
+        raise InputError(f"{profile.source}: calibration source is 'folder' but no folder is set; pass "
+                         "--calib-images DIR or --calib-synthetic N")
+    if folder is not None:
+        frames, count = folder_frames(folder, cal.count)
+        summary = {"source": "folder", "folder": str(folder), "count": count}
+    else:
+        count = options.calib_synthetic or cal.count
+        frames = synthetic_frames(cal.seed, w, h)
+        summary = {"source": "synthetic", "seed": cal.seed, "count": count}
+    batch = min(cal.batch, count)
+    feed = CalibrationFeed(frames, count, batch, info.spec)
+    summary.update(batch=batch, batches=len(feed), dropped=feed.dropped)
+    return feed, summary
+
+
+def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: Log = print) -> BuildReport:
+    """Parse, configure, (calibrate,) build and write model.engine + model.engine.json."""
+    trt = compat.import_tensorrt()
+    compat.check_precision_supported(trt, profile.precision)
+    gpu = cuda.open_device(options.device)
+    width, height = input_size(info, profile)
+    out = options.output or default_engine_name(info.path, profile.precision, width, height, gpu.name, trt.__version__)
+    out = Path(out)
+    log(f"building {out.name} for {gpu.name} (sm {gpu.compute_capability}) with TensorRT {trt.__version__}, "
+        f"target {profile.name}, {profile.precision}, batch {profile.input.min_batch}..{profile.input.max_batch}")
+
+    logger = compat.make_logger(trt, options.verbose)
+    builder = trt.Builder(logger)
+    network = compat.create_network(trt, builder)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(info.path)):
+        errors = compat.parser_errors(parser)
+        raise ArtifactError(f"{info.path}: TensorRT's ONNX parser failed: " + "; ".join(errors or ["unknown error"]))
+
+    config = builder.create_builder_config()
+    compat.set_workspace(trt, config, profile.workspace_mib)
+    flags: dict[str, Any] = {"precision": profile.precision, "workspace_mib": profile.workspace_mib}
+    if compat.set_optimization_level(config, profile.optimization_level):
+        flags["optimization_level"] = profile.optimization_level
+    shapes = {k: (b, 3, height, width) for k, b in (("min", profile.input.min_batch), ("opt", profile.input.opt_batch),
+                                                    ("max", profile.input.max_batch))}
+    opt_profile = builder.create_optimization_profile()
+    opt_profile.set_shape(info.input_name, shapes["min"], shapes["opt"], shapes["max"])
+    config.add_optimization_profile(opt_profile)
+    flags["input"] = {"name": info.input_name, **{k: list(v) for k, v in shapes.items()}}
+
+    fp32_layers: list[precision.LayerInfo] = []
+    fp16_layers: list[precision.LayerInfo] = []
+    if profile.precision != "fp32":
+        layers, outputs = precision.describe_network(trt, network)
+        fp32_layers, fp16_layers = precision.select(layers, outputs, profile.layers, options.fp32_layers,
+                                                    options.fp16_layers)
+        precision.apply(trt, network, fp32_layers, fp16_layers)
+    names = compat.set_precision_flags(trt, config, profile.precision, constrained=bool(fp32_layers or fp16_layers),
+                                       prefer=profile.dla is not None)
+    names += compat.set_compatibility(trt, config, profile.version_compatible, profile.hardware_compatibility)
+    names += compat.set_dla(trt, builder, config, profile.dla)
+    flags.update(builder_flags=names, version_compatible=profile.version_compatible,
+                 hardware_compatibility=profile.hardware_compatibility, dla_core=profile.dla,
+                 fp32_layers=[x.name for x in fp32_layers], fp16_layers=[x.name for x in fp16_layers])
+    if fp32_layers or fp16_layers:
+        log(f"precision: {len(fp32_layers)} layer(s) kept FP32 (output tail and patterns), {len(fp16_layers)} kept "
+            f"FP16: {_preview([x.name for x in fp32_layers + fp16_layers])}")
+
+    cache_path = timing_cache_path(profile, options, gpu, trt.__version__)
+    timing_cache = None
+    if cache_path is not None:
+        blob = cache_path.read_bytes() if cache_path.is_file() else b""
+        timing_cache = compat.load_timing_cache(config, blob)
+        log(f"timing cache: {cache_path} ({'reused, ' + str(len(blob)) + ' bytes' if blob else 'new'})")
+        flags["timing_cache"] = str(cache_path)
+
+    calib_summary = None
+    if profile.precision == "int8":
+        feed, calib_summary = calibration_feed(info, profile, options)
+        calib_cache = Path(profile.calibration.cache).expanduser() if profile.calibration.cache else \
+            out.with_name(out.name[: -len(out.suffix)] + ".calib.cache" if out.suffix else out.name + ".calib.cache")
+        calib_summary["cache"] = str(calib_cache)
+        calib_summary["cache_reused"] = calib_cache.is_file()
+        log(f"INT8 calibration: {calib_summary['batches']} batch(es) of {calib_summary['batch']} "
+            f"{calib_summary['source']} frames, cache {calib_cache}"
+            + (" (reused)" if calib_summary["cache_reused"] else ""))
+        calib_profile = builder.create_optimization_profile()
+        cshape = (feed.batch, 3, height, width)
+        calib_profile.set_shape(info.input_name, cshape, cshape, cshape)  # calibration runs at kOPT
+        calibrator = make_calibrator(trt, feed, calib_cache,
+                                     on_batch=lambda i, n: log(f"  calibration batch {i}/{n}") if i % 8 == 0 or i == n
+                                     else None)
+        compat.set_int8_calibration(config, calibrator, calib_profile)
+        flags["calibration"] = calib_summary
+
+    monitor = compat.attach_progress(trt, config, make_monitor_factory(log))
+    t0 = time.perf_counter()
+    if monitor is None:
+        with Heartbeat("building the engine (TensorRT prints no progress before 10.0)"):
+            plan = builder.build_serialized_network(network, config)
+    else:
+        plan = builder.build_serialized_network(network, config)
+    seconds = time.perf_counter() - t0
+    if plan is None:
+        raise ArtifactError(f"{info.path}: TensorRT failed to build the engine for target {profile.name} (see the "
+                            "TensorRT messages above; run with --verbose for details)")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:
+        f.write(memoryview(plan))  # the bare plan: trtexec, C++ and DeepStream read it as it is
+    if timing_cache is not None and cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+
+    runtime = trt.Runtime(logger)
+    engine = compat.deserialize(trt, runtime, bytes(memoryview(plan)), str(out))
+    build = {"target": profile.to_dict(), "flags": flags, "seconds": round(seconds, 1)}
+    doc = make_sidecar(spec=info.spec.to_dict(), tensorrt_version=trt.__version__, gpu=gpu, build=build,
+                       onnx_path=info.path, onnx_sha256=info.sha256, engine_sha256=sha256_file(out),
+                       device_memory_bytes=compat.device_memory_bytes(engine))
+    side = write_sidecar(out, doc)
+    del engine, runtime
+    return BuildReport(out, side, doc, seconds, [x.name for x in fp32_layers], [x.name for x in fp16_layers],
+                       calib_summary)
+
+
+def _preview(names: list[str], n: int = 6) -> str:
+    return ", ".join(names[:n]) + (f", ... (+{len(names) - n})" if len(names) > n else "")
