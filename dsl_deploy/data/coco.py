@@ -1,0 +1,195 @@
+"""COCO-format datasets (person keypoints + segmentations, 'sports ball' as the ball) as Annotations.
+
+The paper's filter (Sec. 4) keeps images that show people or a ball and drops images where one person
+covers more than 10% of the image (close-ups unlike sports footage). Crowd regions (iscrowd = 1) become
+the ignore mask. Entries are checked when the file is opened, so a malformed file fails at once with
+the file and the entry named; masks and images are decoded lazily, per item.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+from ..spec import NUM_BODY_PARTS
+from .annotations import Annotation
+from .coco_masks import segmentation_mask
+
+
+@dataclass
+class _Image:
+    """One kept image and the indices of its entries in the JSON 'annotations' list."""
+
+    id: Any
+    file_name: str
+    width: int
+    height: int
+    persons: list[int] = field(default_factory=list)
+    balls: list[int] = field(default_factory=list)
+    crowds: list[int] = field(default_factory=list)
+
+
+def _entry_name(n: int, entry: Any) -> str:
+    ident = entry.get("id") if isinstance(entry, dict) else None
+    return f"annotations[{n}]" + (f" (id {ident})" if ident is not None else "")
+
+
+class CocoDataset:
+    """`dataset[i] -> (image_bgr, Annotation)` over the kept images of a COCO-format JSON file."""
+
+    def __init__(self, annotation_file: str | Path, image_dir: str | Path, *,
+                 max_person_fraction: float | None = 0.1, keep_empty: bool = False,
+                 person_category: str = "person", ball_category: str = "sports ball"):
+        self.path = Path(annotation_file)
+        self.image_dir = Path(image_dir)
+        self.max_person_fraction = max_person_fraction
+        try:
+            with open(self.path, "rb") as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            raise DataError(f"{self.path}: COCO annotation file not found") from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{self.path}: not a readable COCO JSON file ({exc})") from None
+        if not isinstance(data, dict):
+            raise DataError(f"{self.path}: expected a JSON object with 'images', 'annotations', 'categories'")
+        for key in ("images", "annotations", "categories"):
+            if not isinstance(data.get(key), list):
+                raise DataError(f"{self.path}: missing or non-list '{key}' (a COCO file has images, annotations "
+                                "and categories lists)")
+        self._anns: list[dict] = data["annotations"]
+        self.person_id, self.ball_id = self._categories(data["categories"], person_category, ball_category)
+        images = self._images(data["images"])
+        self._index(images)
+        self.images: list[_Image] = [im for im in images.values() if keep_empty or self._keep(im)]
+
+    # ---- indexing ----------------------------------------------------------------
+    def _categories(self, cats: list, person: str, ball: str) -> tuple[Any, Any]:
+        ids: dict[str, Any] = {}
+        for n, c in enumerate(cats):
+            if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
+                raise DataError(f"{self.path}: categories[{n}] needs an 'id' and a string 'name'")
+            ids.setdefault(c["name"], c["id"])
+        if person not in ids and ball not in ids:
+            raise DataError(f"{self.path}: no '{person}' or '{ball}' category (found {sorted(ids)[:10]})")
+        return ids.get(person), ids.get(ball)
+
+    def _images(self, entries: list) -> dict[Any, _Image]:
+        out: dict[Any, _Image] = {}
+        for n, im in enumerate(entries):
+            where = f"{self.path}: images[{n}]"
+            if not isinstance(im, dict):
+                raise DataError(f"{where}: expected an object")
+            for key in ("id", "file_name", "width", "height"):
+                if key not in im:
+                    raise DataError(f"{where}: missing '{key}'")
+            w, h = im["width"], im["height"]
+            if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+                raise DataError(f"{where} (id {im['id']}): width/height must be positive integers, got {w}x{h}")
+            if im["id"] in out:
+                raise DataError(f"{where}: duplicate image id {im['id']}")
+            out[im["id"]] = _Image(im["id"], str(im["file_name"]), w, h)
+        return out
+
+    def _index(self, images: dict[Any, _Image]) -> None:
+        for n, a in enumerate(self._anns):
+            where = f"{self.path}: {_entry_name(n, a)}"
+            if not isinstance(a, dict):
+                raise DataError(f"{where}: expected an object")
+            if a.get("image_id") not in images:
+                raise DataError(f"{where}: image_id {a.get('image_id')!r} is not in 'images'")
+            cat = a.get("category_id")
+            if cat not in (self.person_id, self.ball_id):
+                continue
+            if not isinstance(a.get("segmentation"), (list, dict)):
+                raise DataError(f"{where}: segmentation is {type(a.get('segmentation')).__name__}; expected a "
+                                "polygon list or an RLE object")
+            bbox = a.get("bbox")
+            if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)
+                    and bbox[2] >= 0 and bbox[3] >= 0):
+                raise DataError(f"{where}: bbox must be [x, y, width, height] with non-negative size, got {bbox!r}")
+            im = images[a["image_id"]]
+            if a.get("iscrowd", 0):
+                im.crowds.append(n)
+                continue
+            if cat == self.person_id:
+                kp = a.get("keypoints")
+                if kp is not None and not (isinstance(kp, list) and len(kp) == 3 * NUM_BODY_PARTS
+                                           and all(isinstance(v, (int, float)) for v in kp)
+                                           and all(v in (0, 1, 2) for v in kp[2::3])):
+                    raise DataError(f"{where}: keypoints must be {3 * NUM_BODY_PARTS} numbers (x, y, v with v in "
+                                    f"0, 1, 2), got {str(kp)[:80]}")
+                im.persons.append(n)
+            else:
+                im.balls.append(n)
+
+    def _area(self, n: int) -> float:
+        a = self._anns[n]
+        area = a.get("area")
+        return float(area) if isinstance(area, (int, float)) else float(a["bbox"][2] * a["bbox"][3])
+
+    def _keep(self, im: _Image) -> bool:
+        """The paper's filter: people or a ball, and no person over max_person_fraction of the image."""
+        if not im.persons and not im.balls:
+            return False
+        if self.max_person_fraction is None:
+            return True
+        limit = self.max_person_fraction * im.width * im.height
+        return all(self._area(n) <= limit for n in im.persons)
+
+    # ---- items -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, Annotation]:
+        """Image (BGR uint8) and annotation of kept image `index`."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{self.path}: index {index} out of range for {len(self)} images")
+        im = self.images[index]
+        path = self.image_dir / im.file_name
+        if not path.is_file():
+            raise DataError(f"{path}: image file of {self.path} images id {im.id} is missing")
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"{path}: cannot read the image (corrupt or not an image)")
+        if image.shape[:2] != (im.height, im.width):
+            raise DataError(f"{path}: image is {image.shape[1]}x{image.shape[0]} but {self.path} says "
+                            f"{im.width}x{im.height}")
+        return image, self.annotation(index)
+
+    def annotation(self, index: int) -> Annotation:
+        """The annotation of kept image `index`, without reading the image."""
+        im = self.images[index]
+        h, w = im.height, im.width
+        labels = np.zeros((h, w), np.int32)
+        # Larger masks first, so a small player overlapping a large one keeps its pixels.
+        order = sorted(im.persons, key=lambda n: -self._area(n))
+        kps = np.zeros((len(order), NUM_BODY_PARTS, 3), np.float32)
+        for label, n in enumerate(order, start=1):
+            a = self._anns[n]
+            labels[self._mask(n, h, w)] = label
+            if a.get("keypoints") is not None:
+                kps[label - 1] = np.asarray(a["keypoints"], np.float32).reshape(NUM_BODY_PARTS, 3)
+        ignore = None
+        if im.crowds:
+            ignore = np.zeros((h, w), bool)
+            for n in im.crowds:
+                ignore |= self._mask(n, h, w)
+        ball = None
+        if im.balls:
+            x, y, bw, bh = self._anns[max(im.balls, key=self._area)]["bbox"]
+            if bw > 0 and bh > 0:
+                # Continuous box -> pixel-centre coordinates of its centre; radius from the mean side.
+                ball = (float(x + bw / 2 - 0.5), float(y + bh / 2 - 0.5), float((bw + bh) / 4))
+        ann = Annotation(labels, kps, ball=ball, ignore=ignore, image_id=str(im.file_name))
+        return ann.validate(f"{self.path}: image id {im.id}")
+
+    def _mask(self, n: int, h: int, w: int) -> np.ndarray:
+        try:
+            return segmentation_mask(self._anns[n]["segmentation"], h, w)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{self.path}: {_entry_name(n, self._anns[n])}: segmentation is malformed: {exc}") from None

@@ -1,0 +1,141 @@
+"""COCO-format loader on a tiny fixture written by the test: filter, masks, crowd, ball, errors."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from dsl_deploy.data.coco import CocoDataset
+from dsl_deploy.data.coco_masks import decode_rle_string, polygon_mask, rle_mask
+from dsl_deploy.errors import DataError
+from dsl_deploy.result import mask_to_rle
+
+W, H = 80, 60
+
+
+def _person(i, img, x0, y0, x1, y1, kp=None, **extra):
+    seg = [[x0, y0, x1, y0, x1, y1, x0, y1]]
+    k = [0] * 51
+    for t, (x, y, v) in (kp or {}).items():
+        k[3 * t:3 * t + 3] = [x, y, v]
+    return {"id": i, "image_id": img, "category_id": 1, "segmentation": seg, "bbox": [x0, y0, x1 - x0, y1 - y0],
+            "area": (x1 - x0) * (y1 - y0), "iscrowd": 0, "keypoints": k, "num_keypoints": 1, **extra}
+
+
+def _write(tmp_path, data, images=(1, 2, 3, 4)):
+    for i in images:
+        cv2.imwrite(str(tmp_path / f"im{i}.png"), np.full((H, W, 3), 40 * i, np.uint8))
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _data():
+    crowd = np.zeros((H, W), bool)
+    crowd[0:10, 60:80] = True
+    return {
+        "images": [{"id": i, "file_name": f"im{i}.png", "width": W, "height": H} for i in (1, 2, 3, 4)],
+        "categories": [{"id": 1, "name": "person"}, {"id": 37, "name": "sports ball"}, {"id": 3, "name": "car"}],
+        "annotations": [
+            _person(10, 1, 10, 10, 20, 40, {9: (12, 20, 2), 10: (18, 21, 1)}),  # 300 px = 6%: kept
+            _person(11, 1, 30, 10, 40, 30),
+            {"id": 12, "image_id": 1, "category_id": 37, "segmentation": [[50, 40, 56, 40, 56, 46, 50, 46]],
+             "bbox": [50, 40, 6, 6], "area": 36, "iscrowd": 0},
+            {"id": 13, "image_id": 1, "category_id": 1, "segmentation": mask_to_rle(crowd), "bbox": [60, 0, 20, 10],
+             "area": 200, "iscrowd": 1},
+            _person(20, 2, 0, 0, 40, 30),  # 1200 px = 25% of the image: image 2 dropped
+            {"id": 30, "image_id": 3, "category_id": 3, "segmentation": [[1, 1, 5, 1, 5, 5]], "bbox": [1, 1, 4, 4],
+             "area": 8, "iscrowd": 0},  # only a car: image 3 dropped
+            {"id": 40, "image_id": 4, "category_id": 37, "segmentation": [[10, 10, 20, 10, 20, 20, 10, 20]],
+             "bbox": [10, 10, 10, 10], "area": 100, "iscrowd": 0},  # ball only: kept
+        ],
+    }
+
+
+def test_loads_filters_and_decodes(tmp_path):
+    ds = CocoDataset(_write(tmp_path, _data()), tmp_path)
+    assert [im.id for im in ds.images] == [1, 4]
+    img, ann = ds[0]
+    assert img.shape == (H, W, 3) and ann.num_players == 2
+    # Polygon [10, 20) x [10, 40) in continuous coordinates covers exactly those pixels.
+    assert (ann.instances == 1).sum() == 300 and ann.instances[10:40, 10:20].min() == 1
+    np.testing.assert_allclose(ann.keypoints[0, 9], (12, 20, 2))
+    np.testing.assert_allclose(ann.keypoints[0, 10], (18, 21, 1))
+    np.testing.assert_allclose(ann.ball, (52.5, 42.5, 3.0))
+    assert ann.ignore is not None and ann.ignore.sum() == 200 and ann.ignore[5, 70]
+    _img, ann4 = ds[1]
+    assert ann4.num_players == 0 and ann4.ball is not None and ann4.ignore is None
+    assert len(CocoDataset(tmp_path / "ann.json", tmp_path, max_person_fraction=None)) == 3
+    assert len(CocoDataset(tmp_path / "ann.json", tmp_path, keep_empty=True)) == 4
+
+
+def test_compressed_rle_matches_pycocotools():
+    mask_util = pytest.importorskip("pycocotools.mask")
+    rng = np.random.default_rng(0)
+    m = np.zeros((37, 53), np.uint8)
+    for _ in range(6):
+        x, y = rng.integers(0, 45), rng.integers(0, 30)
+        m[y:y + rng.integers(1, 9), x:x + rng.integers(1, 9)] = 1
+    enc = mask_util.encode(np.asfortranarray(m))
+    counts = enc["counts"].decode()
+    np.testing.assert_array_equal(rle_mask({"size": [37, 53], "counts": counts}, 37, 53), m.astype(bool))
+    poly = [[3.2, 4.7, 30.1, 6.0, 25.5, 28.9, 6.0, 20.0]]
+    ref = mask_util.decode(mask_util.merge(mask_util.frPyObjects(poly, 37, 53))).astype(bool)
+    ours = polygon_mask(poly, 37, 53)
+    # pycocotools rasterises on a 5x finer grid, so single edge pixels may differ.
+    assert (ours != ref).sum() <= 0.01 * ref.sum()
+    two = [[1, 1, 9, 1, 9, 9, 1, 9], [20.3, 2.2, 40.7, 5.1, 33.3, 30.6]]
+    ref2 = mask_util.decode(mask_util.merge(mask_util.frPyObjects(two, 37, 53))).astype(bool)
+    assert (polygon_mask(two, 37, 53) != ref2).sum() <= 0.01 * ref2.sum()
+
+
+def test_rle_string_round_trip_small():
+    # From the fourth count on, each is a delta over the count two places back: '0' repeats 2, '1' is 5 + 1.
+    assert decode_rle_string("32501") == [3, 2, 5, 2, 6]
+    assert decode_rle_string("N") == [-2]  # 'N' = 30: bit 0x10 on a last character sign-extends
+    with pytest.raises(ValueError, match="invalid character"):
+        decode_rle_string("3 2")
+    assert rle_mask({"size": [2, 3], "counts": [1, 2, 3]}, 2, 3).tolist() == [[False, True, False],
+                                                                           [True, False, False]]
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d["annotations"][1].update(segmentation="oops"), r"annotations\[1\] \(id 11\): segmentation is str"),
+    (lambda d: d["annotations"][1].update(segmentation=[[1, 2, 3]]),
+     r"annotations\[1\] \(id 11\): segmentation is malformed: polygon 0"),
+    (lambda d: d["annotations"][0].update(keypoints=[1, 2]), r"annotations\[0\] \(id 10\): keypoints must be 51"),
+    (lambda d: d["annotations"][0].update(image_id=99), r"annotations\[0\] \(id 10\): image_id 99"),
+    (lambda d: d["annotations"][3]["segmentation"].update(counts=[5, 5]), r"id 13\).*counts sum to 10"),
+    (lambda d: d["images"][0].pop("width"), r"images\[0\]: missing 'width'"),
+    (lambda d: d.pop("annotations"), "missing or non-list 'annotations'"),
+    (lambda d: d.update(categories=[{"id": 3, "name": "car"}]), "no 'person' or 'sports ball'"),
+])
+def test_malformed_entries_name_file_and_entry(tmp_path, mutate, match):
+    data = _data()
+    mutate(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(DataError, match=match) as err:
+        ds = CocoDataset(path, tmp_path)
+        for i in range(len(ds)):
+            ds[i]
+    assert "ann.json" in str(err.value)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        CocoDataset(tmp_path / "nope.json", tmp_path)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match="bad.json: not a readable COCO JSON"):
+        CocoDataset(tmp_path / "bad.json", tmp_path)
+    path = _write(tmp_path, _data(), images=(4,))
+    ds = CocoDataset(path, tmp_path)
+    with pytest.raises(DataError, match=r"im1.png: image file .* is missing"):
+        ds[0]
+    (tmp_path / "im1.png").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="cannot read the image"):
+        ds[0]
+    cv2.imwrite(str(tmp_path / "im1.png"), np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(DataError, match="image is 10x10 but"):
+        ds[0]
