@@ -28,7 +28,7 @@ struct Scratch {
     bool dense[DSL_NUM_TYPES] = {};           // the last fusion wrote the whole map (exact mode)
     std::vector<double> ex[DSL_NUM_TYPES];    // 1-D Gaussian factors along x, per type (threads)
     std::vector<double> ey[DSL_NUM_TYPES];
-    std::vector<int32_t> candidates[DSL_NUM_TYPES];  // raster indices >= keypoint threshold
+    std::vector<int32_t> candidates[DSL_NUM_TYPES];  // pixels >= keypoint threshold (listed by the fusion)
     std::vector<int32_t> maxima;              // centre maxima, then ranked
     std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering
     std::vector<int32_t> kept;                // surviving centre indices, in rank order
@@ -49,7 +49,7 @@ struct Scratch {
 void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
 void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact);
 
-// Raster-sorted, unique pixels of map k at or above the keypoint threshold.
+// Raster-sorted, unique pixels of map k at or above the keypoint threshold (call once per fusion).
 void collect_candidates(Scratch& s, int k, const dsl_params& p);
 // True when pixel idx of map m is the maximum of its window (first in raster order wins ties).
 bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius);

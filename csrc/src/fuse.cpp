@@ -55,7 +55,11 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     float* m = s.map(k);
     double* ex = s.ex[k].data();
     double* ey = s.ey[k].data();
-    const float t = p.truncate, div = p.weight_divisor;
+    const float t = p.truncate, div = p.weight_divisor, thr = p.keypoint_threshold;
+    // Maxima are searched among pixels >= thr; with thr > 0 those are pixels a splat pushed over it.
+    const bool track = !exact && thr > 0.0f;
+    std::vector<int32_t>& cand = s.candidates[k];
+    cand.clear();
     for (size_t c = 0; c < plane; ++c) {
         const float conf_c = conf[c];
         if (!(conf_c >= p.seed_threshold)) continue;
@@ -82,7 +86,11 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
                     const double dx = static_cast<double>(xx) - static_cast<double>(x);
                     if (dx * dx < 0.25) wgt = 1.0;  // the nearest pixel gets the full value
                 }
-                row[xx] += v * static_cast<float>(wgt);
+                const float before = row[xx];
+                const float after = before + v * static_cast<float>(wgt);
+                row[xx] = after;
+                // Values only grow, so a pixel crosses the threshold once: the candidate list needs no dedup.
+                if (track && after >= thr && !(before >= thr)) cand.push_back(yy * w + xx);
             }
         }
         if (exact)

@@ -7,26 +7,18 @@ namespace dsl {
 
 void collect_candidates(Scratch& s, int k, const dsl_params& p) {
     std::vector<int32_t>& out = s.candidates[k];
-    out.clear();
     const float* m = s.map(k);
-    const int32_t w = s.width;
     const float thr = p.keypoint_threshold;
     if (s.dense[k] || !(thr > 0.0f)) {
         // A zero pixel can pass a zero threshold, and exact mode writes everywhere: scan it all.
-        const int32_t n = s.height * w;
+        out.clear();
+        const int32_t n = s.height * s.width;
         for (int32_t i = 0; i < n; ++i)
             if (m[i] >= thr) out.push_back(i);
         return;
     }
-    for (const Rect& r : s.dirty[k])
-        for (int32_t y = r.y0; y < r.y1; ++y) {
-            const float* row = m + static_cast<size_t>(y) * w;
-            for (int32_t x = r.x0; x < r.x1; ++x)
-                if (row[x] >= thr) out.push_back(y * w + x);
-        }
-    // Overlapping splats list a pixel more than once; raster order is the tie order downstream.
+    // The fusion listed each pixel once, when it crossed the threshold; raster order is the tie order.
     std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius) {

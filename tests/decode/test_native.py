@@ -1,0 +1,165 @@
+"""The native C++ decoder agrees with the NumPy reference: fused maps, centres, labels, poses, ball."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dsl_deploy.decode import Decoder, fuse
+from dsl_deploy.decode.fields import full_resolution
+from dsl_deploy.spec import BALL, CENTER, ModelSpec
+
+pytest.importorskip("dsl_deploy.decode._native", reason="native decoder not built (python setup.py build_ext --inplace)")
+
+
+def both(fields: dict, spec: ModelSpec, threads: int = 1):
+    """(numpy result, native result, full-res player, offset) for one frame."""
+    a = Decoder(spec, impl="numpy")(fields)
+    b = Decoder(spec, impl="native", threads=threads)(fields)
+    player, offset, _ = full_resolution(fields, spec)
+    return a, b, player, offset
+
+
+def with_decoder(spec: ModelSpec, **kw) -> ModelSpec:
+    return replace(spec, decoder=replace(spec.decoder, **kw))
+
+
+def random_pif(rng: np.random.Generator, h: int, w: int, density: float = 0.3) -> np.ndarray:
+    hp, wp = (h - 1) // 8 + 1, (w - 1) // 8 + 1
+    pif = np.zeros((19, 5, hp, wp), np.float32)
+    pif[:, 0] = rng.random((19, hp, wp)) * (rng.random((19, hp, wp)) < density)
+    pif[:, 1] = rng.uniform(-10, w + 10, (19, hp, wp))
+    pif[:, 2] = rng.uniform(-10, h + 10, (19, hp, wp))
+    pif[:, 3] = rng.uniform(0, 10, (19, hp, wp))
+    pif[:, 4] = rng.uniform(-1, 12, (19, hp, wp))
+    return pif
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fused_maps_match(seed: int, exact: bool) -> None:
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(20, 90)), int(rng.integers(20, 90))
+    pif = random_pif(rng, h, w)
+    a = fuse(pif, h, w, exact=exact, impl="numpy")
+    b = fuse(pif, h, w, exact=exact, impl="native")
+    assert a.shape == b.shape == (19, h, w) and b.dtype == np.float32
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+    assert a.any()
+
+
+@pytest.mark.parametrize("seed,size,n", [(0, 129, 3), (1, 161, 6), (2, 129, 1), (3, 193, 10)])
+def test_structured_fields(seed: int, size: int, n: int, make_fields, assert_same_result) -> None:
+    spec = ModelSpec(backbone="resnet18").with_input_size(size)
+    fields = make_fields(np.random.default_rng(seed), size, size, n)
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1
+    assert_same_result(a, b, player, offset)
+
+
+def test_synthetic_scene_ground_truth(assert_same_result) -> None:
+    encode = pytest.importorskip("dsl_deploy.data.encode")
+    from dsl_deploy.data.synthetic import SyntheticScenes
+
+    spec = ModelSpec(backbone="resnet18").with_input_size(257)
+    scenes = SyntheticScenes(3, 257, 257)
+    for i in range(2):
+        _, ann = scenes[i]
+        fields = encode.ideal_fields(ann, spec, rng=np.random.default_rng(i), noise=0.5)
+        a, b, player, offset = both(fields, spec)
+        assert a.num_players >= 1
+        assert_same_result(a, b, player, offset)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_random_noise_fields(seed: int, assert_same_result) -> None:
+    rng = np.random.default_rng(seed)
+    spec = ModelSpec(backbone="resnet18").with_input_size(65, 49)
+    h, w = 49, 65
+    fields = {"player": rng.random((1, h, w), dtype=np.float32),
+              "offset": rng.normal(0, 10, (2, h, w)).astype(np.float32),
+              "pif": random_pif(rng, h, w, density=0.6)}
+    a, b, player, offset = both(fields, spec)
+    assert_same_result(a, b, player, offset)
+
+
+def test_exact_mode_and_other_parameters(make_fields, assert_same_result) -> None:
+    fields = make_fields(np.random.default_rng(7), 97, 97, 4)
+    for kw in ({"exact": True}, {"nms_window": 7}, {"max_players": 2}, {"truncate": 3.0, "sigma_min": 2.0},
+               {"seed_threshold": 0.0, "keypoint_threshold": 0.0}, {"player_threshold": 1.0}):
+        spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(97), **kw)
+        a, b, player, offset = both(fields, spec)
+        assert_same_result(a, b, player, offset, spec.decoder.player_threshold)
+
+
+def test_empty_frame_and_all_zero_confidences(make_fields) -> None:
+    spec = ModelSpec(backbone="resnet18").with_input_size(65)
+    fields = make_fields(np.random.default_rng(0), 65, 65, 0, ball=False)
+    for b in (Decoder(spec, impl="native")(fields), Decoder(spec, impl="numpy")(fields)):
+        assert b.num_players == 0 and b.ball is None and not b.labels.any()
+        assert b.keypoints.shape == (0, 17, 3) and b.boxes.shape == (0, 4)
+
+
+def test_all_one_confidences_and_player_map(make_fields, assert_same_result) -> None:
+    spec = ModelSpec(backbone="resnet18").with_input_size(65)
+    fields = make_fields(np.random.default_rng(1), 65, 65, 2)
+    fields["pif"][:, 0] = 1.0
+    fields["player"][:] = 1.0
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1 and a.ball is not None
+    assert_same_result(a, b, player, offset)
+
+
+def test_touching_players_and_ball_at_the_border(make_fields, assert_same_result, splat_keypoint) -> None:
+    h = w = 81
+    spec = ModelSpec(backbone="resnet18").with_input_size(w, h)
+    rng = np.random.default_rng(2)
+    fields = make_fields(rng, h, w, 0, ball=False)
+    fields["player"][0, 10:70, 20:60] = 0.9  # one blob, split by the offsets between two centres
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx = np.where(xs < 40, 30.0, 50.0)
+    fields["offset"][0] = cx - xs
+    fields["offset"][1] = 40.0 - ys
+    splat_keypoint(fields["pif"], CENTER, 30.0, 40.0, rng, noise=0)
+    splat_keypoint(fields["pif"], CENTER, 50.0, 40.0, rng, conf=0.8, noise=0)
+    splat_keypoint(fields["pif"], BALL, 80.0, 0.0, rng, noise=0)
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players == 2 and a.areas.sum() == 60 * 40
+    assert a.ball is not None and (a.ball.x, a.ball.y) == (80.0, 0.0)
+    assert_same_result(a, b, player, offset)
+
+
+def test_seg_stride_4(make_fields, assert_same_result) -> None:
+    spec = replace(ModelSpec(backbone="resnet18").with_input_size(129), seg_stride=4)
+    full = make_fields(np.random.default_rng(3), 129, 129, 3)
+    fields = {"player": np.ascontiguousarray(full["player"][:, ::4, ::4]),
+              "offset": np.ascontiguousarray(full["offset"][:, ::4, ::4]), "pif": full["pif"]}
+    assert fields["player"].shape == (1, 33, 33)
+    a, b, player, offset = both(fields, spec)
+    # corners aligned: input cell i sits at pixel 4i
+    np.testing.assert_array_equal(player[::4, ::4], fields["player"][0])
+    np.testing.assert_allclose(player[2, 2], fields["player"][0, :2, :2].mean(), atol=1e-6)
+    assert a.labels.shape == (129, 129) and "upsample" in b.timings
+    assert_same_result(a, b, player, offset)
+
+
+def test_decoder_reuse_across_frames_and_sizes(make_fields, assert_same_result) -> None:
+    native = Decoder(ModelSpec(backbone="resnet18").with_input_size(97), impl="native")
+    rng = np.random.default_rng(9)
+    for size in (97, 97, 65, 97):
+        spec = ModelSpec(backbone="resnet18").with_input_size(size)
+        native.spec = spec  # the core resizes its scratch when the frame size changes
+        fields = make_fields(rng, size, size, int(rng.integers(0, 5)))
+        a = Decoder(spec, impl="numpy")(fields)
+        b = native(fields)
+        player, offset, _ = full_resolution(fields, spec)
+        assert_same_result(a, b, player, offset)
+
+
+def test_two_threads_give_the_same_result(make_fields, assert_same_result) -> None:
+    spec = ModelSpec(backbone="resnet18").with_input_size(161)
+    fields = make_fields(np.random.default_rng(4), 161, 161, 8)
+    a, b, player, offset = both(fields, spec, threads=2)
+    assert_same_result(a, b, player, offset)
+    np.testing.assert_array_equal(a.labels, b.labels)
