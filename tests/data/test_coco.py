@@ -71,6 +71,17 @@ def test_loads_filters_and_decodes(tmp_path):
     assert len(CocoDataset(tmp_path / "ann.json", tmp_path, keep_empty=True)) == 4
 
 
+def _same_but_edges(ours, ref):
+    """pycocotools rasterises on a 5x finer grid: only pixels on the reference's edge may differ."""
+    pad = np.pad(ref, 1, mode="edge")
+    mixed = np.zeros_like(ref)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            mixed |= pad[dy:dy + ref.shape[0], dx:dx + ref.shape[1]] != ref
+    assert not ((ours != ref) & ~mixed).any()
+    assert (ours != ref).sum() <= 0.05 * ref.sum()
+
+
 def test_compressed_rle_matches_pycocotools():
     mask_util = pytest.importorskip("pycocotools.mask")
     rng = np.random.default_rng(0)
@@ -84,11 +95,10 @@ def test_compressed_rle_matches_pycocotools():
     poly = [[3.2, 4.7, 30.1, 6.0, 25.5, 28.9, 6.0, 20.0]]
     ref = mask_util.decode(mask_util.merge(mask_util.frPyObjects(poly, 37, 53))).astype(bool)
     ours = polygon_mask(poly, 37, 53)
-    # pycocotools rasterises on a 5x finer grid, so single edge pixels may differ.
-    assert (ours != ref).sum() <= 0.01 * ref.sum()
+    _same_but_edges(ours, ref)
     two = [[1, 1, 9, 1, 9, 9, 1, 9], [20.3, 2.2, 40.7, 5.1, 33.3, 30.6]]
     ref2 = mask_util.decode(mask_util.merge(mask_util.frPyObjects(two, 37, 53))).astype(bool)
-    assert (polygon_mask(two, 37, 53) != ref2).sum() <= 0.01 * ref2.sum()
+    _same_but_edges(polygon_mask(two, 37, 53), ref2)
 
 
 def test_rle_string_round_trip_small():
