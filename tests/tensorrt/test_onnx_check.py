@@ -1,0 +1,78 @@
+"""ONNX-side validation before a build: file, format, spec metadata and the I/O contract."""
+from __future__ import annotations
+
+import pytest
+
+from dsl_deploy.errors import ArtifactError, SpecError
+from dsl_deploy.tensorrt.onnx_check import inspect_onnx
+from dsl_deploy.tensorrt.sidecar import sha256_file
+
+
+def test_valid_model(tiny_onnx):
+    info = inspect_onnx(tiny_onnx)
+    assert info.spec.input.width == 33 and info.spec.backbone == "resnet18"
+    assert info.input_name == "image" and info.input_shape[1:] == (3, 33, 33)
+    assert set(info.outputs) == {"player", "offset", "pif"}
+    assert info.sha256 == sha256_file(tiny_onnx)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ArtifactError, match="absent.onnx: no such file"):
+        inspect_onnx(tmp_path / "absent.onnx")
+
+
+def test_not_onnx(tmp_path):
+    path = tmp_path / "notes.onnx"
+    path.write_text("this is a text file, not a protobuf\n" * 20)
+    with pytest.raises(ArtifactError, match="notes.onnx: not (a readable )?(an )?ONNX model"):
+        inspect_onnx(path)
+
+
+def test_onnx_without_spec_metadata(make_onnx):
+    path = make_onnx(with_spec=False)
+    with pytest.raises(ArtifactError, match="no 'dsl_deploy.spec' metadata.*dsl-export"):
+        inspect_onnx(path)
+
+
+def test_wrong_input_name(make_onnx):
+    path = make_onnx(input_name="input")
+    with pytest.raises(ArtifactError, match="expected an input named 'image', found \\['input'\\]"):
+        inspect_onnx(path)
+
+
+def test_bad_spec_metadata(tmp_path, tiny_onnx):
+    import onnx
+
+    model = onnx.load(str(tiny_onnx))
+    for prop in model.metadata_props:
+        if prop.key == "dsl_deploy.spec":
+            prop.value = '{"spec_version": 99}'
+    path = tmp_path / "future.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(SpecError, match="future.onnx metadata 'dsl_deploy.spec'.*newer"):
+        inspect_onnx(path)
+
+
+def test_spec_size_disagrees_with_input(tmp_path, tiny_onnx):
+    import onnx
+
+    from dsl_deploy.spec import default_spec
+
+    model = onnx.load(str(tiny_onnx))
+    for prop in model.metadata_props:
+        if prop.key == "dsl_deploy.spec":
+            prop.value = default_spec("resnet18", 49).to_json()
+    path = tmp_path / "mismatch.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ArtifactError, match=r"input 'image' has shape \['B', 3, 33, 33\]; expected \[B, 3, 49, 49\]"):
+        inspect_onnx(path)
+
+
+def test_onnxruntime_fallback_reads_the_same(tiny_onnx):
+    from dsl_deploy.tensorrt.onnx_check import _read_graph, _read_with_onnxruntime
+
+    meta_a, inputs_a, outputs_a = _read_graph(tiny_onnx)
+    meta_b, inputs_b, outputs_b = _read_with_onnxruntime(tiny_onnx)
+    assert meta_a["dsl_deploy.spec"] == meta_b["dsl_deploy.spec"]
+    assert inputs_a["image"][1:] == inputs_b["image"][1:] == (3, 33, 33)
+    assert outputs_a == outputs_b
