@@ -5,7 +5,9 @@ from typing import Any
 
 import numpy as np
 
+from ..data.annotations import Annotation
 from ..result import FrameResult, mask_to_rle
+from ..spec import BODY_PARTS, SKELETON
 
 PERSON_CATEGORY = 1
 
@@ -47,3 +49,30 @@ def result_records(result: FrameResult, image_id: int, *, category_id: int = PER
         segs.append({"image_id": int(image_id), "category_id": category_id,
                      "segmentation": compressed_rle(result.mask(i)), "score": score})
     return kps, segs
+
+
+def groundtruth_records(ann: Annotation, image_id: int, first_id: int, *, file_name: str = "",
+                        category_id: int = PERSON_CATEGORY) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(COCO image entry, annotation entries) of one COCO-format Annotation, ids from `first_id`."""
+    labels = ann.instances
+    image = {"id": int(image_id), "width": ann.width, "height": ann.height, "file_name": file_name}
+    anns = []
+    for i in range(ann.num_players):
+        mask = labels == i + 1
+        ys, xs = np.nonzero(mask)
+        bbox = ([int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+                if xs.size else [0, 0, 0, 0])
+        kp = np.asarray(ann.keypoints[i], np.float64)
+        anns.append({"id": int(first_id + i), "image_id": int(image_id), "category_id": category_id,
+                     "iscrowd": 0, "area": int(xs.size), "bbox": bbox,
+                     "segmentation": compressed_rle(mask),
+                     "keypoints": [round(float(v), 2) for v in kp.ravel()],
+                     "num_keypoints": int((kp[:, 2] > 0).sum())})
+    return image, anns
+
+
+def coco_document(images: list[dict[str, Any]], annotations: list[dict[str, Any]]) -> dict[str, Any]:
+    """A COCO ground-truth document with the person category and its 17 keypoints."""
+    return {"images": images, "annotations": annotations,
+            "categories": [{"id": PERSON_CATEGORY, "name": "person", "supercategory": "person",
+                            "keypoints": list(BODY_PARTS), "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]}

@@ -1,0 +1,194 @@
+"""dsl-eval, run as the installed command: known answers end to end, result files pycocotools reads, errors."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsl_deploy.data.encode import ideal_fields
+from dsl_deploy.data.synthetic import SyntheticScenes
+from dsl_deploy.spec import NUM_TYPES, default_spec
+
+SIZE = 129
+BIN = Path(sys.executable).parent
+
+
+def _cmd(name: str) -> str:
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install -e .)")
+    return found
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([_cmd(args[0]), *args[1:]], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def write_oracle_model(path: Path, seed: int = 0) -> None:
+    """An ONNX model that returns, for any input, the ideal fields of synthetic scene 0 of `seed`.
+
+    Evaluated on that same scene (synthetic:1 at the input size: the letterbox is the identity), the
+    whole dsl-eval path must give the round trip's perfect masks: a known answer for the CLI.
+    """
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from dsl_deploy.export.metadata import META_FORMAT_VERSION, META_SPEC, META_VERSION, ONNX_FORMAT_VERSION
+
+    spec = default_spec("resnet18", SIZE)
+    _, ann = SyntheticScenes(seed, SIZE, SIZE)[0]
+    fields = ideal_fields(ann, spec)
+    hp, wp = spec.pif_size
+    inits = [numpy_helper.from_array(fields[k][None].astype(np.float32), f"c_{k}") for k in ("player", "offset", "pif")]
+    inits += [numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+              numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+              numpy_helper.from_array(np.array([4], np.int64), "axis4")]
+    nodes = [
+        # A zero that depends on the input, so the outputs follow its batch size.
+        helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=1),
+        helper.make_node("Mul", ["mean", "zero"], ["z4"]),
+        helper.make_node("Unsqueeze", ["z4", "axis4"], ["z5"]),
+        helper.make_node("Add", ["z4", "c_player"], ["player"]),
+        helper.make_node("Add", ["z4", "c_offset"], ["offset"]),
+        helper.make_node("Add", ["z5", "c_pif"], ["pif"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "oracle",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["B", 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("player", TensorProto.FLOAT, ["B", 1, SIZE, SIZE]),
+         helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["B", 2, SIZE, SIZE]),
+         helper.make_tensor_value_info("pif", TensorProto.FLOAT, ["B", NUM_TYPES, 5, hp, wp])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    for key, value in ((META_SPEC, spec.to_json()), (META_VERSION, "test"),
+                       (META_FORMAT_VERSION, str(ONNX_FORMAT_VERSION))):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+@pytest.fixture(scope="module")
+def oracle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("oracle") / "oracle.onnx"
+    write_oracle_model(path)
+    return path
+
+
+def _coco_eval(gt_path: Path, res_path: Path, iou_type: str) -> np.ndarray:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        ev = COCOeval(gt, gt.loadRes(str(res_path)), iouType=iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats
+
+
+def test_known_answer_and_result_files(oracle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:1", "--out", str(out), "--decoder", "numpy",
+             "--name", "oracle")
+    assert r.returncode == 0, r.stderr
+    head, _, row = r.stdout.splitlines()[:3]
+    assert head.split() == ["Method", "bDQ", "pSQ", "pDQ", "AP", "AR", "F1", "ms", "MB"]
+    cells = row.split()
+    assert cells[0] == "oracle" and cells[2:4] == ["100.0", "100.0"]
+    assert "dsl-eval" in r.stderr  # the progress bar
+    doc = json.loads((out / "summary.json").read_text())
+    s = doc["summary"]
+    assert s["frames"] == 1 and s["failed"] == 0 and s["pSQ"] == 100.0 and s["MB"] > 0 and s["ms"] > 0
+    assert s["AP"] >= 60.0  # the round trip's level: hidden keypoints cannot come back (tests/test_roundtrip.py)
+    # The result files are COCO: pycocotools scores the keypoints as our AP, and the masks perfectly.
+    stats = _coco_eval(out / "groundtruth.json", out / "keypoints_results.json", "keypoints")
+    assert 100 * stats[0] == pytest.approx(s["AP"], abs=1e-3)
+    seg = _coco_eval(out / "groundtruth.json", out / "segmentation_results.json", "segm")
+    assert seg[0] == pytest.approx(1.0)
+
+
+def test_failed_frames_are_reported_and_counted(oracle: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    from dsl_deploy.cli import eval as eval_cli
+
+    scenes = SyntheticScenes(0, SIZE, SIZE)
+    image, ann = scenes[0]
+    items = [(image, ann), (image.astype(np.float32), ann), (image, ann)]  # frame 1: not a uint8 image
+    monkeypatch.setattr(eval_cli, "open_dataset", lambda *a, **k: eval_cli.EvalData("bad", items))
+    rc = eval_cli.main(["--model", str(oracle), "--data", "synthetic:3", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "2 frames scored, 1 failed" in out
+    fail_lines = [line for line in err.splitlines() if "failed" in line]
+    assert len(fail_lines) == 1 and "frame" in fail_lines[0] and "uint8" in fail_lines[0]
+    # Every frame failing is an error exit.
+    monkeypatch.setattr(eval_cli, "open_dataset", lambda *a, **k: eval_cli.EvalData("bad", items[1:2]))
+    assert eval_cli.main(["--model", str(oracle), "--data", "synthetic:1", "--no-progress"]) != 0
+    assert "every one of the 1 frames failed" in capsys.readouterr().err
+
+
+def test_frames_of_another_size_map_back(oracle: Path) -> None:
+    r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:2", "--frame-size", "200x100",
+             "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "2 frames scored, 0 failed" in r.stdout
+    bad = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:2", "--frame-size", "20x10")
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("dsl-eval: error: --frame-size")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "synthetic:0"], "synthetic:N"),
+    (["--data", "nowhere/at/all"], "no such file or folder"),
+    (["--data", "synthetic:2", "--limit", "0"], "--limit"),
+    (["--data", "synthetic:2", "--tp-radii", "0"], "--tp-radii"),
+])
+def test_bad_arguments_fail_with_one_line(oracle: Path, args: list[str], message: str) -> None:
+    r = _run("dsl-eval", "--model", str(oracle), *args)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsl-eval: error:") and message in lines[0], r.stderr
+
+
+def test_missing_model_and_unknown_artifact(tmp_path: Path) -> None:
+    r = _run("dsl-eval", "--model", str(tmp_path / "none.onnx"), "--data", "synthetic:1")
+    assert r.returncode != 0 and "no such file" in r.stderr
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not an onnx file")
+    r = _run("dsl-eval", "--model", str(junk), "--data", "synthetic:1")
+    assert r.returncode != 0 and r.stderr.strip().startswith("dsl-eval: error:") and "Traceback" not in r.stderr
+
+
+def test_help_explains_every_option() -> None:
+    r = _run("dsl-eval", "--help")
+    assert r.returncode == 0
+    for opt in ("--model", "--data", "--out", "--decoder", "--limit", "--threads", "--seed", "--frame-size",
+                "--court-rule", "--tp-radii", "--tp-min-px", "--name", "--no-progress"):
+        assert opt in r.stdout
+    assert "default" in r.stdout and "synthetic:N" in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_real_exported_network(tmp_path: Path) -> None:
+    """The real (untrained) resnet18 network at 129x129, as checkpoint and as ONNX: the run completes."""
+    r = _run("dsl-train", "--init-only", "--backbone", "resnet18", "--size", str(SIZE), "-o", "m.pth", cwd=tmp_path)
+    if r.returncode != 0:
+        pytest.skip(f"dsl-train --init-only is not usable here: {r.stderr.strip()[-200:]}")
+    r = _run("dsl-export", "m.pth", "-o", "m.onnx", "--no-parity", "--no-simplify", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for model in ("m.onnx", "m.pth"):
+        r = _run("dsl-eval", "--model", model, "--data", "synthetic:3", "--out", f"out-{model}", "--no-progress",
+                 cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        s = json.loads((tmp_path / f"out-{model}" / "summary.json").read_text())["summary"]
+        assert s["frames"] == 3 and s["failed"] == 0
