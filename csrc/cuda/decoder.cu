@@ -1,0 +1,402 @@
+// The C ABI of dsl_decode_cuda.h: argument checks, scratch allocated once per decoder, the stage sequence.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "dsl_decode_cuda.h"
+#include "internal.cuh"
+
+using dslcuda::Counters;
+using dslcuda::Geometry;
+using dslcuda::Params;
+using dslcuda::ResultLayout;
+using dslcuda::SummaryHeader;
+
+namespace {
+
+thread_local std::string g_error;
+
+constexpr long long kMaxPixels = 1ll << 26;  // as the CPU core: 8192 x 8192
+constexpr int kEvents = 5;                   // start, after fuse, maxima, assign, poses
+
+int fail(int status, const std::string& message) {
+  g_error = message;
+  return status;
+}
+
+int cuda_fail(cudaError_t err, const char* what) {
+  return fail(DSL_ERR_CUDA, std::string(what) + " failed: " + cudaGetErrorName(err) + " (" +
+                                cudaGetErrorString(err) + ")");
+}
+
+size_t align_up(size_t n) { return (n + 255) & ~static_cast<size_t>(255); }
+
+std::string check_params(const dsl_params& p) {
+  auto unit = [](float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; };
+  auto positive = [](float v) { return std::isfinite(v) && v > 0.0f; };
+  if (!unit(p.seed_threshold)) return "params: seed_threshold must lie in [0, 1]";
+  if (!unit(p.keypoint_threshold)) return "params: keypoint_threshold must lie in [0, 1]";
+  if (!unit(p.player_threshold) || p.player_threshold == 0.0f) return "params: player_threshold must lie in (0, 1]";
+  if (p.nms_window < 1 || p.nms_window % 2 == 0 || p.nms_window > 255)
+    return "params: nms_window must be an odd integer in [1, 255]";
+  if (!positive(p.truncate) || !positive(p.sigma_min) || !positive(p.weight_divisor))
+    return "params: truncate, sigma_min and weight_divisor must be positive and finite";
+  if (p.max_players < 1 || p.max_players > DSL_CUDA_MAX_PLAYERS)
+    return "params: max_players must lie in [1, " + std::to_string(DSL_CUDA_MAX_PLAYERS) + "] for the CUDA decoder";
+  return "";
+}
+
+}  // namespace
+
+namespace dslcuda {
+
+ResultLayout ResultLayout::make(int max_players) {
+  const size_t k = static_cast<size_t>(max_players);
+  ResultLayout l{};
+  size_t at = align_up(sizeof(SummaryHeader));
+  l.scores = at;
+  at = align_up(at + k * sizeof(float));
+  l.centres = at;
+  at = align_up(at + 2 * k * sizeof(float));
+  l.boxes = at;
+  at = align_up(at + 4 * k * sizeof(float));
+  l.areas = at;
+  at = align_up(at + k * sizeof(int));
+  l.keypoints = at;
+  l.total = align_up(at + k * kNumBodyParts * 3 * sizeof(float));
+  return l;
+}
+
+}  // namespace dslcuda
+
+struct dsl_cuda_decoder {
+  Params p{};
+  Geometry g{};
+  int device = 0;
+  ResultLayout layout{};
+  dslcuda::Scratch s{};
+  std::vector<void*> device_blocks;  // everything cudaMalloc'd, freed at destroy
+  unsigned char* host_result = nullptr;  // pinned copy of the result block
+  float* in_player = nullptr;            // device copies of host fields (dsl_cuda_decode_host)
+  float* in_offset = nullptr;
+  float* in_pif = nullptr;
+  cudaEvent_t events[kEvents] = {};
+  bool decoded = false;
+  bool fused = false;
+  // Decoder-owned host outputs for dsl_output pointers left NULL.
+  std::vector<int32_t> labels;
+  std::vector<float> keypoints, scores, boxes, centers;
+  std::vector<int64_t> areas;
+
+  size_t pixels() const { return static_cast<size_t>(g.H) * g.W; }
+  size_t seg_pixels() const { return static_cast<size_t>(g.Hs) * g.Ws; }
+  size_t pif_floats() const { return static_cast<size_t>(dslcuda::kNumTypes) * dslcuda::kPifChannels * g.Hp * g.Wp; }
+
+  cudaError_t alloc(void** ptr, size_t bytes) {
+    const cudaError_t err = cudaMalloc(ptr, bytes);
+    if (err == cudaSuccess) device_blocks.push_back(*ptr);
+    return err;
+  }
+
+  ~dsl_cuda_decoder() {
+    for (void* ptr : device_blocks) cudaFree(ptr);
+    if (host_result) cudaFreeHost(host_result);
+    for (cudaEvent_t e : events)
+      if (e) cudaEventDestroy(e);
+  }
+};
+
+namespace {
+
+int allocate(dsl_cuda_decoder* d) {
+  using namespace dslcuda;
+  const size_t k = static_cast<size_t>(d->p.max_players);
+  const size_t pixels = d->pixels();
+  dslcuda::Scratch& s = d->s;
+  // Everything cleared per frame sits in one block, so one memset clears it.
+  const size_t off_pose = align_up(sizeof(Counters));
+  const size_t off_count = align_up(off_pose + k * kNumBodyParts * sizeof(unsigned long long));
+  const size_t off_box = align_up(off_count + k * sizeof(int));
+  s.zero_bytes = off_box + 4 * k * sizeof(int);
+  void* zero = nullptr;
+  void *fused = nullptr, *seeds = nullptr, *cand = nullptr, *labels = nullptr, *small = nullptr, *result = nullptr;
+  const size_t off_score = align_up(2 * k * sizeof(int));
+  const size_t off_n = align_up(off_score + k * sizeof(float));
+  const size_t off_remap = align_up(off_n + sizeof(int));
+  const size_t small_bytes = off_remap + (k + 1) * sizeof(int);
+  cudaError_t err;
+  if ((err = d->alloc(&zero, s.zero_bytes)) != cudaSuccess ||
+      (err = d->alloc(&fused, kNumTypes * pixels * sizeof(float))) != cudaSuccess ||
+      (err = d->alloc(&seeds, static_cast<size_t>(kNumTypes) * d->g.Hp * d->g.Wp * sizeof(Seed))) != cudaSuccess ||
+      (err = d->alloc(&cand, pixels * sizeof(unsigned long long))) != cudaSuccess ||
+      (err = d->alloc(&labels, pixels * sizeof(int))) != cudaSuccess ||
+      (err = d->alloc(&small, small_bytes)) != cudaSuccess ||
+      (err = d->alloc(&result, d->layout.total)) != cudaSuccess) {
+    return err == cudaErrorMemoryAllocation ? fail(DSL_ERR_MEMORY, "cudaMalloc: out of device memory for the "
+                                                                     "decoder's scratch")
+                                            : cuda_fail(err, "cudaMalloc");
+  }
+  unsigned char* z = static_cast<unsigned char*>(zero);
+  s.counters = reinterpret_cast<Counters*>(z);
+  s.pose_key = reinterpret_cast<unsigned long long*>(z + off_pose);
+  s.inst_count = reinterpret_cast<int*>(z + off_count);
+  s.inst_box = reinterpret_cast<int*>(z + off_box);
+  unsigned char* sm = static_cast<unsigned char*>(small);
+  s.centre_xy = reinterpret_cast<int*>(sm);
+  s.centre_score = reinterpret_cast<float*>(sm + off_score);
+  s.n_centres = reinterpret_cast<int*>(sm + off_n);
+  s.remap = reinterpret_cast<int*>(sm + off_remap);
+  s.fused = static_cast<float*>(fused);
+  s.seeds = static_cast<Seed*>(seeds);
+  s.cand = static_cast<unsigned long long*>(cand);
+  s.labels = static_cast<int*>(labels);
+  s.result = static_cast<unsigned char*>(result);
+  if ((err = cudaMallocHost(reinterpret_cast<void**>(&d->host_result), d->layout.total)) != cudaSuccess)
+    return cuda_fail(err, "cudaMallocHost");
+  for (cudaEvent_t& e : d->events)
+    if ((err = cudaEventCreate(&e)) != cudaSuccess) return cuda_fail(err, "cudaEventCreate");
+  return DSL_OK;
+}
+
+// A field pointer must be device (or managed, or mapped pinned) memory of this decoder's device.
+int check_device_pointer(const dsl_cuda_decoder* d, const void* ptr, const char* name) {
+  if (ptr == nullptr) return fail(DSL_ERR_ARGUMENT, std::string(name) + ": NULL pointer");
+  cudaPointerAttributes attr;
+  const cudaError_t err = cudaPointerGetAttributes(&attr, ptr);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // not sticky; clear it so that later calls do not report it
+    return fail(DSL_ERR_ARGUMENT, std::string(name) + ": not a CUDA pointer (" + cudaGetErrorString(err) + ")");
+  }
+  if (attr.type == cudaMemoryTypeUnregistered)
+    return fail(DSL_ERR_ARGUMENT, std::string(name) + ": a host pointer where device memory was expected "
+                                                      "(use dsl_cuda_decode_host for host fields)");
+  if (attr.type == cudaMemoryTypeDevice && attr.device != d->device)
+    return fail(DSL_ERR_ARGUMENT, std::string(name) + ": memory of CUDA device " + std::to_string(attr.device) +
+                                      ", the decoder was created on device " + std::to_string(d->device));
+  return DSL_OK;
+}
+
+int check_current_device(const dsl_cuda_decoder* d) {
+  int current = -1;
+  const cudaError_t err = cudaGetDevice(&current);
+  if (err != cudaSuccess) return cuda_fail(err, "cudaGetDevice");
+  if (current != d->device)
+    return fail(DSL_ERR_ARGUMENT, "decoder: created on CUDA device " + std::to_string(d->device) +
+                                      " but device " + std::to_string(current) + " is current");
+  return DSL_OK;
+}
+
+int enqueue(dsl_cuda_decoder* d, const float* player, const float* offset, const float* pif, cudaStream_t stream) {
+  using namespace dslcuda;
+  dslcuda::Scratch& s = d->s;
+  cudaError_t err;
+  d->decoded = d->fused = false;
+  if ((err = cudaMemsetAsync(s.counters, 0, s.zero_bytes, stream)) != cudaSuccess) return cuda_fail(err, "cudaMemsetAsync");
+  if ((err = cudaEventRecord(d->events[0], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
+  if ((err = launch_check_finite(d->g, player, offset, pif, s, stream)) != cudaSuccess) return cuda_fail(err, "check kernel");
+  if ((err = launch_fuse(d->p, d->g, pif, s, stream)) != cudaSuccess) return cuda_fail(err, "fusion kernels");
+  if ((err = cudaEventRecord(d->events[1], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
+  if ((err = launch_centres(d->p, d->g, s, stream)) != cudaSuccess) return cuda_fail(err, "centre kernels");
+  if ((err = cudaEventRecord(d->events[2], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
+  if ((err = launch_assign(d->p, d->g, player, offset, s, d->layout, stream)) != cudaSuccess)
+    return cuda_fail(err, "assignment kernels");
+  if ((err = cudaEventRecord(d->events[3], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
+  if ((err = launch_poses(d->p, d->g, s, d->layout, stream)) != cudaSuccess) return cuda_fail(err, "pose kernels");
+  if ((err = cudaEventRecord(d->events[4], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
+  // The one transfer of a frame: summary and per-player arrays together.
+  if ((err = cudaMemcpyAsync(d->host_result, s.result, d->layout.total, cudaMemcpyDeviceToHost, stream)) != cudaSuccess)
+    return cuda_fail(err, "cudaMemcpyAsync (results)");
+  d->decoded = d->fused = true;
+  return DSL_OK;
+}
+
+template <typename T>
+T* own(std::vector<T>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+}  // namespace
+
+extern "C" {
+
+int dsl_cuda_available(void) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    g_error = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+    cudaGetLastError();
+    return 0;
+  }
+  if (count == 0) g_error = "cudaGetDeviceCount: no CUDA device";
+  return count;
+}
+
+const char* dsl_cuda_last_error(void) { return g_error.c_str(); }
+
+const char* dsl_cuda_version(void) { return DSL_DECODE_CUDA_VERSION; }
+
+int dsl_cuda_decoder_create(int32_t height, int32_t width, int32_t seg_stride, const dsl_params* params,
+                            dsl_cuda_decoder** out) {
+  if (out == nullptr) return fail(DSL_ERR_ARGUMENT, "out: NULL pointer");
+  *out = nullptr;
+  if (params == nullptr) return fail(DSL_ERR_ARGUMENT, "params: NULL pointer");
+  const std::string why = check_params(*params);
+  if (!why.empty()) return fail(DSL_ERR_ARGUMENT, why);
+  if (height < 1 || width < 1 || static_cast<long long>(height) * width > kMaxPixels)
+    return fail(DSL_ERR_ARGUMENT, "size: " + std::to_string(width) + "x" + std::to_string(height) +
+                                      " is not a frame size (positive, at most 2^26 pixels)");
+  if (seg_stride != 1 && seg_stride != 4)
+    return fail(DSL_ERR_ARGUMENT, "seg_stride: " + std::to_string(seg_stride) + " (expected 1 or 4)");
+  if (dsl_cuda_available() == 0) return fail(DSL_ERR_NO_DEVICE, "no CUDA device: " + g_error);
+  dsl_cuda_decoder* d = new (std::nothrow) dsl_cuda_decoder();
+  if (d == nullptr) return fail(DSL_ERR_MEMORY, "out of host memory");
+  const dsl_params& q = *params;
+  d->p = Params{q.seed_threshold, q.keypoint_threshold, q.player_threshold, q.nms_window, q.truncate,
+                q.sigma_min,      q.weight_divisor,     q.exact != 0 ? 1 : 0, q.max_players, seg_stride};
+  d->g = Geometry{height, width, (height - 1) / seg_stride + 1, (width - 1) / seg_stride + 1,
+                  (height - 1) / 8 + 1, (width - 1) / 8 + 1};
+  d->layout = ResultLayout::make(q.max_players);
+  cudaError_t err = cudaGetDevice(&d->device);
+  int status = err == cudaSuccess ? allocate(d) : cuda_fail(err, "cudaGetDevice");
+  if (status != DSL_OK) {
+    delete d;
+    return status;
+  }
+  *out = d;
+  return DSL_OK;
+}
+
+void dsl_cuda_decoder_destroy(dsl_cuda_decoder* decoder) { delete decoder; }
+
+int dsl_cuda_decode(dsl_cuda_decoder* d, const float* player, const float* offset, const float* pif, void* stream) {
+  if (d == nullptr) return fail(DSL_ERR_ARGUMENT, "decoder: NULL pointer");
+  int status;
+  if ((status = check_current_device(d)) != DSL_OK) return status;
+  if ((status = check_device_pointer(d, player, "player")) != DSL_OK) return status;
+  if ((status = check_device_pointer(d, offset, "offset")) != DSL_OK) return status;
+  if ((status = check_device_pointer(d, pif, "pif")) != DSL_OK) return status;
+  return enqueue(d, player, offset, pif, static_cast<cudaStream_t>(stream));
+}
+
+int dsl_cuda_decode_host(dsl_cuda_decoder* d, const float* player, const float* offset, const float* pif,
+                         void* stream) {
+  if (d == nullptr) return fail(DSL_ERR_ARGUMENT, "decoder: NULL pointer");
+  if (player == nullptr || offset == nullptr || pif == nullptr)
+    return fail(DSL_ERR_ARGUMENT, "fields: NULL host pointer (player, offset and pif are all required)");
+  int status;
+  if ((status = check_current_device(d)) != DSL_OK) return status;
+  cudaError_t err;
+  if (d->in_player == nullptr) {
+    void *a = nullptr, *b = nullptr, *c = nullptr;
+    if ((err = d->alloc(&a, d->seg_pixels() * sizeof(float))) != cudaSuccess ||
+        (err = d->alloc(&b, 2 * d->seg_pixels() * sizeof(float))) != cudaSuccess ||
+        (err = d->alloc(&c, d->pif_floats() * sizeof(float))) != cudaSuccess)
+      return cuda_fail(err, "cudaMalloc (input buffers)");
+    d->in_player = static_cast<float*>(a);
+    d->in_offset = static_cast<float*>(b);
+    d->in_pif = static_cast<float*>(c);
+  }
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if ((err = cudaMemcpyAsync(d->in_player, player, d->seg_pixels() * sizeof(float), cudaMemcpyHostToDevice, s)) != cudaSuccess ||
+      (err = cudaMemcpyAsync(d->in_offset, offset, 2 * d->seg_pixels() * sizeof(float), cudaMemcpyHostToDevice, s)) != cudaSuccess ||
+      (err = cudaMemcpyAsync(d->in_pif, pif, d->pif_floats() * sizeof(float), cudaMemcpyHostToDevice, s)) != cudaSuccess)
+    return cuda_fail(err, "cudaMemcpyAsync (fields to the device)");
+  return enqueue(d, d->in_player, d->in_offset, d->in_pif, s);
+}
+
+int dsl_cuda_fuse(dsl_cuda_decoder* d, const float* pif, int32_t exact, void* stream) {
+  if (d == nullptr) return fail(DSL_ERR_ARGUMENT, "decoder: NULL pointer");
+  int status;
+  if ((status = check_current_device(d)) != DSL_OK) return status;
+  if ((status = check_device_pointer(d, pif, "pif")) != DSL_OK) return status;
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  d->decoded = d->fused = false;
+  Params p = d->p;
+  p.exact = exact != 0 ? 1 : 0;
+  cudaError_t err;
+  if ((err = cudaMemsetAsync(d->s.counters, 0, sizeof(Counters), s)) != cudaSuccess) return cuda_fail(err, "cudaMemsetAsync");
+  if ((err = dslcuda::launch_fuse(p, d->g, pif, d->s, s)) != cudaSuccess) return cuda_fail(err, "fusion kernels");
+  d->fused = true;
+  return DSL_OK;
+}
+
+int dsl_cuda_download(dsl_cuda_decoder* d, dsl_output* out, void* stream) {
+  if (d == nullptr || out == nullptr) return fail(DSL_ERR_ARGUMENT, "decoder/out: NULL pointer");
+  if (!d->decoded) return fail(DSL_ERR_STATE, "download: no successful dsl_cuda_decode on this decoder yet");
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaError_t err;
+  if ((err = cudaStreamSynchronize(s)) != cudaSuccess) return cuda_fail(err, "decode (cudaStreamSynchronize)");
+  const SummaryHeader* head = reinterpret_cast<const SummaryHeader*>(d->host_result);
+  if (head->nonfinite != 0) {
+    std::string names;
+    if (head->nonfinite & 1) names += " player";
+    if (head->nonfinite & 2) names += " offset";
+    if (head->nonfinite & 4) names += " pif";
+    return fail(DSL_ERR_NONFINITE, "fields: NaN or inf in" + names);
+  }
+  const size_t k = static_cast<size_t>(d->p.max_players);
+  if (!out->labels) out->labels = own(d->labels, d->pixels());
+  if (!out->keypoints) out->keypoints = own(d->keypoints, k * dslcuda::kNumBodyParts * 3);
+  if (!out->scores) out->scores = own(d->scores, k);
+  if (!out->boxes) out->boxes = own(d->boxes, 4 * k);
+  if (!out->areas) out->areas = own(d->areas, k);
+  if (!out->centers) out->centers = own(d->centers, 2 * k);
+  if ((err = cudaMemcpyAsync(out->labels, d->s.labels, d->pixels() * sizeof(int32_t), cudaMemcpyDeviceToHost, s)) != cudaSuccess)
+    return cuda_fail(err, "cudaMemcpyAsync (labels)");
+  const size_t n = static_cast<size_t>(head->n_players);
+  const unsigned char* r = d->host_result;
+  std::memcpy(out->scores, r + d->layout.scores, n * sizeof(float));
+  std::memcpy(out->centers, r + d->layout.centres, 2 * n * sizeof(float));
+  std::memcpy(out->boxes, r + d->layout.boxes, 4 * n * sizeof(float));
+  std::memcpy(out->keypoints, r + d->layout.keypoints, n * dslcuda::kNumBodyParts * 3 * sizeof(float));
+  const int32_t* areas = reinterpret_cast<const int32_t*>(r + d->layout.areas);
+  for (size_t i = 0; i < n; ++i) out->areas[i] = areas[i];
+  out->num_players = head->n_players;
+  out->has_ball = head->has_ball;
+  out->ball[0] = head->ball_x;
+  out->ball[1] = head->ball_y;
+  out->ball[2] = head->ball_score;
+  float ms[kEvents - 1] = {0.f, 0.f, 0.f, 0.f};
+  for (int i = 0; i + 1 < kEvents; ++i)
+    if ((err = cudaEventElapsedTime(&ms[i], d->events[i], d->events[i + 1])) != cudaSuccess)
+      return cuda_fail(err, "cudaEventElapsedTime");
+  out->timings_ms[DSL_STAGE_FUSE] = ms[0];
+  out->timings_ms[DSL_STAGE_MAXIMA] = ms[1];
+  out->timings_ms[DSL_STAGE_ASSIGN] = ms[2];
+  out->timings_ms[DSL_STAGE_POSES] = ms[3];
+  out->timings_ms[DSL_STAGE_BALL] = 0.0;
+  out->timings_ms[DSL_STAGE_TOTAL] = static_cast<double>(ms[0]) + ms[1] + ms[2] + ms[3];
+  if ((err = cudaStreamSynchronize(s)) != cudaSuccess) return cuda_fail(err, "cudaStreamSynchronize (labels)");
+  return DSL_OK;
+}
+
+int dsl_cuda_download_fused(dsl_cuda_decoder* d, float* out, void* stream) {
+  if (d == nullptr || out == nullptr) return fail(DSL_ERR_ARGUMENT, "decoder/out: NULL pointer");
+  if (!d->fused) return fail(DSL_ERR_STATE, "download_fused: no successful decode or fuse on this decoder yet");
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaError_t err;
+  if ((err = cudaMemcpyAsync(out, d->s.fused, dslcuda::kNumTypes * d->pixels() * sizeof(float),
+                             cudaMemcpyDeviceToHost, s)) != cudaSuccess)
+    return cuda_fail(err, "cudaMemcpyAsync (fused maps)");
+  if ((err = cudaStreamSynchronize(s)) != cudaSuccess) return cuda_fail(err, "cudaStreamSynchronize (fused maps)");
+  return DSL_OK;
+}
+
+int dsl_cuda_device_outputs_get(const dsl_cuda_decoder* d, dsl_cuda_device_outputs* out) {
+  if (d == nullptr || out == nullptr) return fail(DSL_ERR_ARGUMENT, "decoder/out: NULL pointer");
+  const unsigned char* r = d->s.result;
+  out->labels = d->s.labels;
+  out->fused = d->s.fused;
+  out->keypoints = reinterpret_cast<float*>(const_cast<unsigned char*>(r) + d->layout.keypoints);
+  out->scores = reinterpret_cast<float*>(const_cast<unsigned char*>(r) + d->layout.scores);
+  out->boxes = reinterpret_cast<float*>(const_cast<unsigned char*>(r) + d->layout.boxes);
+  out->areas = reinterpret_cast<int32_t*>(const_cast<unsigned char*>(r) + d->layout.areas);
+  out->centers = reinterpret_cast<float*>(const_cast<unsigned char*>(r) + d->layout.centres);
+  return DSL_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,143 @@
+"""Build the optional CUDA decoder library (csrc/cuda -> libdsl_decode_cuda.so); called by setup.py's build_ext.
+
+Environment:
+  DSL_BUILD_CUDA   "0": skip; "auto" (default): build when nvcc is found, skip (one line) otherwise;
+                   "1": nvcc is required. A compile error always fails the build, with nvcc's output.
+  DSL_CUDA_ARCHS   compute capabilities, e.g. "75;80;86;89;90" (SASS for each, PTX for the highest so
+                   newer GPUs JIT-compile it). Default: those of DEFAULT_ARCHS that this nvcc supports.
+                   CUDA 13 cannot target sm_70/72 (V100, Jetson Xavier): build those with a CUDA 12
+                   toolkit, e.g. CUDA_HOME=/usr/local/cuda-12 DSL_CUDA_ARCHS="70;72".
+  CUDA_HOME        toolkit root, searched after PATH (then /usr/local/cuda).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+SOURCES = ("fuse.cu", "centres.cu", "assign.cu", "poses.cu", "decoder.cu")
+LIBRARY = "libdsl_decode_cuda.so"
+# Turing, Ampere (A100, desktop), Orin, Ada, Hopper, Blackwell (datacentre, Thor, desktop).
+DEFAULT_ARCHS = (75, 80, 86, 87, 89, 90, 100, 110, 120)
+# No FMA contraction: float32 expressions must round as the NumPy reference's do (supports, Eq. 4 ties).
+NVCC_FLAGS = ("-std=c++17", "-O3", "--fmad=false", "-Xcompiler=-fPIC,-Wall,-Wextra,-Werror",
+              "-Werror=all-warnings", "--threads=0")
+
+
+class CudaBuildError(RuntimeError):
+    """nvcc failed, or the requested architectures are not valid for this toolkit."""
+
+
+def find_nvcc() -> str | None:
+    """Path of nvcc from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin, or None."""
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+        if root and (Path(root) / "bin" / "nvcc").is_file():
+            return str(Path(root) / "bin" / "nvcc")
+    return None
+
+
+def supported_archs(nvcc: str) -> list[int]:
+    """Compute capabilities this nvcc can target (from `nvcc --list-gpu-arch`)."""
+    out = subprocess.run([nvcc, "--list-gpu-arch"], capture_output=True, text=True, check=False)
+    return sorted({int(m) for m in re.findall(r"compute_(\d+)", out.stdout)})
+
+
+def parse_archs(text: str) -> list[int]:
+    """'75;80, sm_86' -> [75, 80, 86]; CudaBuildError naming the bad entry."""
+    archs = []
+    for item in re.split(r"[;,\s]+", text.strip()):
+        if not item:
+            continue
+        m = re.fullmatch(r"(?:sm_|compute_)?(\d{2,3})", item)
+        if m is None:
+            raise CudaBuildError(f"DSL_CUDA_ARCHS: {item!r} is not a compute capability (expected e.g. '75;80;86')")
+        archs.append(int(m.group(1)))
+    if not archs:
+        raise CudaBuildError("DSL_CUDA_ARCHS is empty (expected e.g. '75;80;86')")
+    return sorted(set(archs))
+
+
+def choose_archs(env_value: str | None, supported: list[int]) -> list[int]:
+    """The architectures to build: DSL_CUDA_ARCHS if set (checked against the toolkit), else the defaults it supports."""
+    if env_value:
+        archs = parse_archs(env_value)
+        if supported:
+            missing = [a for a in archs if a not in supported]
+            if missing:
+                hint = (" (CUDA 13 dropped sm_70/72: build V100/Xavier with a CUDA 12 toolkit)"
+                        if any(a < 75 for a in missing) else "")
+                raise CudaBuildError(f"DSL_CUDA_ARCHS: this nvcc cannot target {missing}; it supports "
+                                     f"{supported}{hint}")
+        return archs
+    archs = [a for a in DEFAULT_ARCHS if not supported or a in supported]
+    if not archs:
+        raise CudaBuildError(f"this nvcc supports none of the default architectures {list(DEFAULT_ARCHS)} "
+                             f"(it lists {supported}); set DSL_CUDA_ARCHS")
+    return archs
+
+
+def gencode_flags(archs: list[int]) -> list[str]:
+    """SASS for every architecture, plus PTX of the highest for GPUs newer than all of them."""
+    flags = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
+    top = max(archs)
+    flags.append(f"-gencode=arch=compute_{top},code=compute_{top}")
+    return flags
+
+
+def skip_reason(mode: str, nvcc: str | None) -> str | None:
+    """Why the CUDA library is not built (None: build it); CudaBuildError when DSL_BUILD_CUDA=1 cannot be met."""
+    if mode not in ("0", "1", "auto"):
+        raise CudaBuildError(f"DSL_BUILD_CUDA={mode!r}: expected 0, 1 or auto")
+    if mode == "0":
+        return "DSL_BUILD_CUDA=0"
+    if nvcc is None:
+        if mode == "1":
+            raise CudaBuildError("DSL_BUILD_CUDA=1 but nvcc was not found (PATH, $CUDA_HOME/bin, /usr/local/cuda/bin)")
+        return "nvcc not found on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin"
+    return None
+
+
+def compile_command(nvcc: str, archs: list[int], out: Path) -> list[str]:
+    """The nvcc command line that builds the shared library `out` (cudart linked statically)."""
+    src = ROOT / "csrc" / "cuda"
+    return [nvcc, *NVCC_FLAGS, *gencode_flags(archs), "-I", str(ROOT / "csrc" / "include"), "-shared",
+            "--cudart=static", "-o", str(out), *(str(src / name) for name in SOURCES)]
+
+
+def build(out_dir: Path) -> Path | None:
+    """Build libdsl_decode_cuda.so into out_dir; return its path, or None (one line printed) when skipped."""
+    mode = os.environ.get("DSL_BUILD_CUDA", "auto").strip().lower() or "auto"
+    nvcc = find_nvcc()
+    reason = skip_reason(mode, nvcc)
+    if reason is not None:
+        print(f"setup_cuda: skipping the CUDA decoder library ({reason})")
+        return None
+    assert nvcc is not None
+    archs = choose_archs(os.environ.get("DSL_CUDA_ARCHS"), supported_archs(nvcc))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / LIBRARY
+    # Build beside the target and rename, so a failed build never leaves a half-written library.
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        partial = Path(tmp) / LIBRARY
+        cmd = compile_command(nvcc, archs, partial)
+        print(f"setup_cuda: building {target} for sm_{', sm_'.join(map(str, archs))} (+PTX {max(archs)})")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise CudaBuildError("nvcc failed building the CUDA decoder (set DSL_BUILD_CUDA=0 to skip it):\n"
+                                 + " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
+        os.replace(partial, target)
+    return target
+
+
+if __name__ == "__main__":
+    built = build(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "dsl_deploy" / "decode")
+    print(built or "skipped")
