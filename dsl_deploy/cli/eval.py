@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder implementation (default: auto = native if built, else numpy)")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most this many frames (default: all)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
+    p.add_argument("--images", default=None, metavar="DIR",
+                   help="folder of the COCO JSON's images (default: the folder the JSON file is in)")
+    p.add_argument("--coco-filter", default="paper", choices=("paper", "none"),
+                   help="COCO images kept: 'paper' = images with people or a ball and no person over 10%% of "
+                        "the image (Sec. 4); 'none' = every image (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes (default: %(default)s)")
     p.add_argument("--frame-size", default=None, metavar="WxH",
                    help="size of the synthetic frames (default: the model's input size)")
@@ -86,16 +91,26 @@ class EvalData:
     def __len__(self) -> int:
         return len(self._items)
 
-    def load(self, i: int) -> tuple[str, Any, Any]:
-        """Frame i: (id, image, annotation); the id is the annotation's image id when it has one."""
-        image, ann = self._items[i]
-        return (ann.image_id or str(i)), image, ann
+    def _entry(self, i: int) -> Any:
+        images = getattr(self._items, "images", None)
+        return images[i] if isinstance(images, list) and i < len(images) else None
 
-    @staticmethod
-    def image_id(i: int, ann: Any) -> int:
-        """The COCO integer image id of frame i: the annotation's own when numeric, else i."""
-        text = str(getattr(ann, "image_id", "") or "")
-        return int(text) if text.isdigit() else int(i)
+    def frame_name(self, i: int) -> str:
+        """What a message calls frame i: its file name when the dataset has one, else its index."""
+        return str(getattr(self._entry(i), "file_name", "") or i)
+
+    def load(self, i: int) -> tuple[str, Any, Any]:
+        """Frame i: (name, image, annotation)."""
+        image, ann = self._items[i]
+        return self.frame_name(i), image, ann
+
+    def image_id(self, i: int, ann: Any) -> int:
+        """The COCO integer image id of frame i: the dataset's own id, or the digits of its name, or i."""
+        own = getattr(self._entry(i), "id", None)
+        if isinstance(own, int) or (isinstance(own, str) and own.isdigit()):
+            return int(own)
+        stem = Path(str(getattr(ann, "image_id", "") or "")).stem
+        return int(stem) if stem.isdigit() else int(i)
 
 
 def _loader(module: str, what: str, source: str) -> Any:
@@ -109,7 +124,8 @@ def _loader(module: str, what: str, source: str) -> Any:
                         f"in this install ({exc}); use --data synthetic:N") from None
 
 
-def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0) -> EvalData:
+def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0, images: str | None = None,
+                 coco_filter: str = "paper") -> EvalData:
     """'synthetic:N', a COCO keypoints JSON file or a DeepSport folder -> EvalData."""
     if source.startswith("synthetic:"):
         try:
@@ -128,7 +144,12 @@ def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0) -> 
         if path.suffix.lower() != ".json":
             raise DataError(f"--data {source}: expected a COCO keypoints .json file, a DeepSport folder or synthetic:N")
         coco = _loader("coco", "a COCO JSON file", source)
-        return EvalData(source, coco.CocoDataset(path))
+        image_dir = Path(images) if images else path.parent
+        if not image_dir.is_dir():
+            raise DataError(f"--images {image_dir}: no such folder")
+        if coco_filter == "paper":
+            return EvalData(source, coco.CocoDataset(path, image_dir))
+        return EvalData(source, coco.CocoDataset(path, image_dir, max_person_fraction=None, keep_empty=True))
     deepsport = _loader("deepsport", "a DeepSport folder", source)
     return EvalData(source, deepsport.DeepSportDataset(path))
 
@@ -168,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads)
     spec = pipeline.spec
     frame_size = _parse_size(args.frame_size) if args.frame_size else (spec.input.width, spec.input.height)
-    data = open_dataset(args.data, frame_size=frame_size, seed=args.seed)
+    data = open_dataset(args.data, frame_size=frame_size, seed=args.seed, images=args.images,
+                        coco_filter=args.coco_filter)
     count = len(data) if args.limit is None else min(args.limit, len(data))
     if count == 0:
         raise DataError(f"--data {args.data}: the dataset has no frame")
@@ -180,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     bar = tqdm(range(count), desc="dsl-eval", unit="frame", disable=args.no_progress, file=sys.stderr)
     for i in bar:
-        frame_id = str(i)
+        frame_id = data.frame_name(i)
         try:
             frame_id, image, ann = data.load(i)
             result = pipeline(image)

@@ -137,6 +137,33 @@ def test_failed_frames_are_reported_and_counted(oracle: Path, monkeypatch: pytes
     assert "every one of the 1 frames failed" in capsys.readouterr().err
 
 
+def test_coco_json_data_with_a_missing_image(oracle: Path, tmp_path: Path) -> None:
+    import cv2
+
+    from dsl_deploy.metrics.coco_format import coco_document, groundtruth_records
+
+    scenes = SyntheticScenes(0, SIZE, SIZE)
+    images, anns = [], []
+    for i in range(2):
+        image, ann = scenes[i]
+        entry, records = groundtruth_records(ann, 10 + i, len(anns) + 1, file_name=f"scene{i}.png")
+        images.append(entry)
+        anns += records
+        if i == 0:  # scene 1's image file is left out: that frame must fail, alone
+            cv2.imwrite(str(tmp_path / entry["file_name"]), image)
+    (tmp_path / "gt.json").write_text(json.dumps(coco_document(images, anns)))
+    r = _run("dsl-eval", "--model", str(oracle), "--data", str(tmp_path / "gt.json"), "--out", str(tmp_path / "o"),
+             "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "1 frames scored, 1 failed" in r.stdout
+    assert "frame scene1.png: failed:" in r.stderr and "missing" in r.stderr
+    doc = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert doc["summary"]["pSQ"] == 100.0 and doc["summary"]["pDQ"] == 100.0
+    assert doc["failures"][0]["frame"] == "scene1.png"
+    kps = json.loads((tmp_path / "o" / "keypoints_results.json").read_text())
+    assert kps and {k["image_id"] for k in kps} == {10}  # the dataset's own image ids
+
+
 def test_frames_of_another_size_map_back(oracle: Path) -> None:
     r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:2", "--frame-size", "200x100",
              "--no-progress")
