@@ -11,7 +11,7 @@ from ..backends.base import Backend
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from ..spec import ModelSpec
 from . import compat, cuda
-from .sidecar import check_compatibility, check_engine_hash, read_sidecar, sidecar_path
+from .sidecar import check_compatibility, check_engine_hash, read_sidecar, rebuild_command, sidecar_path
 
 
 class TensorRTBackend(Backend):
@@ -64,12 +64,20 @@ class TensorRTBackend(Backend):
         self._dtypes = {n: np.dtype(compat.tensor_dtype(trt, self._engine, n)) for n in names}
         full = {self.input_name: (self.max_batch, 3, self.spec.input.height, self.spec.input.width)}
         full.update({n: self.spec.output_shapes(self.max_batch)[n] for n in self.output_names})
+        # The buffers are sized from the spec; an engine that disagrees would overrun them.
+        compat.set_input_shape(self._engine, self._context, self.input_name, full[self.input_name])
+        self._batch = self.max_batch
+        for n in self.output_names:
+            actual = compat.tensor_shape(self._engine, self._context, n)
+            if actual != tuple(full[n]):
+                raise ArtifactError(f"{self.path}: engine output '{n}' has shape {list(actual)} at batch "
+                                    f"{self.max_batch}; its spec says {list(full[n])}. Rebuild with: "
+                                    f"{rebuild_command(self.sidecar, self.path)}")
         for n, shape in full.items():
             self._host[n] = cuda.PinnedBuffer(shape, self._dtypes[n])
             self._dev[n] = cuda.DeviceBuffer(self._host[n].nbytes)
         self._bindings = compat.bind_addresses(self._engine, self._context, {n: b.ptr for n, b in self._dev.items()})
         self._graphs: dict[int, cuda.Graph] = {}
-        self._batch = -1
         self.last_timings: dict[str, float] = {}
 
     # ---- public API -----------------------------------------------------------------------
