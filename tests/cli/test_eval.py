@@ -164,6 +164,14 @@ def test_coco_json_data_with_a_missing_image(oracle: Path, tmp_path: Path) -> No
     assert kps and {k["image_id"] for k in kps} == {10}  # the dataset's own image ids
 
 
+def test_onnx_evaluation_never_imports_torch(oracle: Path) -> None:
+    code = ("import sys; from dsl_deploy.cli.eval import main; "
+            f"rc = main(['--model', {str(oracle)!r}, '--data', 'synthetic:1', '--no-progress']); "
+            "sys.exit(rc or (3 if 'torch' in sys.modules else 0))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def test_frames_of_another_size_map_back(oracle: Path) -> None:
     r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:2", "--frame-size", "200x100",
              "--no-progress")
