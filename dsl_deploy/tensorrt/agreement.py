@@ -32,6 +32,36 @@ def field_agreement(ref: dict[str, np.ndarray], test: dict[str, np.ndarray], spe
     return out
 
 
+def decoded_agreement(ref: dict[str, np.ndarray], test: dict[str, np.ndarray], spec: ModelSpec) -> dict[str, float]:
+    """Decode both sets of fields per frame and compare: players found, centres, ball, foreground."""
+    from ..decode import Decoder
+
+    decoder = Decoder(spec)
+    tol = float(spec.pif_stride)  # one PIF cell
+    frames = ref["player"].shape[0]
+    same_count = matched = total = ball_ok = 0
+    inter = union = 0
+    for i in range(frames):
+        a = decoder({k: v[i:i + 1] for k, v in ref.items()})
+        b = decoder({k: v[i:i + 1] for k, v in test.items()})
+        same_count += len(a.scores) == len(b.scores)
+        for c in a.centers:
+            total += 1
+            if len(b.centers) and float(np.min(np.hypot(*(b.centers - c).T))) <= tol:
+                matched += 1
+        if a.ball is None or b.ball is None:
+            ball_ok += a.ball is None and b.ball is None
+        else:
+            ball_ok += float(np.hypot(a.ball.x - b.ball.x, a.ball.y - b.ball.y)) <= tol
+        fa, fb = a.labels > 0, b.labels > 0
+        inter += int(np.logical_and(fa, fb).sum())
+        union += int(np.logical_or(fa, fb).sum())
+    return {"decoded_same_player_count": same_count / frames if frames else 1.0,
+            "decoded_center_match": matched / total if total else 1.0,
+            "decoded_ball_agreement": ball_ok / frames if frames else 1.0,
+            "decoded_foreground_iou": inter / union if union else 1.0}
+
+
 def _peak_xy(pif_type: np.ndarray) -> tuple[float, float]:
     """(x, y) regressed by the most confident cell of one type's [5, Hp, Wp] field."""
     j, i = np.unravel_index(int(np.argmax(pif_type[0])), pif_type[0].shape)
@@ -43,7 +73,7 @@ def merge(results: Iterable[dict[str, float]]) -> dict[str, float]:
     merged: dict[str, float] = {}
     for r in results:
         for k, v in r.items():
-            worse = max if k.startswith("max_abs") or k.endswith("_px") else min
+            worse = max if k.startswith("max_abs") or k.endswith("_px") else min  # agreements: the worst batch
             merged[k] = worse(merged[k], v) if k in merged else v
     return merged
 
@@ -63,5 +93,7 @@ def compare_with_onnxruntime(engine_path: str | Path, onnx_path: str | Path,
             for start in range(0, batch.shape[0], engine.max_batch):
                 part = np.ascontiguousarray(batch[start:start + engine.max_batch])
                 ref = dict(zip(names, sess.run(names, {engine.spec.input.name: part})))
-                results.append(field_agreement(ref, engine.infer(part), engine.spec))
+                test = engine.infer(part)
+                results.append({**field_agreement(ref, test, engine.spec),
+                                **decoded_agreement(ref, test, engine.spec)})
     return merge(results)
