@@ -17,6 +17,9 @@ from .sidecar import check_compatibility, check_engine_hash, read_sidecar, rebui
 class TensorRTBackend(Backend):
     """Runs a dsl-build engine. `infer` returns host copies; `infer_device` returns device pointers.
 
+    output="device" makes `infer` return device pointers too (for the CUDA decoder); cuda_graph=True
+    captures one CUDA graph per batch size on first use and replays it.
+
     After each call `last_timings` holds h2d_ms, compute_ms, d2h_ms (CUDA events on the stream) and
     host_ms (wall time of the whole call, including the input copy into pinned memory).
     """
@@ -102,7 +105,12 @@ class TensorRTBackend(Backend):
         return self._stream.handle
 
     def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a float32 [B,3,H,W] batch; return host float32 arrays (copies) keyed by output name."""
+        """Run a float32 [B,3,H,W] batch; host float32 arrays (copies) keyed by output name.
+
+        With output="device" this is infer_device: device pointers instead of arrays.
+        """
+        if self.output == "device":
+            return self.infer_device(batch)  # type: ignore[return-value]
         t0 = time.perf_counter()
         shapes = self._run(batch, copy_back=True)
         out = {n: np.array(self._host[n].view(shapes[n]), dtype=np.float32, copy=True) for n in self.output_names}

@@ -52,9 +52,16 @@ def trt_version(trt: ModuleType) -> tuple[int, ...]:
     return parse_version(trt.__version__)
 
 
+_LOGGER: Any = None
+
+
 def make_logger(trt: ModuleType, verbose: bool = False) -> Any:
-    """A TensorRT logger at WARNING (or VERBOSE)."""
-    return trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
+    """The process's one TensorRT logger (TensorRT warns when builders and runtimes get different ones)."""
+    global _LOGGER
+    if _LOGGER is None:
+        _LOGGER = trt.Logger(trt.Logger.WARNING)
+    _LOGGER.min_severity = trt.Logger.VERBOSE if verbose else trt.Logger.WARNING
+    return _LOGGER
 
 
 # ---- builder ----------------------------------------------------------------------------------
