@@ -104,10 +104,10 @@ class Decoder:
         for name, v in (("height", height), ("width", width)):
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise InputError(f"{name}: expected a positive integer, got {v!r}")
+        pif = check_pif(pif)
         if self._native is not None:
             return self._native.fuse(pif, int(height), int(width), bool(exact))
         from .reference import fuse_maps
 
-        pif = check_pif(pif)
         check_finite(pif=pif)
         return fuse_maps(pif, int(height), int(width), self.spec.decoder, exact)
