@@ -215,15 +215,17 @@ def test_help_explains_every_option() -> None:
 @pytest.mark.slow
 @pytest.mark.torch
 def test_real_exported_network(tmp_path: Path) -> None:
-    """The real (untrained) resnet18 network at 129x129, as checkpoint and as ONNX: the run completes."""
+    """The real (untrained) resnet18 network exported at 129x129: the run completes on every frame.
+
+    (A checkpoint goes through the same Pipeline via load_backend; the ONNX path is the one a capture
+    box runs, so it is the one exercised here, within the test budget.)
+    """
     r = _run("dsl-train", "--init-only", "--backbone", "resnet18", "--size", str(SIZE), "-o", "m.pth", cwd=tmp_path)
     if r.returncode != 0:
         pytest.skip(f"dsl-train --init-only is not usable here: {r.stderr.strip()[-200:]}")
     r = _run("dsl-export", "m.pth", "-o", "m.onnx", "--no-parity", "--no-simplify", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    for model in ("m.onnx", "m.pth"):
-        r = _run("dsl-eval", "--model", model, "--data", "synthetic:3", "--out", f"out-{model}", "--no-progress",
-                 cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        s = json.loads((tmp_path / f"out-{model}" / "summary.json").read_text())["summary"]
-        assert s["frames"] == 3 and s["failed"] == 0
+    r = _run("dsl-eval", "--model", "m.onnx", "--data", "synthetic:3", "--out", "out", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())["summary"]
+    assert s["frames"] == 3 and s["failed"] == 0 and s["ms"] > 0
