@@ -99,13 +99,13 @@ def hflip(image: np.ndarray, ann: Annotation) -> tuple[np.ndarray, Annotation]:
     return np.ascontiguousarray(image[:, ::-1]), res
 
 
-def augment(image: np.ndarray, ann: Annotation, spec: ModelSpec, rng: np.random.Generator, *,
+def random_augment(image: np.ndarray, ann: Annotation, spec: ModelSpec, rng: np.random.Generator, *,
             flip_probability: float = 0.5, scale_range: tuple[float, float] = (0.7, 1.4),
             max_rotation: float = 15.0, base_scale: float = 1.0) -> tuple[np.ndarray, Annotation]:
     """Random flip, scale (times base_scale), rotation (degrees) and crop/pad to the spec's input size."""
     _check(image, ann)
     if not (0 < scale_range[0] <= scale_range[1]) or base_scale <= 0 or max_rotation < 0:
-        raise DataError(f"augment: scale_range {scale_range}, base_scale {base_scale} and max_rotation "
+        raise DataError(f"random_augment: scale_range {scale_range}, base_scale {base_scale} and max_rotation "
                         f"{max_rotation} must be positive (ranges ordered)")
     if rng.random() < flip_probability:
         image, ann = hflip(image, ann)
@@ -123,6 +123,9 @@ def augment(image: np.ndarray, ann: Annotation, spec: ModelSpec, rng: np.random.
         origin.append(a + rng.uniform(0, span - size) if span > size else a - rng.uniform(0, size - span))
     m[:, 2] -= np.array(origin)
     return warp(image, ann, m, out_w, out_h, spec.input.pad_value)
+
+
+augment = random_augment  # the short name
 
 
 def resize_to_input(image: np.ndarray, ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, Annotation]:

@@ -39,14 +39,23 @@ def _entry_name(n: int, entry: Any) -> str:
     return f"annotations[{n}]" + (f" (id {ident})" if ident is not None else "")
 
 
+def default_image_dir(annotation_file: Path) -> Path:
+    """COCO's own layout (annotations/person_keypoints_val2017.json next to val2017/), else the JSON's folder."""
+    parent = annotation_file.parent
+    split = annotation_file.stem.rsplit("_", 1)[-1]
+    if parent.name == "annotations" and (parent.parent / split).is_dir():
+        return parent.parent / split
+    return parent
+
+
 class CocoDataset:
     """`dataset[i] -> (image_bgr, Annotation)` over the kept images of a COCO-format JSON file."""
 
-    def __init__(self, annotation_file: str | Path, image_dir: str | Path, *,
+    def __init__(self, annotation_file: str | Path, image_dir: str | Path | None = None, *,
                  max_person_fraction: float | None = 0.1, keep_empty: bool = False,
                  person_category: str = "person", ball_category: str = "sports ball"):
         self.path = Path(annotation_file)
-        self.image_dir = Path(image_dir)
+        self.image_dir = Path(image_dir) if image_dir is not None else default_image_dir(self.path)
         self.max_person_fraction = max_person_fraction
         try:
             with open(self.path, "rb") as fh:

@@ -235,8 +235,8 @@ class DeepSportDataset:
                 ball = (float(x), float(y), float(cam.K[0, 0] * BALL_DIAMETER_CM / 2 / depth[0]))
                 break
         court = self._court(inst, cam, h, w) if self.with_court else None
-        ann = Annotation(labels, kps, ball=ball, ignore=ignore, court=court, image_id=f"{item.stem.relative_to(self.root)}",
-                         pose_format="deepsport")
+        ann = Annotation(labels, kps, ball=ball, ignore=ignore, court=court,
+                         image_id=str(item.stem.relative_to(self.root)), pose_format="deepsport")
         return ann.validate(f"{item.stem}")
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsl_deploy.data.augment import augment, hflip, resize_to_input, warp
+from dsl_deploy.data.augment import hflip, random_augment, resize_to_input, warp
 from dsl_deploy.data.synthetic import SyntheticScenes
 from dsl_deploy.errors import DataError
 from dsl_deploy.preprocess import Preprocessor, letterbox_params
@@ -56,12 +56,12 @@ def test_augment_is_consistent_and_seeded(scene):
     before, total = _own_fraction(ann)
     assert before == 1.0 and total > 10
     for seed in range(4):
-        out, a = augment(img, ann, spec, np.random.default_rng(seed), max_rotation=20)
+        out, a = random_augment(img, ann, spec, np.random.default_rng(seed), max_rotation=20)
         a.validate()
         assert out.shape == (129, 129, 3) and a.instances.shape == (129, 129)
         frac, n = _own_fraction(a)
         assert n == 0 or frac >= 0.9  # nearest-neighbour warps move a few mask edges by a pixel
-        again, b = augment(img, ann, spec, np.random.default_rng(seed), max_rotation=20)
+        again, b = random_augment(img, ann, spec, np.random.default_rng(seed), max_rotation=20)
         np.testing.assert_array_equal(out, again)
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
 
@@ -111,4 +111,4 @@ def test_bad_input_raises(scene):
     with pytest.raises(DataError, match="uint8"):
         resize_to_input(img.astype(np.float32), ann, default_spec("resnet18", 129))
     with pytest.raises(DataError, match="scale_range"):
-        augment(img, ann, default_spec("resnet18", 129), np.random.default_rng(0), scale_range=(0, 1))
+        random_augment(img, ann, default_spec("resnet18", 129), np.random.default_rng(0), scale_range=(0, 1))

@@ -82,6 +82,7 @@ def _same_but_edges(ours, ref):
     assert (ours != ref).sum() <= 0.05 * ref.sum()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' own numpy 2 warning
 def test_compressed_rle_matches_pycocotools():
     mask_util = pytest.importorskip("pycocotools.mask")
     rng = np.random.default_rng(0)
@@ -149,3 +150,18 @@ def test_missing_and_corrupt_files(tmp_path):
     cv2.imwrite(str(tmp_path / "im1.png"), np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(DataError, match="image is 10x10 but"):
         ds[0]
+
+
+def test_default_image_dir_follows_coco_layout(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "val2017").mkdir()
+    data = _data()
+    for im in data["images"]:
+        cv2.imwrite(str(tmp_path / "val2017" / im["file_name"]), np.zeros((H, W, 3), np.uint8))
+    path = tmp_path / "annotations" / "person_keypoints_val2017.json"
+    path.write_text(json.dumps(data))
+    ds = CocoDataset(path)
+    assert ds.image_dir == tmp_path / "val2017" and ds[0][0].shape == (H, W, 3)
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps(data))
+    assert CocoDataset(flat).image_dir == tmp_path
