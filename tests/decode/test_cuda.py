@@ -1,0 +1,314 @@
+"""CUDA decoder: the library's C boundary and availability here; agreement with the NumPy reference on a GPU."""
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dsl_deploy.decode import Decoder, cuda
+from dsl_deploy.decode.fields import full_resolution
+from dsl_deploy.decode.reference import fuse_maps
+from dsl_deploy.errors import BackendUnavailable, InputError
+from dsl_deploy.spec import CENTER, ModelSpec
+
+SPEC = ModelSpec(backbone="resnet18").with_input_size(129)
+SYMBOLS = ("dsl_cuda_available", "dsl_cuda_last_error", "dsl_cuda_version", "dsl_cuda_decoder_create",
+           "dsl_cuda_decoder_destroy", "dsl_cuda_decode", "dsl_cuda_decode_host", "dsl_cuda_fuse",
+           "dsl_cuda_download", "dsl_cuda_download_fused", "dsl_cuda_device_outputs_get")
+ERR_ARGUMENT = 1
+
+
+def nvcc_expected() -> bool:
+    import importlib.util
+    from pathlib import Path
+
+    helper = Path(__file__).resolve().parents[2] / "setup_cuda.py"
+    spec = importlib.util.spec_from_file_location("setup_cuda_for_tests", helper)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.find_nvcc() is not None and os.environ.get("DSL_BUILD_CUDA", "auto") != "0"
+
+
+@pytest.fixture(scope="module")
+def lib() -> ctypes.CDLL:
+    """The built library (skipped where the build had no nvcc)."""
+    if not cuda.library_path().is_file():
+        if nvcc_expected():
+            pytest.fail(f"nvcc is present but {cuda.library_path()} was not built: run "
+                        f"'python setup.py build_ext --inplace'")
+        pytest.skip("the CUDA decoder library is not built (no nvcc at build time)")
+    return cuda.load_library()
+
+
+def with_decoder(spec: ModelSpec, **kw) -> ModelSpec:
+    return replace(spec, decoder=replace(spec.decoder, **kw))
+
+
+def params(**kw) -> cuda._Params:
+    p = cuda._params(SPEC)
+    for k, v in kw.items():
+        setattr(p, k, v)
+    return p
+
+
+def create(lib: ctypes.CDLL, h: int, w: int, stride: int, p: cuda._Params | None) -> tuple[int, str]:
+    handle = ctypes.c_void_p()
+    status = lib.dsl_cuda_decoder_create(h, w, stride, ctypes.byref(p) if p is not None else None, ctypes.byref(handle))
+    if status == 0:
+        lib.dsl_cuda_decoder_destroy(handle)
+    else:
+        assert not handle
+    return status, lib.dsl_cuda_last_error().decode()
+
+
+# ---- runs everywhere the library is built (no GPU needed) ------------------------------------------
+
+def test_library_exports_the_c_abi(lib: ctypes.CDLL) -> None:
+    missing = [name for name in SYMBOLS if not hasattr(lib, name)]
+    assert not missing
+    assert lib.dsl_cuda_version().decode() == "1.0.0"
+
+
+def cuda_python_device_count() -> int | None:
+    """Devices cuda-python sees (None when it is not installed)."""
+    try:
+        from cuda.bindings import runtime as cudart
+    except ImportError:
+        try:
+            from cuda import cudart
+        except ImportError:
+            return None
+    err, n = cudart.cudaGetDeviceCount()
+    return int(n) if int(err) == 0 else 0
+
+
+def test_device_count_without_a_crash(lib: ctypes.CDLL) -> None:
+    n = lib.dsl_cuda_available()
+    assert n >= 0
+    expected = cuda_python_device_count()
+    if expected is not None:
+        assert n == expected
+    if n == 0:
+        assert lib.dsl_cuda_last_error().decode().startswith("cudaGetDeviceCount")
+
+
+@pytest.mark.parametrize("kw,h,w,stride,message", [
+    ({}, 0, 129, 1, "size"),
+    ({}, 129, -5, 1, "size"),
+    ({}, 1 << 14, 1 << 14, 1, "size"),
+    ({}, 129, 129, 2, "seg_stride"),
+    ({"nms_window": 4}, 129, 129, 1, "nms_window"),
+    ({"max_players": 0}, 129, 129, 1, "max_players"),
+    ({"max_players": 5000}, 129, 129, 1, "max_players"),
+    ({"seed_threshold": float("nan")}, 129, 129, 1, "seed_threshold"),
+    ({"player_threshold": 0.0}, 129, 129, 1, "player_threshold"),
+    ({"sigma_min": -1.0}, 129, 129, 1, "sigma_min"),
+])
+def test_create_rejects_bad_arguments(lib: ctypes.CDLL, kw: dict, h: int, w: int, stride: int, message: str) -> None:
+    status, error = create(lib, h, w, stride, params(**kw))
+    assert status == ERR_ARGUMENT and message in error
+
+
+def test_null_pointers_are_errors_not_crashes(lib: ctypes.CDLL) -> None:
+    assert create(lib, 129, 129, 1, None) == (ERR_ARGUMENT, "params: NULL pointer")
+    assert lib.dsl_cuda_decoder_create(129, 129, 1, ctypes.byref(params()), None) == ERR_ARGUMENT
+    assert lib.dsl_cuda_decode(None, None, None, None, None) == ERR_ARGUMENT
+    assert lib.dsl_cuda_decode_host(None, None, None, None, None) == ERR_ARGUMENT
+    assert lib.dsl_cuda_fuse(None, None, 0, None) == ERR_ARGUMENT
+    assert lib.dsl_cuda_download(None, None, None) == ERR_ARGUMENT
+    assert lib.dsl_cuda_download_fused(None, None, None) == ERR_ARGUMENT
+    lib.dsl_cuda_decoder_destroy(None)
+    assert "NULL" in lib.dsl_cuda_last_error().decode()
+
+
+def test_no_device_is_backend_unavailable(lib: ctypes.CDLL) -> None:
+    if lib.dsl_cuda_available() > 0:
+        pytest.skip("a CUDA device is present: the GPU tests below cover the decoder")
+    assert not cuda.is_available()
+    assert "no usable CUDA device" in cuda.unavailable_reason()
+    with pytest.raises(BackendUnavailable, match="no usable CUDA device"):
+        cuda.CudaDecoder(SPEC)
+    with pytest.raises(BackendUnavailable, match="cuda decoder"):
+        Decoder(SPEC, impl="cuda")
+    status, error = create(lib, 129, 129, 1, params())
+    assert status == 11 and error.startswith("no CUDA device")
+
+
+def test_missing_library_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv(cuda.LIBRARY_ENV, str(tmp_path / "libdsl_decode_cuda.so"))
+    monkeypatch.setattr(cuda, "_lib", None)
+    monkeypatch.setattr(cuda, "_lib_error", None)
+    assert not cuda.is_available()
+    assert "is not built" in cuda.unavailable_reason()
+    with pytest.raises(BackendUnavailable, match="is not built"):
+        cuda.CudaDecoder(SPEC)
+
+
+def test_broken_library_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    fake = tmp_path / "libdsl_decode_cuda.so"
+    fake.write_bytes(b"not an ELF file")
+    monkeypatch.setenv(cuda.LIBRARY_ENV, str(fake))
+    monkeypatch.setattr(cuda, "_lib", None)
+    monkeypatch.setattr(cuda, "_lib_error", None)
+    with pytest.raises(BackendUnavailable, match="cannot load"):
+        cuda.load_library()
+
+
+def test_params_mirror_the_c_struct() -> None:
+    # dsl_params of dsl_decode.h: 10 four-byte fields; dsl_output: 6 pointers, 2 ints, 3 floats, 6 doubles.
+    assert ctypes.sizeof(cuda._Params) == 40
+    assert ctypes.sizeof(cuda._Output) == 6 * 8 + 8 + 12 + 4 + 6 * 8
+    p = cuda._params(with_decoder(SPEC, exact=True, max_players=7))
+    assert (p.exact, p.max_players, p.nms_window) == (1, 7, 3)
+    assert p.seed_threshold == pytest.approx(SPEC.decoder.seed_threshold)
+
+
+# ---- GPU: agreement with the NumPy reference -------------------------------------------------------
+
+def random_pif(rng: np.random.Generator, h: int, w: int, density: float = 0.3) -> np.ndarray:
+    hp, wp = (h - 1) // 8 + 1, (w - 1) // 8 + 1
+    pif = np.zeros((19, 5, hp, wp), np.float32)
+    pif[:, 0] = rng.random((19, hp, wp)) * (rng.random((19, hp, wp)) < density)
+    pif[:, 1] = rng.uniform(-10, w + 10, (19, hp, wp))
+    pif[:, 2] = rng.uniform(-10, h + 10, (19, hp, wp))
+    pif[:, 3] = rng.uniform(0, 10, (19, hp, wp))
+    pif[:, 4] = rng.uniform(-1, 12, (19, hp, wp))
+    return pif
+
+
+def both(fields: dict, spec: ModelSpec):
+    """(reference result, CUDA result, full-res player, offset)."""
+    a = Decoder(spec, impl="numpy")(fields)
+    b = cuda.CudaDecoder(spec)(fields)
+    player, offset, _ = full_resolution(fields, spec)
+    return a, b, player, offset
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("seed,h,w", [(0, 65, 97), (1, 129, 129), (2, 33, 161)])
+def test_fused_maps_match_reference(seed: int, h: int, w: int, exact: bool) -> None:
+    pif = random_pif(np.random.default_rng(seed), h, w)
+    spec = with_decoder(SPEC.with_input_size(w, h), exact=exact)
+    got = cuda.CudaDecoder(spec).fuse(pif, h, w, exact=exact)
+    want = fuse_maps(pif, h, w, spec.decoder, exact)
+    assert want.any()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("seed,size,n", [(0, 129, 3), (1, 161, 6), (2, 129, 1), (3, 193, 10), (4, 129, 0)])
+def test_structured_fields_match_reference(seed: int, size: int, n: int, make_fields, assert_same_result) -> None:
+    spec = SPEC.with_input_size(size)
+    fields = make_fields(np.random.default_rng(seed), size, size, n)
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1 if n else a.num_players == 0
+    assert_same_result(a, b, player, offset)
+    np.testing.assert_array_equal(a.labels, b.labels)  # Eq. 4 is float32 bit for bit: even ties agree
+    assert set(b.timings) >= {"fuse", "maxima", "assign", "poses", "total"}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_synthetic_scenes_match_reference(index: int, assert_same_result) -> None:
+    from dsl_deploy.data.encode import ideal_fields
+    from dsl_deploy.data.synthetic import SyntheticScenes
+
+    spec = SPEC.with_input_size(257)
+    _image, ann = SyntheticScenes(seed=3, width=257, height=257)[index]
+    fields = ideal_fields(ann, spec, noise=0.5, rng=np.random.default_rng(index))
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1
+    assert_same_result(a, b, player, offset)
+    decoder = cuda.CudaDecoder(spec)
+    decoder(fields)
+    want = fuse_maps(fields["pif"], 257, 257, spec.decoder)
+    np.testing.assert_allclose(decoder.fused_maps(), want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("kw", [{"exact": True}, {"max_players": 2}, {"nms_window": 5}, {"nms_window": 1},
+                                {"seed_threshold": 0.0, "keypoint_threshold": 0.0}])
+def test_decoder_parameters_match_reference(kw: dict, make_fields, assert_same_result) -> None:
+    spec = with_decoder(SPEC.with_input_size(161), **kw)
+    fields = make_fields(np.random.default_rng(7), 161, 161, 6)
+    a, b, player, offset = both(fields, spec)
+    assert_same_result(a, b, player, offset)
+
+
+@pytest.mark.cuda
+def test_many_centre_candidates_use_the_fallback_ranking(assert_same_result) -> None:
+    # nms_window 1 and threshold 0 make nearly every pixel a centre maximum: > 4096 candidates.
+    rng = np.random.default_rng(11)
+    spec = with_decoder(SPEC.with_input_size(97), nms_window=1, keypoint_threshold=0.0, max_players=40)
+    pif = random_pif(rng, 97, 97, density=0.9)
+    fields = {"player": rng.random((1, 97, 97)).astype(np.float32),
+              "offset": rng.normal(0, 5, (2, 97, 97)).astype(np.float32), "pif": pif}
+    assert (fuse_maps(pif, 97, 97, spec.decoder)[CENTER] > 0).sum() > 4096
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 30
+    assert_same_result(a, b, player, offset)
+
+
+@pytest.mark.cuda
+def test_seg_stride_4_upsamples_on_the_gpu(make_fields, assert_same_result) -> None:
+    spec = replace(SPEC.with_input_size(161), seg_stride=4)
+    full = make_fields(np.random.default_rng(5), 161, 161, 5)
+    fields = {"player": np.ascontiguousarray(full["player"][:, ::4, ::4]),
+              "offset": np.ascontiguousarray(full["offset"][:, ::4, ::4]), "pif": full["pif"]}
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1
+    assert_same_result(a, b, player, offset)
+
+
+@pytest.mark.cuda
+def test_device_pointers_on_a_stream(make_fields, assert_same_result) -> None:
+    try:
+        from cuda.bindings import runtime as cudart
+    except ImportError:
+        from cuda import cudart
+    spec = SPEC.with_input_size(129)
+    fields = make_fields(np.random.default_rng(9), 129, 129, 4)
+    err, stream = cudart.cudaStreamCreate()
+    assert int(err) == 0
+    ptrs = {}
+    try:
+        for name in ("player", "offset", "pif"):
+            host = np.ascontiguousarray(fields[name])
+            err, ptr = cudart.cudaMalloc(host.nbytes)
+            assert int(err) == 0
+            ptrs[name] = int(ptr)
+            (err,) = cudart.cudaMemcpy(ptr, host.ctypes.data, host.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice)
+            assert int(err) == 0
+        decoder = cuda.CudaDecoder(spec)
+        got = decoder.decode_device(ptrs, int(stream))
+        again = decoder.decode_device(ptrs, int(stream))  # scratch reused: the same answer
+        want = Decoder(spec, impl="numpy")(fields)
+        player, offset, _ = full_resolution(fields, spec)
+        assert_same_result(want, got, player, offset)
+        assert_same_result(got, again, player, offset)
+        with pytest.raises(InputError, match="host pointer"):
+            decoder.decode_device({"player": fields["player"].ctypes.data, "offset": ptrs["offset"],
+                                   "pif": ptrs["pif"]}, int(stream))
+        with pytest.raises(InputError, match="ptrs"):
+            decoder.decode_device({"player": ptrs["player"], "offset": 0, "pif": ptrs["pif"]}, int(stream))
+    finally:
+        for ptr in ptrs.values():
+            cudart.cudaFree(ptr)
+        cudart.cudaStreamDestroy(stream)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["player", "offset", "pif"])
+def test_non_finite_fields_are_input_errors(name: str, make_fields) -> None:
+    fields = make_fields(np.random.default_rng(2), 129, 129, 2)
+    fields[name] = fields[name].copy()
+    fields[name].reshape(-1)[17] = np.nan
+    decoder = cuda.CudaDecoder(SPEC)
+    with pytest.raises(InputError, match=f"NaN or inf in {name}"):
+        decoder(fields)
+    with pytest.raises(InputError, match="expected shape"):
+        decoder({**fields, "pif": fields["pif"][:, :, :-1]})
