@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coco-filter", default="paper", choices=("paper", "none"),
                    help="COCO images kept: 'paper' = images with people or a ball and no person over 10%% of "
                         "the image (Sec. 4); 'none' = every image (default: %(default)s)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="DeepSport images (and annotations) are rescaled by this factor first (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes (default: %(default)s)")
     p.add_argument("--frame-size", default=None, metavar="WxH",
                    help="size of the synthetic frames (default: the model's input size)")
@@ -76,6 +78,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--limit: expected a positive number of frames, got {args.limit}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads: expected a positive count, got {args.threads}")
+    if args.scale <= 0:
+        raise InputError(f"--scale: expected a positive factor, got {args.scale}")
     if args.tp_radii <= 0 or args.tp_min_px < 0:
         raise InputError("--tp-radii must be positive and --tp-min-px non-negative")
     if not Path(args.model).is_file():
@@ -92,12 +96,17 @@ class EvalData:
         return len(self._items)
 
     def _entry(self, i: int) -> Any:
-        images = getattr(self._items, "images", None)
-        return images[i] if isinstance(images, list) and i < len(images) else None
+        for attr in ("images", "items"):  # COCO: images[i].file_name; DeepSport: items[i].stem
+            entries = getattr(self._items, attr, None)
+            if isinstance(entries, list) and i < len(entries):
+                return entries[i]
+        return None
 
     def frame_name(self, i: int) -> str:
         """What a message calls frame i: its file name when the dataset has one, else its index."""
-        return str(getattr(self._entry(i), "file_name", "") or i)
+        entry = self._entry(i)
+        name = getattr(entry, "file_name", "") or (Path(str(entry.stem)).name if hasattr(entry, "stem") else "")
+        return str(name or i)
 
     def load(self, i: int) -> tuple[str, Any, Any]:
         """Frame i: (name, image, annotation)."""
@@ -125,7 +134,7 @@ def _loader(module: str, what: str, source: str) -> Any:
 
 
 def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0, images: str | None = None,
-                 coco_filter: str = "paper") -> EvalData:
+                 coco_filter: str = "paper", scale: float = 1.0) -> EvalData:
     """'synthetic:N', a COCO keypoints JSON file or a DeepSport folder -> EvalData."""
     if source.startswith("synthetic:"):
         try:
@@ -151,7 +160,8 @@ def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0, ima
             return EvalData(source, coco.CocoDataset(path, image_dir))
         return EvalData(source, coco.CocoDataset(path, image_dir, max_person_fraction=None, keep_empty=True))
     deepsport = _loader("deepsport", "a DeepSport folder", source)
-    return EvalData(source, deepsport.DeepSportDataset(path))
+    # The court mask lets the measures discard players outside the court, as the paper does.
+    return EvalData(source, deepsport.DeepSportDataset(path, scale=scale, with_court=True))
 
 
 def _write_json(path: Path, doc: Any) -> None:
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = pipeline.spec
     frame_size = _parse_size(args.frame_size) if args.frame_size else (spec.input.width, spec.input.height)
     data = open_dataset(args.data, frame_size=frame_size, seed=args.seed, images=args.images,
-                        coco_filter=args.coco_filter)
+                        coco_filter=args.coco_filter, scale=args.scale)
     count = len(data) if args.limit is None else min(args.limit, len(data))
     if count == 0:
         raise DataError(f"--data {args.data}: the dataset has no frame")

@@ -172,6 +172,40 @@ def test_onnx_evaluation_never_imports_torch(oracle: Path) -> None:
     assert r.returncode == 0, r.stderr
 
 
+def _write_deepsport(root: Path) -> None:
+    """A one-image folder in the Basketball Instants Dataset layout: one player, one ball, no distortion."""
+    import cv2
+
+    game = root / "ARENA" / "7"
+    game.mkdir(parents=True)
+    w, h = 160, 120
+    cv2.imwrite(str(game / "camcourt1_500_0.png"), np.full((h, w, 3), 80, np.uint8))
+    (game / "camcourt1_500.json").write_text(json.dumps({"calibration": {
+        "img_width": w, "img_height": h, "KK": [100.0, 0, 80.0, 0, 100.0, 60.0, 0, 0, 1],
+        "R": [1, 0, 0, 0, 1, 0, 0, 0, 1], "T": [0, 0, 1000], "kc": [0, 0, 0, 0, 0]}}))
+    humans = np.zeros((h, w), np.uint16)
+    humans[35:86, 70:91] = 1000
+    cv2.imwrite(str(game / "camcourt1_500_humans.png"), humans)
+    player = {"type": "player", "head": [0, -200, 0], "hips": [0, 0, 0], "foot1": [-50, 200, 0],
+              "foot2": [50, 200, 0], "image": 0}
+    ball = {"type": "ball", "center": [300, 0, 0], "image": 0, "visible": True}
+    (root / "basketball-instants-dataset.json").write_text(json.dumps([{
+        "arena_label": "ARENA", "game_id": 7, "timestamp": 500, "num_cameras": 1, "offsets": [0],
+        "annotations": [player, ball]}]))
+
+
+def test_deepsport_folder(oracle: Path, tmp_path: Path) -> None:
+    _write_deepsport(tmp_path / "ds")
+    r = _run("dsl-eval", "--model", str(oracle), "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "o"),
+             "--no-progress")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())["summary"]
+    assert s["frames"] == 1 and s["failed"] == 0 and s["pose_format"] == "deepsport"
+    assert s["counts"]["balls"] == 1
+    bad = _run("dsl-eval", "--model", str(oracle), "--data", str(tmp_path), "--no-progress")
+    assert bad.returncode != 0 and "basketball-instants-dataset.json" in bad.stderr
+
+
 def test_frames_of_another_size_map_back(oracle: Path) -> None:
     r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:2", "--frame-size", "200x100",
              "--no-progress")
@@ -206,7 +240,8 @@ def test_missing_model_and_unknown_artifact(tmp_path: Path) -> None:
 def test_help_explains_every_option() -> None:
     r = _run("dsl-eval", "--help")
     assert r.returncode == 0
-    for opt in ("--model", "--data", "--out", "--decoder", "--limit", "--threads", "--seed", "--frame-size",
+    for opt in ("--model", "--data", "--out", "--decoder", "--limit", "--threads", "--images", "--coco-filter",
+                "--scale", "--seed", "--frame-size",
                 "--court-rule", "--tp-radii", "--tp-min-px", "--name", "--no-progress"):
         assert opt in r.stdout
     assert "default" in r.stdout and "synthetic:N" in r.stdout
