@@ -20,9 +20,9 @@ from .stream import Stream
 
 DecoderFn = Callable[[Mapping[str, np.ndarray]], FrameResult]
 
-# Backends known to hand back fresh host arrays on every infer(); any other backend's outputs are copied
-# before the next inference may overwrite them (TensorRT-style pinned output buffers).
-_FRESH_OUTPUT_BACKENDS = ("onnxruntime", "torch")
+# Backends known to hand back fresh host arrays from every infer() (TensorRT's infer copies out of its
+# pinned buffers); any other backend's outputs are copied before the next inference may overwrite them.
+_FRESH_OUTPUT_BACKENDS = ("onnxruntime", "tensorrt", "torch")
 
 
 def _make_decoder(decoder: "str | DecoderFn", spec: ModelSpec) -> DecoderFn:
@@ -83,7 +83,8 @@ class Pipeline:
         flag = getattr(self.backend, "reuses_output_buffers", None)
         if flag is not None:
             return bool(flag)
-        return getattr(self.backend, "name", "") not in _FRESH_OUTPUT_BACKENDS
+        name = str(getattr(self.backend, "name", ""))
+        return not any(name == n or name.startswith(n + "-") for n in _FRESH_OUTPUT_BACKENDS)
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """One BGR uint8 frame (H x W x 3, or grey H x W) -> FrameResult in frame pixels, with timings in ms."""

@@ -1,0 +1,218 @@
+"""dsl-infer: run a model over an image, a folder, a video, a camera or a stream; JSON lines, COCO, overlays."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+from types import FrameType
+
+from ..errors import DslError, InputError
+from .common import cli_entry
+
+PROG = "dsl-infer"
+
+DESCRIPTION = """\
+Run DeepSportLab on SOURCE and emit, per frame, the players (id, score, bbox, mask, 17 keypoints with
+scores) and the ball, in the pixels of the original frame.
+
+SOURCE is an image, a folder of images (name order), a video file, a camera index (0, 1, ...) or a
+stream URL (rtsp://, http://, ...; read with OpenCV/FFmpeg). Capture, preprocessing, inference and
+decoding run concurrently in threads; results keep the source order.
+
+Files are read completely (nothing dropped, a progress bar on stderr). Live sources (cameras, URLs)
+feed a bounded queue that drops the OLDEST frame when the model falls behind (counted as 'dropped'),
+and are reopened with exponential back-off when they stop. Unreadable frames are skipped with a
+warning and counted as 'corrupt'. SIGINT (Ctrl-C) and SIGTERM stop reading, finish the frames in
+flight, and flush and close every output (exit status 130 / 143); a second signal aborts.
+"""
+
+EPILOG = """\
+outputs:
+  JSON lines   one object per frame: {"frame", "source", "timestamp", "size": [h, w], "ball": {x, y, score}
+               or null, "players": [{"id", "score", "bbox": [x0, y0, x1, y1], "area", "center",
+               "keypoints": [[x, y, score] x 17], "mask": COCO RLE}], "timings_ms": {...}}.
+               timestamp: media time in s for video files, wall-clock epoch s for images and live sources.
+  --coco       a COCO results list: image_id (frame index), category_id 1, bbox [x, y, w, h], score,
+               keypoints [x, y, score] x 17, segmentation (compressed RLE), file_name.
+  --render     a folder gets frame_NNNNNN.jpg per frame; a .mp4/.avi/.mkv/.mov path gets one video.
+  summary      on stderr at the end: frames, dropped, corrupt, reconnects, throughput (fps), mean ms per
+               stage (preprocess, inference, decode, total) and capture-to-result latency percentiles.
+
+examples:
+  dsl-infer match.mp4 --model model.onnx -o match.jsonl --render match_overlay.mp4
+  dsl-infer frames/ --model model.onnx -o - --masks none --coco results.json
+  dsl-infer rtsp://camera.local/stream --model model.engine -o live.jsonl --queue 2
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (every option with its default)."""
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", metavar="SOURCE",
+                   help="image, folder of images, video file, camera index (e.g. 0) or stream URL")
+    p.add_argument("--model", "-m", required=True, metavar="ARTIFACT",
+                   help="model artifact: .onnx (ONNX Runtime), .engine (TensorRT) or .pth (torch checkpoint)")
+    p.add_argument("-o", "--output", default="-", metavar="PATH",
+                   help="JSON-lines output file, '-' for stdout, 'none' for no JSON lines (default: -)")
+    p.add_argument("--coco", metavar="PATH", default=None,
+                   help="also write COCO-format results to PATH, atomically at the end (default: off)")
+    p.add_argument("--render", metavar="DIR|VIDEO", default=None,
+                   help="also draw masks, boxes, skeletons and the ball: into a folder of JPEGs, or into a "
+                        "video when the path ends in .mp4/.avi/.mkv/.mov (default: off)")
+    p.add_argument("--masks", choices=("rle", "none"), default="rle",
+                   help="player masks in the JSON lines (and COCO/overlays): COCO RLE or left out (default: rle)")
+    p.add_argument("--queue", type=int, default=4, metavar="N",
+                   help="capture queue size; for live sources the oldest frame is dropped when full (default: 4)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N",
+                   help="stop after N frames read from the source (default: all)")
+    p.add_argument("--decoder", choices=("auto", "native", "numpy", "cuda"), default="auto",
+                   help="decoder implementation; auto picks native when built, else numpy (default: auto)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice, all cores)")
+    p.add_argument("--providers", default=None, metavar="LIST",
+                   help="ONNX Runtime execution providers, comma-separated: cpu, cuda, tensorrt or full names "
+                        "(default: the fastest available)")
+    live = p.add_mutually_exclusive_group()
+    live.add_argument("--live", dest="live", action="store_true", default=None,
+                      help="treat SOURCE as live (drop-oldest queue, reopen when it stops) even if it is a file")
+    live.add_argument("--no-live", dest="live", action="store_false",
+                      help="treat a URL as a finite video: read every frame, end at its end")
+    p.add_argument("--reconnect-delay", type=float, default=0.5, metavar="S",
+                   help="live sources: first wait before reopening a stopped stream, doubled each attempt "
+                        "(default: 0.5)")
+    p.add_argument("--reconnect-max-delay", type=float, default=30.0, metavar="S",
+                   help="live sources: longest wait between reopen attempts (default: 30)")
+    p.add_argument("--reconnect-attempts", type=int, default=None, metavar="N",
+                   help="live sources: reopen attempts per outage before ending (default: unlimited)")
+    p.add_argument("--fps", type=float, default=None, metavar="F",
+                   help="frame rate of a rendered video (default: the source's, else 25)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.queue < 1:
+        raise InputError(f"--queue: expected at least 1, got {args.queue}")
+    if args.max_frames is not None and args.max_frames < 0:
+        raise InputError(f"--max-frames: expected 0 or more, got {args.max_frames}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads: expected at least 1, got {args.threads}")
+    if args.reconnect_delay <= 0 or args.reconnect_max_delay <= 0:
+        raise InputError("--reconnect-delay and --reconnect-max-delay: expected positive seconds")
+    if args.reconnect_attempts is not None and args.reconnect_attempts < 0:
+        raise InputError(f"--reconnect-attempts: expected 0 or more, got {args.reconnect_attempts}")
+    if args.fps is not None and args.fps <= 0:
+        raise InputError(f"--fps: expected a positive rate, got {args.fps}")
+
+
+class _Stopper:
+    """SIGINT/SIGTERM set an event (the stream then ends cleanly); a second signal aborts."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt  # second signal: give up on a clean finish
+        self.signum = signum
+        self.event.set()
+
+
+class _TqdmLogHandler(logging.Handler):
+    """Warnings on stderr, one line each, without breaking the progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"{PROG}: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -> list:
+    from ..runtime.sinks import CocoSink, JsonLinesSink, RenderSink
+
+    sinks = []
+    if args.output != "none":
+        sinks.append(stack.enter_context(JsonLinesSink(args.output, masks=args.masks)))
+    if args.coco:
+        sinks.append(stack.enter_context(CocoSink(args.coco, masks=args.masks == "rle")))
+    if args.render:
+        sinks.append(stack.enter_context(RenderSink(args.render, fps=args.fps or fps or 25.0,
+                                                    masks=args.masks == "rle")))
+    return sinks
+
+
+@cli_entry(PROG)
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of dsl-infer."""
+    args = build_parser().parse_args(argv)
+    _check(args)
+    from tqdm import tqdm
+
+    from ..runtime import Pipeline, Reconnect, open_source
+    from ..runtime.sinks import SinkClosed
+
+    logger = logging.getLogger("dsl_deploy.runtime")
+    handler = _TqdmLogHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    stopper = _Stopper()
+    stopper.install()
+    reconnect = Reconnect(delay=args.reconnect_delay, max_delay=args.reconnect_max_delay,
+                          attempts=args.reconnect_attempts)
+    providers = [s.strip() for s in args.providers.split(",") if s.strip()] if args.providers else None
+    stream = None
+    try:
+        with ExitStack() as stack:
+            source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect))
+            pipeline = stack.enter_context(Pipeline(args.model, decoder=args.decoder, threads=args.threads,
+                                                    providers=providers))
+            sinks = _open_sinks(args, stack, source.fps)
+            total = source.total if not source.live else None
+            if total is not None and args.max_frames is not None:
+                total = min(total, args.max_frames)
+            stream = stack.enter_context(pipeline.stream(source, queue=args.queue, max_frames=args.max_frames,
+                                                         with_frames=True, stop=stopper.event))
+            bar = stack.enter_context(tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True,
+                                           disable=args.no_progress or source.live, desc=PROG))
+            for frame, result in stream:
+                try:
+                    for sink in sinks:
+                        sink.write(frame, result)
+                except SinkClosed as exc:
+                    logger.warning("output %s closed by its reader; stopping", exc)
+                    stream.stop()
+                    break
+                bar.update(1)
+    finally:
+        stopper.restore()
+        logger.removeHandler(handler)
+        if stream is not None:
+            for line in stream.stats.summary().splitlines():
+                print(f"{PROG}: {line}", file=sys.stderr)
+    if stopper.signum is not None:
+        print(f"{PROG}: stopped by {signal.Signals(stopper.signum).name}; outputs flushed and closed",
+              file=sys.stderr)
+        return 128 + stopper.signum
+    stats = stream.stats if stream is not None else None
+    if stats is not None and stats.frames == 0 and stats.corrupt > 0:
+        raise DslError(f"{args.source}: no frame could be read ({stats.corrupt} corrupt)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

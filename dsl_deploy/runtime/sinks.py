@@ -1,0 +1,192 @@
+"""Outputs of a stream: JSON lines, a COCO-format results file, rendered images or video.
+
+Every sink survives an interrupted run: JSON lines are written whole and flushed one by one, the COCO
+file is written atomically (temporary file + rename) on close, the video writer is released on close.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..metrics.coco_format import PERSON_CATEGORY, compressed_rle
+from ..result import FrameResult
+from .render import draw_result
+from .sources import Frame
+
+VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
+
+
+class SinkClosed(Exception):
+    """The reader of an output went away (e.g. a closed pipe on stdout)."""
+
+
+class Sink:
+    """One output of a stream."""
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        """Emit one frame's result."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release; safe to call twice."""
+
+    def __enter__(self) -> "Sink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def frame_record(frame: Frame, result: FrameResult, *, masks: str = "rle") -> dict[str, Any]:
+    """The JSON-lines record of one frame: frame index, source, timestamp, then the FrameResult fields."""
+    body = result.to_dict(masks=masks)
+    record: dict[str, Any] = {"frame": frame.index, "source": frame.source, "timestamp": frame.timestamp}
+    record.update((k, v) for k, v in body.items() if k not in ("frame", "timestamp"))
+    return record
+
+
+class JsonLinesSink(Sink):
+    """One JSON object per line per frame, to a file or to stdout ('-'); each line written whole and flushed."""
+
+    def __init__(self, target: str | Path, *, masks: str = "rle"):
+        if masks not in ("rle", "none"):
+            raise InputError(f"masks: expected 'rle' or 'none', got {masks!r}")
+        self.masks = masks
+        self.target = str(target)
+        self._own = self.target != "-"
+        self._out: IO[bytes] | None = open(self.target, "wb") if self._own else sys.stdout.buffer
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        if self._out is None:
+            raise SinkClosed(self.target)
+        line = json.dumps(frame_record(frame, result, masks=self.masks), separators=(",", ":")) + "\n"
+        try:
+            self._out.write(line.encode())
+            self._out.flush()
+        except BrokenPipeError:
+            self._out = None
+            raise SinkClosed(self.target) from None
+
+    def close(self) -> None:
+        out, self._out = self._out, None
+        if out is None:
+            return
+        try:
+            out.flush()
+            if self._own:
+                os.fsync(out.fileno())
+        except (BrokenPipeError, OSError):
+            pass
+        finally:
+            if self._own:
+                out.close()
+
+
+def coco_record(result: FrameResult, index: int, *, file_name: str = "", masks: bool = True
+                ) -> list[dict[str, Any]]:
+    """COCO results of one frame: per player bbox (x, y, w, h), keypoints (x, y, score)*17, score, RLE mask."""
+    records = []
+    for i in range(result.num_players):
+        x0, y0, x1, y1 = (float(v) for v in result.boxes[i])
+        rec: dict[str, Any] = {
+            "image_id": int(index), "category_id": PERSON_CATEGORY, "score": round(float(result.scores[i]), 5),
+            "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+            "keypoints": [round(float(v), 3) for v in np.asarray(result.keypoints[i]).reshape(-1)],
+        }
+        if masks:
+            rec["segmentation"] = compressed_rle(result.mask(i))
+        if file_name:
+            rec["file_name"] = file_name
+        records.append(rec)
+    return records
+
+
+class CocoSink(Sink):
+    """A COCO results list (bbox, keypoints, segmentation per player), written atomically on close.
+
+    image_id is the frame index in the source (for a folder: the position in name order); `file_name`
+    carries the image path. The records stay in memory until close: meant for finite sources.
+    """
+
+    def __init__(self, path: str | Path, *, masks: bool = True):
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path}: the folder {self.path.parent} does not exist")
+        self.masks = masks
+        self._records: list[dict[str, Any]] | None = []
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        if self._records is None:
+            raise SinkClosed(str(self.path))
+        self._records += coco_record(result, frame.index, file_name=frame.source, masks=self.masks)
+
+    def close(self) -> None:
+        records, self._records = self._records, None
+        if records is None:
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(records, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+class RenderSink(Sink):
+    """Overlays (masks, boxes, skeletons, ball) as one image per frame in a folder, or as a video file."""
+
+    def __init__(self, target: str | Path, *, fps: float = 25.0, masks: bool = True):
+        self.target = Path(target)
+        self.masks = masks
+        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._closed = False
+        self.is_video = self.target.suffix.lower() in VIDEO_SUFFIXES
+        if self.is_video:
+            if not self.target.parent.is_dir():
+                raise InputError(f"{self.target}: the folder {self.target.parent} does not exist")
+        else:
+            if self.target.exists() and not self.target.is_dir():
+                raise InputError(f"{self.target}: exists and is not a folder; give a folder for images or a "
+                                 f"video file ending in {', '.join(sorted(VIDEO_SUFFIXES))}")
+            self.target.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        if self._closed:
+            raise SinkClosed(str(self.target))
+        image = draw_result(frame.image, result, masks=self.masks)
+        if not self.is_video:
+            if not cv2.imwrite(str(self.target / f"frame_{frame.index:06d}.jpg"), image):
+                raise InputError(f"{self.target}: could not write the rendered frame {frame.index}")
+            return
+        if self._writer is None:
+            h, w = image.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.target.suffix.lower()])
+            self._writer = cv2.VideoWriter(str(self.target), fourcc, self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise InputError(f"{self.target}: OpenCV cannot write this video (codec "
+                                 f"{VIDEO_SUFFIXES[self.target.suffix.lower()]}); try a .avi file")
+            self._size = (w, h)
+        if (image.shape[1], image.shape[0]) != self._size:  # a folder of mixed sizes: fit the first one
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(image)
+
+    def close(self) -> None:
+        self._closed = True
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()

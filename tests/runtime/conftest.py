@@ -1,0 +1,55 @@
+"""Fixtures for the runtime tests: a stand-in ONNX model (fake_model.py) and small videos of bright discs."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location("runtime_fake_model", Path(__file__).with_name("fake_model.py"))
+fake_model = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fake_model)
+
+VIDEO_W, VIDEO_H, VIDEO_FRAMES = 258, 160, 24
+
+
+def disc_positions(i: int) -> list[tuple[int, int, int]]:
+    """Discs (x, y, radius) of video frame i: one moving right, one still."""
+    return [(40 + 4 * i, 60, 18), (200, 110, 15)]
+
+
+def write_disc_video(path: Path, frames: int = VIDEO_FRAMES, width: int = VIDEO_W, height: int = VIDEO_H) -> Path:
+    """An MJPG .avi of `frames` frames of bright discs on black."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write MJPG .avi here"
+    for i in range(frames):
+        writer.write(fake_model.disc_frame(width, height, disc_positions(i % 40)))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of the stand-in model at 129x129."""
+    path = tmp_path_factory.mktemp("model") / "fake129.onnx"
+    fake_model.write_fake_model(path, 129)
+    return path
+
+
+@pytest.fixture(scope="session")
+def disc_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 24-frame 258x160 MJPG video of discs."""
+    return write_disc_video(tmp_path_factory.mktemp("video") / "discs.avi")
+
+
+@pytest.fixture
+def disc_frame():
+    """fake_model.disc_frame(width, height, discs)."""
+    return fake_model.disc_frame
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
