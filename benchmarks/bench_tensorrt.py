@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     """Build, check and time; exit 3 with the reason when this machine cannot run TensorRT."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", type=Path, help="exported model (default: the seeded ResNet-50 641 demo model)")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
+                   help="results folder (default: %(default)s)")
     p.add_argument("--work", type=Path, default=None, help="folder for engines and caches (default: next to the ONNX)")
     p.add_argument("--precisions", nargs="+", default=["fp16", "int8"], choices=["fp32", "fp16", "int8"],
                    help="engines to build (default: fp16 int8)")

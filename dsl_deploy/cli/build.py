@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-synthetic", type=int, metavar="N",
                    help="INT8: calibrate on N synthetic scenes (default: the profile's calibration source)")
     p.add_argument("--timing-cache", type=Path, metavar="FILE",
-                   help="timing cache to reuse and update (default: the profile's, 'auto' = ~/.cache/dsl_deploy/timing)")
+                   help="timing cache to reuse and update (default: the profile's; 'auto' = "
+                        "~/.cache/dsl_deploy/timing)")
     p.add_argument("--fp16-overrides", nargs="+", default=[], metavar="PATTERN",
                    help="layer-name patterns (fnmatch) kept in FP16 instead of INT8 (default: none)")
     p.add_argument("--fp32-layers", nargs="+", default=[], metavar="PATTERN",
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     report = build_engine(info, profile, options, log=lambda m: print(m, flush=True))
     doc = report.sidecar
     print(f"wrote {report.engine_path} ({report.engine_path.stat().st_size / 2**20:.1f} MiB, built in "
-          f"{report.seconds:.0f} s, {doc['device_memory_bytes'] / 2**20:.0f} MiB activations) and {report.sidecar_path}")
+          f"{report.seconds:.0f} s, {doc['device_memory_bytes'] / 2**20:.0f} MiB activations) and "
+          f"{report.sidecar_path}")
     if profile.precision == "int8" and not args.no_check:
         from ..tensorrt.agreement import compare_with_onnxruntime
 

@@ -45,10 +45,12 @@ class TensorRTBackend(Backend):
         self.cuda_graph = cuda_graph
         self._logger = compat.make_logger(trt)
         self._runtime = trt.Runtime(self._logger)
-        self._engine = compat.deserialize(trt, self._runtime, self.path.read_bytes(), str(self.path))
+        self._engine = compat.deserialize(trt, self._runtime, self.path.read_bytes(), str(self.path),
+                                          rebuild_command(self.sidecar, self.path))
         self._context = self._engine.create_execution_context()
         if self._context is None:
-            raise BackendUnavailable(f"{self.path}: TensorRT could not create an execution context (out of GPU memory?)")
+            raise BackendUnavailable(f"{self.path}: TensorRT could not create an execution context "
+                                     "(out of GPU memory?)")
 
         names = compat.io_tensor_names(self._engine)
         self.input_name = next((n for n in names if compat.is_input(trt, self._engine, n)), None)

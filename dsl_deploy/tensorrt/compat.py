@@ -217,7 +217,7 @@ def layer_type_name(layer: Any) -> str:
 
 # ---- runtime ----------------------------------------------------------------------------------
 
-def deserialize(trt: ModuleType, runtime: Any, blob: bytes, path: str) -> Any:
+def deserialize(trt: ModuleType, runtime: Any, blob: bytes, path: str, rebuild: str = "dsl-build") -> Any:
     """Deserialise a plan; a corrupt or foreign plan becomes an ArtifactError, never a None engine."""
     if hasattr(runtime, "engine_host_code_allowed"):
         # Version-compatible plans embed a lean runtime that must be allowed to run.
@@ -231,7 +231,7 @@ def deserialize(trt: ModuleType, runtime: Any, blob: bytes, path: str) -> Any:
         reason = ""
     if engine is None:
         raise ArtifactError(f"{path}: TensorRT {trt.__version__} could not deserialise this engine{reason}; the file "
-                            "is corrupt, truncated or not a TensorRT plan; rebuild it with dsl-build")
+                            f"is corrupt, truncated or not a TensorRT plan; rebuild with: {rebuild}")
     return engine
 
 

@@ -49,7 +49,8 @@ def open_device(device: int = 0) -> GpuInfo:
     err, count = rt.cudaGetDeviceCount()
     if int(err) != 0 or count == 0:
         reason = getattr(err, "name", str(err)) if int(err) != 0 else "no CUDA device"
-        raise BackendUnavailable(f"no usable CUDA device ({reason}); the TensorRT backend needs an NVIDIA GPU and driver")
+        raise BackendUnavailable(f"no usable CUDA device ({reason}); the TensorRT backend needs an NVIDIA GPU "
+                                 "and driver")
     if not 0 <= device < count:
         raise BackendUnavailable(f"CUDA device {device} does not exist (this machine has {count}: 0..{count - 1})")
     check(rt.cudaSetDevice(device), f"cudaSetDevice({device})")

@@ -140,7 +140,8 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "profile") -> Profil
     if prof.precision == "int8" and prof.backend != "tensorrt":
         raise ProfileError(f"{source}: field 'precision' is int8 but backend is {prof.backend}; INT8 needs tensorrt")
     if prof.dla is not None and prof.precision == "fp32":
-        raise ProfileError(f"{source}: field 'dla' is set but DLA runs only FP16 or INT8; set precision or dla = \"none\"")
+        raise ProfileError(f"{source}: field 'dla' is set but DLA runs only FP16 or INT8; "
+                           "set precision or dla = \"none\"")
     if prof.version_compatible and prof.backend != "tensorrt":
         raise ProfileError(f"{source}: field 'version_compatible' only applies to backend tensorrt")
     return prof

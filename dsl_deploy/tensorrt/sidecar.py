@@ -150,7 +150,8 @@ def check_compatibility(doc: Mapping[str, Any], engine_path: str | Path, *, tens
     else:
         ok = parse_version(here_trt)[:3] == parse_version(built_trt)[:3]
     if not ok:
-        raise ArtifactError(f"{engine_path}: built with TensorRT {built_trt}, but this machine has TensorRT {here_trt}; "
+        raise ArtifactError(f"{engine_path}: built with TensorRT {built_trt}, but this machine has TensorRT "
+                            f"{here_trt}; "
                             f"engines only load on the TensorRT that built them. Rebuild with: {rebuild}")
     built = doc["gpu"]
     level = flags.get("hardware_compatibility", "none")
