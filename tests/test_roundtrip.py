@@ -22,8 +22,9 @@ from dsl_deploy.metrics.evaluator import Evaluator
 from dsl_deploy.spec import default_spec
 
 SIZE = 257
-IMPLS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(not native_available(),
-                                                                   reason="native decoder not built"))]
+IMPLS = ["numpy",
+         pytest.param("native", marks=pytest.mark.skipif(not native_available(), reason="native decoder not built")),
+         pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
 def _round_trip(impl: str, scenes: SyntheticScenes, count: int) -> tuple[dict, dict]:
