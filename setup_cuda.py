@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 SOURCES = ("fuse.cu", "centres.cu", "assign.cu", "poses.cu", "decoder.cu")
 LIBRARY = "libdsl_decode_cuda.so"
+DEFAULT_CUDA_ROOT = "/usr/local/cuda"
 # Turing, Ampere (A100, desktop), Orin, Ada, Hopper, Blackwell (datacentre, Thor, desktop).
 DEFAULT_ARCHS = (75, 80, 86, 87, 89, 90, 100, 110, 120)
 # No FMA contraction: float32 expressions must round as the NumPy reference's do (supports, Eq. 4 ties).
@@ -34,11 +35,11 @@ class CudaBuildError(RuntimeError):
 
 
 def find_nvcc() -> str | None:
-    """Path of nvcc from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin, or None."""
+    """Path of nvcc from PATH, $CUDA_HOME/bin ($CUDA_PATH/bin) or /usr/local/cuda/bin, or None."""
     found = shutil.which("nvcc")
     if found:
         return found
-    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), DEFAULT_CUDA_ROOT):
         if root and (Path(root) / "bin" / "nvcc").is_file():
             return str(Path(root) / "bin" / "nvcc")
     return None

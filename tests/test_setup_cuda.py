@@ -1,0 +1,120 @@
+"""setup_cuda.py: architecture choice, skip logic, and loud nvcc failures."""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def setup_cuda():
+    """A fresh import of the repo's setup_cuda.py (it is a build helper, not a package module)."""
+    spec = importlib.util.spec_from_file_location("setup_cuda_under_test", ROOT / "setup_cuda.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("75;80;86;89;90", [75, 80, 86, 89, 90]),
+    ("sm_90, compute_80 80", [80, 90]),
+    (" 120 ", [120]),
+])
+def test_parse_archs(setup_cuda, text: str, expected: list[int]) -> None:
+    assert setup_cuda.parse_archs(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ";;", "sm_x", "7.5", "volta"])
+def test_parse_archs_rejects(setup_cuda, text: str) -> None:
+    with pytest.raises(setup_cuda.CudaBuildError, match="DSL_CUDA_ARCHS"):
+        setup_cuda.parse_archs(text)
+
+
+def test_default_archs_are_those_the_toolkit_supports(setup_cuda) -> None:
+    assert setup_cuda.choose_archs(None, [75, 80, 86, 90, 120]) == [75, 80, 86, 90, 120]
+    assert setup_cuda.choose_archs("", [70, 72, 75, 80]) == [75, 80]
+    with pytest.raises(setup_cuda.CudaBuildError, match="set DSL_CUDA_ARCHS"):
+        setup_cuda.choose_archs(None, [50, 52])
+
+
+def test_requested_archs_are_checked(setup_cuda) -> None:
+    assert setup_cuda.choose_archs("80;90", [75, 80, 90]) == [80, 90]
+    with pytest.raises(setup_cuda.CudaBuildError, match="CUDA 12 toolkit"):
+        setup_cuda.choose_archs("70;72;80", [75, 80, 90])
+    with pytest.raises(setup_cuda.CudaBuildError, match=r"cannot target \[95\]"):
+        setup_cuda.choose_archs("95", [75, 80, 90])
+
+
+def test_gencode_has_sass_for_each_and_ptx_for_the_newest(setup_cuda) -> None:
+    flags = setup_cuda.gencode_flags([90, 75, 80])
+    assert "-gencode=arch=compute_75,code=sm_75" in flags
+    assert "-gencode=arch=compute_90,code=sm_90" in flags
+    assert [f for f in flags if "code=compute_" in f] == ["-gencode=arch=compute_90,code=compute_90"]
+
+
+def test_compile_command_links_cudart_statically_without_fma(setup_cuda, tmp_path: Path) -> None:
+    cmd = setup_cuda.compile_command("nvcc", [80], tmp_path / "x.so")
+    assert "--cudart=static" in cmd and "-shared" in cmd and "--fmad=false" in cmd
+    assert all(Path(p).is_file() for p in cmd if p.endswith(".cu"))
+    assert sum(p.endswith(".cu") for p in cmd) == len(setup_cuda.SOURCES)
+
+
+def test_skip_reasons(setup_cuda) -> None:
+    assert setup_cuda.skip_reason("0", "/usr/bin/nvcc") == "DSL_BUILD_CUDA=0"
+    assert "nvcc not found" in setup_cuda.skip_reason("auto", None)
+    assert setup_cuda.skip_reason("auto", "/usr/bin/nvcc") is None
+    with pytest.raises(setup_cuda.CudaBuildError, match="DSL_BUILD_CUDA=1 but nvcc"):
+        setup_cuda.skip_reason("1", None)
+    with pytest.raises(setup_cuda.CudaBuildError, match="expected 0, 1 or auto"):
+        setup_cuda.skip_reason("yes", "/usr/bin/nvcc")
+
+
+def test_build_skipped_by_env(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setenv("DSL_BUILD_CUDA", "0")
+    assert setup_cuda.build(tmp_path / "out") is None
+    assert capsys.readouterr().out.strip() == "setup_cuda: skipping the CUDA decoder library (DSL_BUILD_CUDA=0)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_skipped_without_nvcc(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.delenv("DSL_BUILD_CUDA", raising=False)
+    monkeypatch.setattr(setup_cuda.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "no-cuda"))
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setattr(setup_cuda, "DEFAULT_CUDA_ROOT", str(tmp_path / "no-cuda-either"))
+    assert setup_cuda.find_nvcc() is None
+    assert setup_cuda.build(tmp_path / "out") is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "nvcc not found" in out[0]
+
+
+def test_find_nvcc_in_cuda_home(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = tmp_path / "cuda" / "bin" / "nvcc"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(setup_cuda.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "cuda"))
+    assert setup_cuda.find_nvcc() == str(fake)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").is_file(),
+                    reason="nvcc is not installed")
+def test_compile_errors_fail_loudly(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A copy of the tree layout with one broken source: the error must carry nvcc's own message.
+    (tmp_path / "csrc" / "cuda").mkdir(parents=True)
+    (tmp_path / "csrc" / "include").mkdir()
+    for name in setup_cuda.SOURCES:
+        (tmp_path / "csrc" / "cuda" / name).write_text("int ok_%s;\n" % name.split(".")[0])
+    (tmp_path / "csrc" / "cuda" / "poses.cu").write_text("this is not C++;\n")
+    monkeypatch.setattr(setup_cuda, "ROOT", tmp_path)
+    monkeypatch.setattr(setup_cuda, "supported_archs", lambda nvcc: [75, 80])
+    monkeypatch.setenv("DSL_BUILD_CUDA", "auto")
+    monkeypatch.setenv("DSL_CUDA_ARCHS", "75")
+    with pytest.raises(setup_cuda.CudaBuildError, match="nvcc failed") as info:
+        setup_cuda.build(tmp_path / "out")
+    assert "poses.cu" in str(info.value) and "error" in str(info.value)
+    assert not (tmp_path / "out" / setup_cuda.LIBRARY).exists()
