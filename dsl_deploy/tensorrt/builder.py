@@ -120,6 +120,11 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
     width, height = input_size(info, profile)
     out = options.output or default_engine_name(info.path, profile.precision, width, height, gpu.name, trt.__version__)
     out = Path(out)
+    if profile.compute_capability and gpu.compute_capability not in profile.compute_capability:
+        # Engines run only where they were built: say so before minutes of building the wrong thing.
+        log(f"warning: target {profile.name} is meant for compute capability "
+            f"{'/'.join(profile.compute_capability)} but this GPU ({gpu.name}) is {gpu.compute_capability}; the "
+            "engine will only run on this kind of GPU. Build on the target device for the target.")
     log(f"building {out.name} for {gpu.name} (sm {gpu.compute_capability}) with TensorRT {trt.__version__}, "
         f"target {profile.name}, {profile.precision}, batch {profile.input.min_batch}..{profile.input.max_batch}")
 

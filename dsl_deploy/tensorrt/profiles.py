@@ -1,6 +1,7 @@
 """Deployment target profiles: small TOML files (export/*.toml, installed as dsl_deploy.profiles)."""
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -74,6 +75,7 @@ class Profile:
     version_compatible: bool = False
     hardware_compatibility: str = "none"
     layers: LayerPrecision = field(default_factory=LayerPrecision)
+    compute_capability: tuple[str, ...] = ()  # GPUs the target means ("8.7"); empty: any. Checked at build time.
     source: str = ""  # the file it was read from
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "profile") -> Profil
         version_compatible=r.flag("version_compatible", False),
         hardware_compatibility=r.choice("hardware_compatibility", HARDWARE_LEVELS, "none"),
         layers=_layers(r.table("layers")),
+        compute_capability=_capabilities(r),
         source=source,
     )
     r.done()
@@ -181,6 +184,13 @@ def _layers(r: "_Reader") -> LayerPrecision:
                         keep_outputs_fp32=r.flag("keep_outputs_fp32", True))
     r.done()
     return lp
+
+
+def _capabilities(r: "_Reader") -> tuple[str, ...]:
+    value = r.raw("compute_capability", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and re.fullmatch(r"\d+\.\d+", v) for v in value):
+        raise r.error("compute_capability", f"is {value!r}; expected a list of \"major.minor\" strings like [\"8.7\"]")
+    return tuple(value)
 
 
 def _dla(r: "_Reader") -> int | None:

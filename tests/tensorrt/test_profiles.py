@@ -30,6 +30,8 @@ def test_shipped_profile_details():
     int8 = load_profile("jetson-orin-int8")
     assert int8.precision == "int8" and int8.calibration.source == "synthetic"
     assert int8.layers.keep_outputs_fp32
+    assert load_profile("jetson-orin-fp16").compute_capability == ("8.7",)
+    assert "9.0" in load_profile("gpu-fp16").compute_capability
     cpu = load_profile("cpu-onnxruntime")
     assert cpu.backend == "onnxruntime" and cpu.precision == "fp32"
 
@@ -73,6 +75,7 @@ def _write(tmp_path: Path, body: str) -> Path:
     ('[calibration]\ncount = 4\nbatch = 8\n', "calibration.count", "smaller than one batch"),
     ('[layers]\nfp32 = "head*"\n', "layers.fp32", "list of layer-name patterns"),
     ('workspace = 10\n', "workspace", "not a known profile field"),
+    ('compute_capability = "8.7"\n', "compute_capability", "list of \"major.minor\" strings"),
     ('input = 3\n', "input", "expected a table"),
 ])
 def test_malformed_profile_names_file_field_and_reason(tmp_path, body, field, reason):
