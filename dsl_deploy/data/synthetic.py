@@ -255,7 +255,10 @@ class SyntheticScenes(Sequence):
                 bxy = holder.kp[9 + int(rng.integers(2))] + rng.normal(0, diameter * 0.4, 2)
             else:
                 bxy = np.array([rng.uniform(0.05, 0.95) * w, rng.uniform(0.03, 0.9) * h])
-            ball = (float(bxy[0]), float(bxy[1]), float(diameter / 2))
+            # The annotated centre must lie in the image: a held ball near the border is pulled inside.
+            r = diameter / 2
+            bxy = np.clip(bxy, [r, r], [w - 1 - r, h - 1 - r])
+            ball = (float(bxy[0]), float(bxy[1]), float(r))
         gain = rng.uniform(0.6, 1.3)
         shades = rng.uniform(0.75, 1.15, len(players))
         self._reflect(rng, img, players)

@@ -44,7 +44,8 @@ def test_scene_contents_are_consistent():
                 assert v == 2 or label == 0 or label > n + 1
         if ann.ball is not None:
             balls += 1
-            assert 3.5 <= ann.ball[2] <= 9.0
+            x, y, r = ann.ball
+            assert 3.5 <= r <= 9.0 and r <= x <= 320 - r and r <= y <= 256 - r
     assert balls >= 3
     with pytest.raises(IndexError):
         scenes[6]
