@@ -4,9 +4,9 @@ What a perfect network would give must score near the top on every measure the d
 masks and ball exactly; poses up to the decoder's contract that a keypoint belongs to the player whose
 mask it falls on (step 5 of docs/architecture.md), so keypoints hidden behind another player or off
 their own visible mask cannot come back. The bounds below leave a margin under what was measured
-(numpy decoder, 257x257, 24 scenes): crowded scenes (seed 0): pSQ 100, pDQ 100, bDQ 100, AP 71.1 / AR
-79.3 on all labelled keypoints, AP 91.1 / AR 93.4 on visible ones; one to three players (seed 1): pSQ
-100, pDQ 100, bDQ 97.0, AP 90.8 all, 98.2 visible.
+(257x257, 24 scenes, numpy and native identical): crowded scenes (seed 0): pSQ 100, pDQ 100, bDQ 100,
+AP 70.9 / AR 79.2 on all labelled keypoints, AP 91.1 / AR 93.4 on visible ones; one to three players
+(seed 1): pSQ 100, pDQ 100, bDQ 100, AP 89.9 all, 98.2 visible.
 """
 from __future__ import annotations
 
