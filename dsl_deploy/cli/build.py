@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dsl-build: note: target {profile.name} is {profile.precision}; the INT8 options are ignored",
               file=sys.stderr)
 
-    from ..tensorrt.builder import BuildOptions, build_engine, calibration_feed, check_build_requirements
+    from ..tensorrt.builder import BuildOptions, build_engine, check_build_requirements, check_frames
 
     check_build_requirements(args.device)
     options = BuildOptions(output=args.output, timing_cache=args.timing_cache, calib_images=args.calib_images,
@@ -109,10 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if profile.precision == "int8" and not args.no_check:
         from ..tensorrt.agreement import compare_with_onnxruntime
 
-        feed, _ = calibration_feed(info, profile, options)
-        batches = [b for _, b in zip(range(2), feed)]
-        agree = compare_with_onnxruntime(report.engine_path, info.path, batches)
-        print("INT8 vs ONNX Runtime (FP32) on calibration frames: "
+        agree = compare_with_onnxruntime(report.engine_path, info.path, [check_frames(info, profile, options)])
+        print("INT8 vs ONNX Runtime (FP32) on 8 calibration-like frames: "
               + ", ".join(f"{k} {v:.4g}" for k, v in agree.items()))
         from ..tensorrt.sidecar import write_sidecar
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from . import compat, cuda, precision
 from .calibration import CalibrationFeed, folder_frames, make_calibrator, synthetic_frames
@@ -110,6 +112,17 @@ def calibration_feed(info: OnnxInfo, profile: Profile, options: BuildOptions) ->
     feed = CalibrationFeed(frames, count, batch, info.spec)
     summary.update(batch=batch, batches=len(feed), dropped=feed.dropped)
     return feed, summary
+
+
+def check_frames(info: OnnxInfo, profile: Profile, options: BuildOptions, count: int = 8) -> np.ndarray:
+    """A batch of calibration-like frames for the post-build agreement check (other scenes than calibration's)."""
+    cal = profile.calibration
+    folder = options.calib_images or (Path(cal.folder) if cal.source == "folder" and cal.folder else None)
+    if folder is not None and options.calib_synthetic is None:
+        frames, n = folder_frames(folder, count)  # a folder has no 'other' frames: the same footage
+    else:
+        frames, n = synthetic_frames(cal.seed + 1, info.spec.input.width, info.spec.input.height), count
+    return next(iter(CalibrationFeed(frames, n, n, info.spec)))  # n >= 1 frames: exactly one batch
 
 
 def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: Log = print) -> BuildReport:

@@ -9,7 +9,8 @@ import pytest
 
 from dsl_deploy.errors import ArtifactError, BackendUnavailable, InputError
 from dsl_deploy.tensorrt.builder import (
-    BuildOptions, build_engine, calibration_feed, check_build_requirements, input_size, timing_cache_path,
+    BuildOptions, build_engine, calibration_feed, check_build_requirements, check_frames, input_size,
+    timing_cache_path,
 )
 from dsl_deploy.tensorrt.onnx_check import inspect_onnx
 from dsl_deploy.tensorrt.profiles import ProfileError, load_profile, parse_profile
@@ -71,6 +72,14 @@ def test_calibration_feed_synthetic_option_overrides_the_folder_source(tiny_onnx
     assert first.shape == (4, 3, 33, 33) and float(first.std()) > 0  # real scenes, not blank frames
     feed.reset()
     np.testing.assert_array_equal(feed.next_batch(), first)  # deterministic per seed
+
+
+def test_check_frames_are_other_scenes_than_calibration(tiny_onnx):
+    info = inspect_onnx(tiny_onnx)
+    frames = check_frames(info, _profile(), BuildOptions(calib_synthetic=4), count=3)
+    feed, _ = calibration_feed(info, _profile(), BuildOptions(calib_synthetic=4))
+    assert frames.shape == (3, 3, 33, 33)
+    assert not np.array_equal(frames[0], feed.next_batch()[0])
 
 
 def test_build_requirements_list_everything_missing():
