@@ -6,7 +6,9 @@ mask it falls on (step 5 of docs/architecture.md), so keypoints hidden behind an
 their own visible mask cannot come back. The bounds below leave a margin under what was measured
 (257x257, 24 scenes, numpy and native identical): crowded scenes (seed 0): pSQ 100, pDQ 100, bDQ 100,
 AP 70.9 / AR 79.2 on all labelled keypoints, AP 91.1 / AR 93.4 on visible ones; one to three players
-(seed 1): pSQ 100, pDQ 100, bDQ 100, AP 89.9 all, 98.2 visible.
+(seed 1): pSQ 100, pDQ 100, bDQ 100, AP 89.9 all, 98.2 visible. With only the visible keypoints
+encoded (no hidden keypoint of another player competes at equal confidence, as none would in a trained
+network's confident output), the crowded scenes give AP 99.6 / AR 99.7.
 """
 from __future__ import annotations
 
@@ -50,6 +52,21 @@ def test_round_trip_crowded_scenes(impl: str) -> None:
     assert every["AP"] >= 60.0 and every["AR"] >= 70.0
     assert visible["AP"] >= 85.0 and visible["AR"] >= 88.0
     assert visible["AP"] > every["AP"]  # the gap is the occluded keypoints the contract cannot return
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_round_trip_visible_keypoints_only(impl: str) -> None:
+    spec = default_spec("resnet18", SIZE)
+    scenes = SyntheticScenes(0, SIZE, SIZE)
+    ev = Evaluator(spec)
+    for i in range(24):
+        _, ann = scenes[i]
+        kp = ann.keypoints.copy()
+        kp[kp[:, :, 2] == 1, 2] = 0
+        visible = dataclasses.replace(ann, keypoints=kp)
+        ev.add(decode(ideal_fields(visible, spec), spec, impl=impl), visible)
+    s = ev.summary()
+    assert s["pSQ"] >= 99.0 and s["pDQ"] >= 99.0 and s["AP"] >= 98.0 and s["AR"] >= 98.0
 
 
 @pytest.mark.parametrize("impl", IMPLS)
