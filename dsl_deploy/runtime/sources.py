@@ -231,7 +231,8 @@ class ArraySource(Source):
         for i, image in enumerate(self._frames):
             if stop is not None and stop.is_set():
                 return
-            yield Frame(i, image, self.name, time.time(), None, time.perf_counter())
+            err = None if image is not None else f"{self.name}: frame {i} is None, not an image"
+            yield Frame(i, image, self.name, time.time(), err, time.perf_counter())
 
 
 def _is_url(text: str) -> bool:

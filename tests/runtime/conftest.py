@@ -15,7 +15,7 @@ _spec.loader.exec_module(fake_model)
 VIDEO_W, VIDEO_H, VIDEO_FRAMES = 258, 160, 24
 
 
-def disc_positions(i: int) -> list[tuple[int, int, int]]:
+def _disc_positions(i: int) -> list[tuple[int, int, int]]:
     """Discs (x, y, radius) of video frame i: one moving right, one still."""
     return [(40 + 4 * i, 60, 18), (200, 110, 15)]
 
@@ -25,7 +25,7 @@ def write_disc_video(path: Path, frames: int = VIDEO_FRAMES, width: int = VIDEO_
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
     assert writer.isOpened(), "OpenCV cannot write MJPG .avi here"
     for i in range(frames):
-        writer.write(fake_model.disc_frame(width, height, disc_positions(i % 40)))
+        writer.write(fake_model.disc_frame(width, height, _disc_positions(i % 40)))
     writer.release()
     return path
 
@@ -48,6 +48,12 @@ def disc_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def disc_frame():
     """fake_model.disc_frame(width, height, discs)."""
     return fake_model.disc_frame
+
+
+@pytest.fixture
+def disc_positions():
+    """disc_positions(i): the discs of frame i of the disc video."""
+    return _disc_positions
 
 
 @pytest.fixture

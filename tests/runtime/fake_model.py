@@ -8,6 +8,7 @@ frame pixels once the pipeline maps results back through the letterbox.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,11 @@ def write_fake_model(path: Path, size: int = 129, spec: ModelSpec | None = None)
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    spec = spec or default_spec("resnet18", size)
+    if spec is None:
+        # Gaussians as wide as the cell spacing and cut at 3 sigma (not the default 1) fuse into one smooth
+        # bump per blob, so a blob has exactly one maximum.
+        base = default_spec("resnet18", size)
+        spec = replace(base, decoder=replace(base.decoder, truncate=3.0))
     h, w = spec.input.height, spec.input.width
     hp, wp = spec.pif_size
     stride = spec.pif_stride
@@ -34,7 +39,7 @@ def write_fake_model(path: Path, size: int = 129, spec: ModelSpec | None = None)
         const("gain", np.array(10.0, np.float32)),
         const("zero", np.array(0.0, np.float32)),
         const("one", np.array(1.0, np.float32)),
-        const("sigma", np.array(3.0 * stride, np.float32)),
+        const("sigma", np.array(float(stride), np.float32)),
         const("grid_x", grid_x[None, None]),
         const("grid_y", grid_y[None, None]),
         const("tile", np.array([1, NUM_TYPES, 1, 1, 1], np.int64)),
