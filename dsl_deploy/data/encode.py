@@ -44,11 +44,12 @@ def _instance_areas(ann: Annotation) -> np.ndarray:
     return np.bincount(ann.instances.ravel(), minlength=ann.num_players + 1)[1:ann.num_players + 1].astype(np.float64)
 
 
-def keypoint_list(ann: Annotation, spec: ModelSpec) -> list[tuple[int, float, float, float]]:
+def keypoint_list(ann: Annotation, spec: ModelSpec, centers: np.ndarray | None = None
+                  ) -> list[tuple[int, float, float, float]]:
     """Every keypoint to encode as (type, x, y, sigma in input pixels); visibility-0 keypoints are left out."""
     out: list[tuple[int, float, float, float]] = []
     areas = _instance_areas(ann)
-    centers = ann.centers()
+    centers = ann.centers() if centers is None else centers
     for n in range(ann.num_players):
         area = areas[n]
         if area <= 0:
@@ -72,8 +73,8 @@ def keypoint_list(ann: Annotation, spec: ModelSpec) -> list[tuple[int, float, fl
     return out
 
 
-def _pif_assign(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Per type and cell: index into keypoint_list of the nearest keypoint whose 4x4 neighbourhood covers it.
+def _pif_assign(kps: list[tuple[int, float, float, float]], spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per type and cell: index into `kps` of the nearest keypoint whose 4x4 neighbourhood covers it.
 
     Returns (owner [19,Hp,Wp] int, -1 where none; distance [19,Hp,Wp] in cells).
     """
@@ -81,7 +82,7 @@ def _pif_assign(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarra
     stride = spec.pif_stride
     owner = np.full((NUM_TYPES, hp, wp), -1, np.int64)
     dist = np.full((NUM_TYPES, hp, wp), np.inf, np.float64)
-    for idx, (k, x, y, _sigma) in enumerate(keypoint_list(ann, spec)):
+    for idx, (k, x, y, _sigma) in enumerate(kps):
         cx, cy = x / stride, y / stride
         # The 4 cells nearest on each axis: two on each side of the keypoint.
         i0, j0 = int(np.floor(cx)) - SIDE // 2 + 1, int(np.floor(cy)) - SIDE // 2 + 1
@@ -89,8 +90,7 @@ def _pif_assign(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarra
         i0, j0 = max(i0, 0), max(j0, 0)
         if i0 >= i1 or j0 >= j1:
             continue
-        ii, jj = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1))
-        d = np.hypot(ii - cx, jj - cy)
+        d = np.hypot(np.arange(i0, i1)[None, :] - cx, np.arange(j0, j1)[:, None] - cy)
         sub_d = dist[k, j0:j1, i0:i1]
         win = d < sub_d
         sub_d[win] = d[win]
@@ -98,13 +98,14 @@ def _pif_assign(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarra
     return owner, dist
 
 
-def _seg_targets(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _seg_targets(ann: Annotation, spec: ModelSpec, centers: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels [Hs,Ws] sampled on the seg grid, semantic [1,Hs,Ws], offset [2,Hs,Ws])."""
+    s = spec.seg_stride
+    labels = ann.instances[::s, ::s] if s > 1 else ann.instances
     ys, xs = _seg_pixels(spec)
-    labels = ann.instances[np.ix_(ys, xs)]
     semantic = (labels > 0).astype(np.float32)[None]
     offset = np.zeros((2,) + labels.shape, np.float32)
-    centers = ann.centers()
     if ann.num_players:
         table = np.concatenate([np.zeros((1, 2), np.float32), np.nan_to_num(centers)], 0)
         on = labels > 0
@@ -117,18 +118,19 @@ def _seg_targets(ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, np.ndarr
 def encode_targets(ann: Annotation, spec: ModelSpec) -> dict[str, np.ndarray]:
     """Training targets of Sec. 3.3 for one annotation at the network input size (all float32)."""
     _check_size(ann, spec)
-    labels, semantic, offset = _seg_targets(ann, spec)
-    ys, xs = _seg_pixels(spec)
+    centers = ann.centers()
+    labels, semantic, offset = _seg_targets(ann, spec, centers)
     seg_weight = np.ones_like(semantic)
     if ann.ignore is not None:
         # Annotated players are never ignored, even where a crowd region overlaps them.
-        ign = ann.ignore[np.ix_(ys, xs)].astype(bool) & (labels == 0)
+        s = spec.seg_stride
+        ign = ann.ignore[::s, ::s].astype(bool) & (labels == 0)
         seg_weight[0][ign] = 0.0
 
     hp, wp = spec.pif_size
     stride = spec.pif_stride
-    kps = keypoint_list(ann, spec)
-    owner, _ = _pif_assign(ann, spec)
+    kps = keypoint_list(ann, spec, centers)
+    owner, _ = _pif_assign(kps, spec)
     pos = owner >= 0
     conf = pos.astype(np.float32)
     mask = np.ones((NUM_TYPES, hp, wp), np.float32)
@@ -161,7 +163,8 @@ def ideal_fields(ann: Annotation, spec: ModelSpec, *, rng: np.random.Generator |
     _check_size(ann, spec)
     if noise < 0:
         raise DataError(f"ideal_fields: noise must be >= 0, got {noise}")
-    labels, semantic, offset = _seg_targets(ann, spec)
+    centers = ann.centers()
+    labels, semantic, offset = _seg_targets(ann, spec, centers)
     player = semantic.copy()
     if soft_edges:
         import cv2  # only here: keeps the plain path free of the OpenCV import cost in tight loops
@@ -169,8 +172,8 @@ def ideal_fields(ann: Annotation, spec: ModelSpec, *, rng: np.random.Generator |
         player[0] = cv2.GaussianBlur(player[0], (3, 3), 0.7)
     hp, wp = spec.pif_size
     stride = spec.pif_stride
-    kps = keypoint_list(ann, spec)
-    owner, dist = _pif_assign(ann, spec)
+    kps = keypoint_list(ann, spec, centers)
+    owner, dist = _pif_assign(kps, spec)
     pos = owner >= 0
     jgrid, igrid = np.meshgrid(np.arange(hp, dtype=np.float32), np.arange(wp, dtype=np.float32), indexing="ij")
     pif = np.empty((NUM_TYPES, 5, hp, wp), np.float32)
