@@ -133,22 +133,34 @@ def _loader(module: str, what: str, source: str) -> Any:
                         f"in this install ({exc}); use --data synthetic:N") from None
 
 
+def _synthetic_count(source: str) -> int:
+    try:
+        n = int(source.split(":", 1)[1])
+    except ValueError:
+        n = -1
+    if n < 1:
+        raise InputError(f"--data {source}: expected synthetic:N with N a positive number of scenes")
+    return n
+
+
+def check_data_source(source: str) -> None:
+    """Fail early (before the model loads) on a --data value that cannot be a dataset."""
+    if source.startswith("synthetic:"):
+        _synthetic_count(source)
+    elif not Path(source).exists():
+        raise DataError(f"--data {source}: no such file or folder (expected synthetic:N, a COCO JSON file "
+                        "or a DeepSport folder)")
+
+
 def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0, images: str | None = None,
                  coco_filter: str = "paper", scale: float = 1.0) -> EvalData:
     """'synthetic:N', a COCO keypoints JSON file or a DeepSport folder -> EvalData."""
+    check_data_source(source)
     if source.startswith("synthetic:"):
-        try:
-            n = int(source.split(":", 1)[1])
-        except ValueError:
-            n = -1
-        if n < 1:
-            raise InputError(f"--data {source}: expected synthetic:N with N a positive number of scenes")
+        n = _synthetic_count(source)
         from ..data.synthetic import SyntheticScenes
         return EvalData(source, SyntheticScenes(seed, frame_size[0], frame_size[1], length=n), synthetic=True)
     path = Path(source)
-    if not path.exists():
-        raise DataError(f"--data {source}: no such file or folder (expected synthetic:N, a COCO JSON file "
-                        "or a DeepSport folder)")
     if path.is_file():
         if path.suffix.lower() != ".json":
             raise DataError(f"--data {source}: expected a COCO keypoints .json file, a DeepSport folder or synthetic:N")
@@ -186,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     """Evaluate an artifact on a dataset; print the paper's table; write JSON and COCO results with --out."""
     args = build_parser().parse_args(argv)
     _check_args(args)
+    check_data_source(args.data)
     from tqdm import tqdm
 
     from ..bench.memory import peak_rss_mb
