@@ -130,3 +130,4 @@ def test_int8_build_calibrates_caches_and_agrees(tmp_path, tiny_onnx):
     feed, _ = calibration_feed(info, _profile(), opts)
     agree = compare_with_onnxruntime(report.engine_path, tiny_onnx, list(feed))
     assert agree["player_mask_iou"] > 0.9 and agree["max_abs_player"] < 0.1
+    assert agree["decoded_foreground_iou"] > 0.8 and agree["decoded_ball_agreement"] >= 0.5
