@@ -27,6 +27,7 @@ def test_checker_metadata_and_io(exported, lively_model):
     assert [i.name for i in proto.graph.input] == ["image"]
     assert [o.name for o in proto.graph.output] == ["player", "offset", "pif"]
     assert any(line.startswith("simplify: onnxslim") for line in lines)
+    assert "parity ok: ONNX Runtime matches torch within 0.001 (simplified graph)" in lines
 
 
 def test_dynamic_batch_shapes_on_onnxruntime(exported, lively_model):
@@ -74,6 +75,26 @@ def test_simplifier_failure_falls_back(lively_model, tmp_path, monkeypatch):
     diffs = check_parity(lively_model, path, sample_batch(lively_model.spec, 1), 1e-3, log=None)
     assert max(diffs.values()) < 1e-3
     assert [p.name for p in tmp_path.iterdir()] == ["fallback.onnx"]  # no temporary left behind
+
+
+def test_simplifier_that_changes_outputs_falls_back(lively_model, tmp_path, monkeypatch):
+    import onnxslim
+    from onnx import numpy_helper
+    real = onnxslim.slim
+
+    def wrong(model, *args, **kwargs):
+        slim = real(model, *args, **kwargs)
+        head = next(t for t in slim.graph.initializer if t.name.endswith("body_head.conv.weight"))
+        head.CopyFrom(numpy_helper.from_array(2 * numpy_helper.to_array(head), head.name))
+        return slim
+
+    monkeypatch.setattr(onnxslim, "slim", wrong)
+    lines: list[str] = []
+    path = export_onnx(lively_model, lively_model.spec, tmp_path / "fallback.onnx", log=lines.append)
+    assert any("FAIL" in line for line in lines)
+    assert "simplify: the simplified graph fails parity; falling back to the unsimplified graph" in lines
+    assert lines[-1] == "parity ok: ONNX Runtime matches torch within 0.001 (unsimplified graph)"
+    assert max(check_parity(lively_model, path, sample_batch(lively_model.spec, 1), log=None).values()) < 1e-3
 
 
 def test_spec_must_match_the_model(lively_model, tmp_path):

@@ -1,0 +1,40 @@
+"""dsl-env: reports every component, and never crashes on one that is missing."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _cmd(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.skip(f"{name} is not installed (pip install -e .)")
+    return found
+
+
+def test_prints_every_component():
+    res = subprocess.run([_cmd("dsl-env"), "--json"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    for key in ("Python", "CPU", "numpy", "OpenCV", "ONNX Runtime", "torch", "torchvision", "onnx",
+                "TensorRT", "cuda-python", "native decoder", "CUDA decoder", "GPU"):
+        assert report[key], key
+    assert "CPUExecutionProvider" in report["ONNX Runtime"]
+    plain = subprocess.run([_cmd("dsl-env")], capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0 and plain.stdout.count("\n") == len(report)
+
+
+def test_missing_packages_say_not_installed():
+    code = ("import sys, json\n"
+            "for m in ('torch', 'torchvision', 'onnxruntime', 'tensorrt', 'cv2'): sys.modules[m] = None\n"
+            "from dsl_deploy.cli.env import collect\n"
+            "r = collect()\n"
+            "print(json.dumps([r['torch'], r['ONNX Runtime'], r['OpenCV'], r['TensorRT']]))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == ["not installed"] * 4

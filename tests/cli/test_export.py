@@ -1,0 +1,117 @@
+"""dsl-export through the installed console command: export + parity, --info, errors, and resnet50 @641."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.torch
+
+PARITY = re.compile(r"parity: (\w+) .* max abs diff (\S+) \(ok")
+
+
+def _cmd(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.skip(f"{name} is not installed (pip install -e .)")
+    return found
+
+
+def run(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([_cmd(name), *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def assert_one_error_line(res: subprocess.CompletedProcess, message: str) -> None:
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsl-export: error:") and message in lines[0], res.stderr
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    from dsl_deploy.model import build_model, save_checkpoint
+    from dsl_deploy.spec import default_spec
+    spec = default_spec("resnet18", 129)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("cli-export") / "small.pth"
+    save_checkpoint(path, build_model(spec), spec, {"seed": 0})
+    return path
+
+
+def test_export_checks_parity_and_prints_next_steps(checkpoint):
+    from dsl_deploy.backends.onnxruntime import OnnxRuntimeBackend
+    out = checkpoint.with_name("small.onnx")
+    res = run("dsl-export", str(checkpoint), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    diffs = dict(PARITY.findall(res.stdout))
+    assert set(diffs) == {"player", "offset", "pif"} and max(map(float, diffs.values())) < 1e-3
+    for step in ("loaded", "export:", "simplify: onnxslim", "wrote", "parity ok"):
+        assert step in res.stdout
+    for nxt in (f"dsl-build {out}", f"dsl-bench --onnx {out}", f"dsl-infer SRC --model {out}"):
+        assert nxt in res.stdout
+    backend = OnnxRuntimeBackend(out)
+    assert backend.spec.backbone == "resnet18" and backend.spec.input.width == 129
+
+
+def test_info_prints_params_and_gflops(checkpoint):
+    res = run("dsl-export", "--info", str(checkpoint))
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"parameters\s+[\d,]+ \(\d+\.\d\d M\)", res.stdout)
+    assert re.search(r"GFLOPs\s+\d+\.\d\d", res.stdout) and "129x129" in res.stdout
+    assert not list(checkpoint.parent.glob("*.onnx.tmp"))
+
+
+def test_size_that_does_not_fit_warns(checkpoint):
+    res = run("dsl-export", "--info", str(checkpoint), "--size", "136")
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not fit the network strides" in lines[0]
+    assert "136x136" in res.stdout
+
+
+def test_help_explains_every_option():
+    res = run("dsl-export", "--help")
+    assert res.returncode == 0
+    for option in ("--output", "--info", "--opset", "--size", "--no-simplify", "--atol", "--no-parity",
+                   "--static-batch", "--exporter"):
+        assert option in res.stdout
+    assert res.stdout.count("default") >= 6
+
+
+def test_bad_inputs_give_one_line(checkpoint, tmp_path):
+    assert_one_error_line(run("dsl-export", str(tmp_path / "missing.pth")), "no such checkpoint file")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x00not a checkpoint" * 100)
+    assert_one_error_line(run("dsl-export", str(junk)), "not a dsl_deploy checkpoint")
+    assert_one_error_line(run("dsl-export", str(checkpoint), "--atol", "0"), "--atol")
+    assert_one_error_line(run("dsl-export", str(checkpoint), "-o", str(tmp_path / "m.txt")), "should end in .onnx")
+
+
+@pytest.mark.slow
+def test_resnet50_641_end_to_end(tmp_path):
+    """The paper's network at the paper's size: dsl-train --init-only, then dsl-export with parity."""
+    onnx = pytest.importorskip("onnx")
+    pth, out = tmp_path / "m.pth", tmp_path / "m.onnx"
+    res = run("dsl-train", "--init-only", "--backbone", "resnet50", "-o", str(pth))
+    assert res.returncode == 0, res.stderr
+    res = run("dsl-export", str(pth), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    diffs = dict(PARITY.findall(res.stdout))
+    assert set(diffs) == {"player", "offset", "pif"} and max(map(float, diffs.values())) < 1e-3
+    proto = onnx.load(str(out), load_external_data=False)
+    onnx.checker.check_model(proto)
+    from dsl_deploy.backends.onnxruntime import OnnxRuntimeBackend
+    from dsl_deploy.export import sample_batch
+    from dsl_deploy.spec import ModelSpec, default_spec
+    meta = {p.key: p.value for p in proto.metadata_props}
+    spec = ModelSpec.from_json(meta["dsl_deploy.spec"])
+    assert spec == default_spec("resnet50", 641)
+    outputs = OnnxRuntimeBackend(out).infer(sample_batch(spec, 1))
+    assert {k: v.shape for k, v in outputs.items()} == spec.output_shapes(1)
+    print(res.stdout)

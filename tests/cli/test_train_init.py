@@ -1,0 +1,68 @@
+"""dsl-train --init-only through the installed console command."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.torch
+
+
+def _cmd(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.skip(f"{name} is not installed (pip install -e .)")
+    return found
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([_cmd("dsl-train"), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_init_only_is_seeded(tmp_path):
+    torch = pytest.importorskip("torch")
+    from dsl_deploy.model import build_model, load_checkpoint
+    paths = {}
+    for seed in (0, 1):
+        paths[seed] = tmp_path / f"seed{seed}.pth"
+        res = run("--init-only", "--backbone", "resnet18", "--size", "129", "--seed", str(seed),
+                  "-o", str(paths[seed]))
+        assert res.returncode == 0, res.stderr
+        assert "wrote" in res.stdout and "dsl-export" in res.stdout
+    ckpts = {seed: load_checkpoint(p) for seed, p in paths.items()}
+    assert ckpts[0].spec.backbone == "resnet18" and ckpts[0].spec.input.width == 129
+    assert ckpts[0].train["seed"] == 0 and ckpts[0].train["init_only"] is True
+    torch.manual_seed(0)
+    again = build_model(ckpts[0].spec).state_dict()
+    s0, s1 = ckpts[0].model.state_dict(), ckpts[1].model.state_dict()
+    assert all(torch.equal(s0[k], again[k]) for k in s0)
+    key = "backbone.layer1.0.conv1.weight"
+    assert not torch.equal(s0[key], s1[key])
+
+
+def test_help_explains_every_option():
+    res = run("--help")
+    assert res.returncode == 0
+    for option in ("--init-only", "--backbone", "--size", "--seed", "--backbone-weights", "--output"):
+        assert option in res.stdout
+    assert "default" in res.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--init-only", "--size", "16", "-o", "x.pth"], "--size: expected at least 33"),
+    (["--init-only", "-o", "missing-folder/x.pth"], "does not exist"),
+    (["--init-only", "-o", "x.onnx"], "should end in .pth"),
+    (["--init-only", "--backbone-weights", "nope.pth", "--backbone", "resnet18", "--size", "129", "-o", "x.pth"],
+     "backbone weight file not found"),
+    ([], "training is not available"),
+])
+def test_bad_arguments_give_one_line(args, message, tmp_path):
+    res = subprocess.run([_cmd("dsl-train"), *args], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsl-train: error:") and message in lines[0], res.stderr
+    assert not (tmp_path / "x.pth").exists()
