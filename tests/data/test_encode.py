@@ -143,3 +143,22 @@ def test_ideal_fields_noise_is_reproducible(spec129, make_ann):
     assert a["pif"][:, 0][clean["pif"][:, 0] == 0].max() < spec129.decoder.seed_threshold
     with pytest.raises(DataError, match="noise"):
         ideal_fields(ann, spec129, noise=-1)
+
+
+def test_ideal_fields_soft_edges_and_stride4(spec129, make_ann):
+    ann = make_ann()
+    soft = ideal_fields(ann, spec129, soft_edges=True)["player"][0]
+    assert soft[50, 60] == pytest.approx(1.0, abs=1e-3) and 0 < soft[50, 49] < 1 and soft[5, 5] == 0
+    f = ideal_fields(ann, dataclasses.replace(spec129, seg_stride=4))
+    assert f["player"].shape == (1, 33, 33) and f["offset"].shape == (2, 33, 33)
+
+
+def test_data_modules_stay_off_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import dsl_deploy.data.encode, dsl_deploy.data.synthetic, dsl_deploy.data.augment\n"
+            "import dsl_deploy.data.coco, dsl_deploy.data.deepsport, dsl_deploy.data.mixed\n"
+            "sys.exit(1 if 'torch' in sys.modules else 0)\n")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
