@@ -22,6 +22,8 @@ examples:
 Writes the bare TensorRT plan (readable by trtexec, C++ and DeepStream) and model.engine.json beside it
 (spec, TensorRT version, GPU, build settings, hashes). Engines only load on the GPU model and TensorRT
 version that built them unless the profile asks for version/hardware compatibility.
+FP16 and INT8 builds need TensorRT 8.6 to 10.x (TensorRT 11 removed the weakly typed precision flags
+and the INT8 calibrators); fp32 profiles build on 11 too.
 """
 
 
