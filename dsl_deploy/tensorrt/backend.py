@@ -25,7 +25,11 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
 
-    def __init__(self, path: str | Path, *, device: int = 0, cuda_graph: bool = False, output: str = "host"):
+    def __init__(self, path: str | Path, *, device: int = 0, cuda_graph: bool = False, output: str = "host",
+                 threads: int | None = None, providers: object = None):
+        # `threads` is accepted (and unused: the work is on the GPU) so one set of options opens every artifact.
+        if providers is not None:
+            raise InputError("providers: ONNX Runtime execution providers do not apply to a TensorRT engine")
         if output not in ("host", "device"):
             raise InputError(f"output: expected 'host' or 'device', got {output!r}")
         self.path = Path(path)

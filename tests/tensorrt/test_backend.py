@@ -54,6 +54,8 @@ def test_bad_output_mode(tmp_path):
 
     with pytest.raises(InputError, match="output: expected 'host' or 'device'"):
         TensorRTBackend(_fake_engine(tmp_path), output="cpu")
+    with pytest.raises(InputError, match="providers: ONNX Runtime execution providers do not apply"):
+        load_backend(_fake_engine(tmp_path), providers=["CUDAExecutionProvider"])
 
 
 def test_without_tensorrt_or_gpu_it_says_what_is_missing(tmp_path):
