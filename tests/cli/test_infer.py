@@ -1,0 +1,160 @@
+"""dsl-infer, run as the installed console command: sources, outputs, corrupt frames, errors, signals."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "runtime_fake_model", Path(__file__).resolve().parents[1] / "runtime" / "fake_model.py")
+fake_model = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fake_model)
+
+FRAMES = 12
+
+
+def _exe() -> str:
+    exe = shutil.which("dsl-infer") or str(Path(sys.executable).parent / "dsl-infer")
+    assert Path(exe).exists(), "dsl-infer is not installed (pip install -e .)"
+    return exe
+
+
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([_exe(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("m") / "fake.onnx"
+    fake_model.write_fake_model(path, 129)
+    return path
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("v") / "discs.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (258, 160))
+    for i in range(FRAMES):
+        writer.write(fake_model.disc_frame(258, 160, [(40 + 8 * i, 60, 18), (200, 110, 15)]))
+    writer.release()
+    return path
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_help_explains_every_option():
+    out = _run("--help")
+    assert out.returncode == 0
+    for opt in ("--model", "--output", "--coco", "--render", "--masks", "--queue", "--max-frames", "--decoder",
+                "--threads", "--providers", "--live", "--no-live", "--reconnect-delay", "--reconnect-max-delay",
+                "--reconnect-attempts", "--fps", "--no-progress", "SOURCE", "SIGTERM", "dropped", "corrupt"):
+        assert opt in out.stdout, opt
+    assert out.stdout.count("default") >= 10
+
+
+def test_video_to_stdout_coco_and_rendered_video(model: Path, video: Path, tmp_path: Path):
+    coco, overlay = tmp_path / "results.json", tmp_path / "overlay.avi"
+    out = _run(str(video), "--model", str(model), "-o", "-", "--coco", str(coco), "--render", str(overlay))
+    assert out.returncode == 0, out.stderr
+    lines = _lines(out.stdout)
+    assert [d["frame"] for d in lines] == list(range(FRAMES))
+    assert all(d["source"] == str(video) and d["size"] == [160, 258] for d in lines)
+    assert len(lines[0]["players"]) == 2 and "mask" in lines[0]["players"][0]
+    assert lines[1]["timestamp"] == pytest.approx(0.04, abs=1e-3)
+    assert f"frames {FRAMES}, dropped 0, corrupt 0" in out.stderr and "throughput" in out.stderr
+    assert "inference" in out.stderr and "latency" in out.stderr
+    records = json.loads(coco.read_text())
+    assert len(records) == 2 * FRAMES and {r["image_id"] for r in records} == set(range(FRAMES))
+    cap = cv2.VideoCapture(str(overlay))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    cap.release()
+
+
+def test_folder_with_a_corrupt_image_is_skipped_and_counted(model: Path, tmp_path: Path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), fake_model.disc_frame(200, 120, [(100, 60, 20)]))
+    (folder / "b.png").write_bytes(b"\x89PNG broken")
+    cv2.imwrite(str(folder / "c.jpg"), fake_model.disc_frame(120, 200, [(60, 100, 20)]))
+    out_file, renders = tmp_path / "out.jsonl", tmp_path / "renders"
+    out = _run(str(folder), "--model", str(model), "-o", str(out_file), "--masks", "none", "--render",
+               str(renders), "--decoder", "numpy", "--threads", "1")
+    assert out.returncode == 0, out.stderr
+    lines = _lines(out_file.read_text())
+    assert [(d["frame"], Path(d["source"]).name) for d in lines] == [(0, "a.png"), (2, "c.jpg")]
+    assert lines[1]["size"] == [200, 120] and "mask" not in lines[1]["players"][0]
+    assert "warning" in out.stderr and "b.png" in out.stderr and "corrupt 1" in out.stderr
+    assert sorted(p.name for p in renders.iterdir()) == ["frame_000000.jpg", "frame_000002.jpg"]
+
+
+def test_max_frames_and_no_json(model: Path, video: Path, tmp_path: Path):
+    out = _run(str(video), "--model", str(model), "-o", "none", "--max-frames", "5", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "" and "frames 5," in out.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.mp4"], "no such file or directory"),
+    (["VIDEO", "--queue", "0"], "--queue"),
+    (["VIDEO", "--model-override"], "unrecognized"),
+    (["VIDEO", "--model", "nope.onnx"], "nope.onnx"),
+    (["VIDEO", "--model", "model.tflite"], "unknown artifact type"),
+])
+def test_bad_input_is_one_clear_line(model: Path, video: Path, args, message):
+    args = [str(video) if a == "VIDEO" else a for a in args]
+    if "--model" not in args:
+        args += ["--model", str(model)]
+    out = _run(*args)
+    assert out.returncode != 0
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unreadable_single_image_fails_clearly(model: Path, tmp_path: Path):
+    bad = tmp_path / "x.jpg"
+    bad.write_bytes(b"not a jpeg")
+    out = _run(str(bad), "--model", str(model), "-o", str(tmp_path / "o.jsonl"))
+    assert out.returncode == 1 and "no frame could be read" in out.stderr and "x.jpg" in out.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_flushes_and_closes_every_output(model: Path, video: Path, tmp_path: Path, sig):
+    out_file, coco, overlay = tmp_path / "out.jsonl", tmp_path / "coco.json", tmp_path / "overlay.avi"
+    # As a live source the video is reopened whenever it ends: a stream that never stops on its own.
+    proc = subprocess.Popen([_exe(), str(video), "--model", str(model), "--live", "--reconnect-delay", "0.01",
+                             "-o", str(out_file), "--coco", str(coco), "--render", str(overlay)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out_file.exists() and out_file.read_text().count("\n") >= 20:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert f"stopped by {sig.name}" in err and "Traceback" not in err
+    text = out_file.read_text()
+    assert text.endswith("\n")  # no half-written last line
+    lines = _lines(text)
+    frames = [d["frame"] for d in lines]
+    assert len(frames) >= 20 and frames == sorted(set(frames))
+    records = json.loads(coco.read_text())
+    assert {r["image_id"] for r in records} == set(frames)
+    cap = cv2.VideoCapture(str(overlay))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(lines)
+    cap.release()
+    assert f"frames {len(lines)}," in err
