@@ -30,6 +30,41 @@ void collect_foreground(Scratch& s, const float* player, float thr) {
     s.fg_label.resize(static_cast<size_t>(count));  // within capacity: no allocation after the first frame
 }
 
+// Blocks of kLanes pixels against one centre at a time: the compiler turns the lane loops into SIMD.
+constexpr int32_t kLanes = 16;
+
+// Nearest centre (Eq. 4) of up to kLanes pixels; returns the first pixel with a non-finite offset or INT32_MAX.
+// An AVX2 clone is picked at load time where the CPU has it; IEEE results are the same (no FMA contraction).
+DSL_SIMD_CLONES
+int32_t nearest_block(const int32_t* fg, int32_t nl, int32_t w, const float* ox, const float* oy, const float* cx,
+                      const float* cy, int32_t n_centers, int32_t* lab) {
+    float tx[kLanes], ty[kLanes], best[kLanes];
+    int32_t bj[kLanes];
+    int32_t bad = std::numeric_limits<int32_t>::max();
+    for (int32_t l = 0; l < kLanes; ++l) {
+        const int32_t i = fg[std::min(l, nl - 1)];  // the tail repeats its last pixel
+        const float dxo = ox[i], dyo = oy[i];
+        if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
+        tx[l] = static_cast<float>(i % w) + dxo;
+        ty[l] = static_cast<float>(i / w) + dyo;
+        const float ddx = cx[0] - tx[l], ddy = cy[0] - ty[l];
+        best[l] = ddx * ddx + ddy * ddy;
+        bj[l] = 0;
+    }
+    for (int32_t j = 1; j < n_centers; ++j) {
+        const float cxj = cx[j], cyj = cy[j];
+        for (int32_t l = 0; l < kLanes; ++l) {
+            const float ddx = cxj - tx[l], ddy = cyj - ty[l];
+            const float d = ddx * ddx + ddy * ddy;
+            const bool closer = d < best[l];  // strict: the lowest j keeps a tie
+            best[l] = closer ? d : best[l];
+            bj[l] = closer ? j : bj[l];
+        }
+    }
+    for (int32_t l = 0; l < nl; ++l) lab[l] = bj[l];
+    return bad;
+}
+
 }  // namespace
 
 int32_t assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
@@ -47,38 +82,13 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
     int32_t bad = std::numeric_limits<int32_t>::max();
     const int nt = p.num_threads;
     (void)nt;
-    // Blocks of kLanes pixels against one centre at a time: the compiler turns the lane loops into SIMD.
-    constexpr int32_t kLanes = 16;
     const int32_t n_blocks = (n_fg + kLanes - 1) / kLanes;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n_fg > 4096) reduction(min : bad)
 #endif
     for (int32_t b = 0; b < n_blocks; ++b) {
         const int32_t f0 = b * kLanes;
-        const int32_t nl = std::min(kLanes, n_fg - f0);
-        float tx[kLanes], ty[kLanes], best[kLanes];
-        int32_t bj[kLanes];
-        for (int32_t l = 0; l < kLanes; ++l) {
-            const int32_t i = fg[f0 + std::min(l, nl - 1)];  // the tail repeats its last pixel
-            const float dxo = ox[i], dyo = oy[i];
-            if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
-            tx[l] = static_cast<float>(i % w) + dxo;
-            ty[l] = static_cast<float>(i / w) + dyo;
-            const float ddx = cx[0] - tx[l], ddy = cy[0] - ty[l];
-            best[l] = ddx * ddx + ddy * ddy;
-            bj[l] = 0;
-        }
-        for (int32_t j = 1; j < n_centers; ++j) {
-            const float cxj = cx[j], cyj = cy[j];
-            for (int32_t l = 0; l < kLanes; ++l) {
-                const float ddx = cxj - tx[l], ddy = cyj - ty[l];
-                const float d = ddx * ddx + ddy * ddy;
-                const bool closer = d < best[l];  // strict: the lowest j keeps a tie
-                best[l] = closer ? d : best[l];
-                bj[l] = closer ? j : bj[l];
-            }
-        }
-        for (int32_t l = 0; l < nl; ++l) lab[f0 + l] = bj[l];
+        bad = std::min(bad, nearest_block(fg + f0, std::min(kLanes, n_fg - f0), w, ox, oy, cx, cy, n_centers, lab + f0));
     }
     if (bad != std::numeric_limits<int32_t>::max())
         throw Error{DSL_ERR_NONFINITE, "offset: non-finite value at player pixel (x=" + std::to_string(bad % w) +

@@ -7,6 +7,14 @@
 
 #include "dsl_decode.h"
 
+// Hot loops get an AVX2 clone chosen at load time (GCC/Clang on x86-64 ELF); elsewhere plain code.
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(DSL_NO_CLONES)
+#define DSL_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DSL_SIMD_CLONES
+#endif
+
 namespace dsl {
 
 // A rectangle [x0, x1) x [y0, y1) of one fused map that a splat wrote.
@@ -26,8 +34,9 @@ struct Scratch {
     std::vector<float> fused;                 // [19, H, W]
     std::vector<Rect> dirty[DSL_NUM_TYPES];   // rectangles written by the last fusion, cleared by the next
     bool dense[DSL_NUM_TYPES] = {};           // the last fusion wrote the whole map (exact mode)
-    std::vector<double> ex[DSL_NUM_TYPES];    // 1-D Gaussian factors along x, per type (threads)
-    std::vector<double> ey[DSL_NUM_TYPES];
+    std::vector<float> ex[DSL_NUM_TYPES];     // 1-D Gaussian factors along x, per type (threads)
+    std::vector<float> ey[DSL_NUM_TYPES];
+    std::vector<float> before[DSL_NUM_TYPES]; // a row before the current splat
     std::vector<int32_t> candidates[DSL_NUM_TYPES];  // pixels >= keypoint threshold (listed by the fusion)
     std::vector<int32_t> maxima;              // centre maxima, then ranked
     std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering

@@ -23,11 +23,16 @@ void support(float mu, float reach, int32_t size, int32_t& lo, int32_t& hi) {
     hi = static_cast<int32_t>(std::min(std::max(hi_f, static_cast<float>(lo + 1)), static_cast<float>(size)));
 }
 
-void factors(double* out, int32_t lo, int32_t hi, float mu, double two_s2) {
+// Gaussian factors of pixels lo..hi-1 (exp in float64, rounded once to float32); returns the pixel within
+// half a pixel of mu (the one that takes the full value in the truncated convention), or -1.
+int32_t factors(float* out, int32_t lo, int32_t hi, float mu, double two_s2) {
+    int32_t nearest = -1;
     for (int32_t i = lo; i < hi; ++i) {
-        double d = static_cast<double>(i) - static_cast<double>(mu);
-        out[i] = std::exp(-(d * d) / two_s2);
+        const double d = static_cast<double>(i) - static_cast<double>(mu);
+        out[i] = static_cast<float>(std::exp(-(d * d) / two_s2));
+        if (d * d < 0.25) nearest = i;
     }
+    return nearest;
 }
 
 void clear_map(Scratch& s, int k) {
@@ -53,8 +58,9 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     const float* psig = conf + 4 * plane;
     const int32_t h = s.height, w = s.width;
     float* m = s.map(k);
-    double* ex = s.ex[k].data();
-    double* ey = s.ey[k].data();
+    float* ex = s.ex[k].data();
+    float* ey = s.ey[k].data();
+    float* before = s.before[k].data();
     const float t = p.truncate, div = p.weight_divisor, thr = p.keypoint_threshold;
     // Maxima are searched among pixels >= thr; with thr > 0 those are pixels a splat pushed over it.
     const bool track = !exact && thr > 0.0f;
@@ -73,25 +79,23 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
             support(x, t * sig, w, x0, x1);
             support(y, t * sig, h, y0, y1);
         }
-        factors(ex, x0, x1, x, two_s2);
-        factors(ey, y0, y1, y, two_s2);
+        const int32_t near_x = factors(ex, x0, x1, x, two_s2);
+        const int32_t near_y = factors(ey, y0, y1, y, two_s2);
         for (int32_t yy = y0; yy < y1; ++yy) {
-            const double dy = static_cast<double>(yy) - static_cast<double>(y);
-            const bool near_y = !exact && dy * dy < 0.25;
             float* row = m + static_cast<size_t>(yy) * w;
-            const double fy = ey[yy];
-            for (int32_t xx = x0; xx < x1; ++xx) {
-                double wgt = fy * ex[xx];
-                if (near_y) {
-                    const double dx = static_cast<double>(xx) - static_cast<double>(x);
-                    if (dx * dx < 0.25) wgt = 1.0;  // the nearest pixel gets the full value
-                }
-                const float before = row[xx];
-                const float after = before + v * static_cast<float>(wgt);
-                row[xx] = after;
-                // Values only grow, so a pixel crosses the threshold once: the candidate list needs no dedup.
-                if (track && after >= thr && !(before >= thr)) cand.push_back(yy * w + xx);
+            const float fy = ey[yy];
+            for (int32_t xx = x0; xx < x1; ++xx) {  // plain float32 lanes: vectorised
+                before[xx] = row[xx];
+                row[xx] = before[xx] + v * (fy * ex[xx]);
             }
+            if (!exact && yy == near_y && near_x >= 0) row[near_x] = before[near_x] + v;  // full value
+            if (!track) continue;
+            // Values only grow, so a pixel crosses the threshold once: the candidate list needs no dedup.
+            bool crossed = false;
+            for (int32_t xx = x0; xx < x1; ++xx) crossed |= (row[xx] >= thr) & (before[xx] < thr);
+            if (crossed)
+                for (int32_t xx = x0; xx < x1; ++xx)
+                    if (row[xx] >= thr && before[xx] < thr) cand.push_back(yy * w + xx);
         }
         if (exact)
             s.dense[k] = true;

@@ -1,7 +1,7 @@
 """NumPy reference decoder: the decode contract of docs/architecture.md, stage by stage; the oracle of the tests.
 
-Arithmetic is chosen so that the C++ core can reproduce it bit for bit: Gaussian weights are computed in
-float64 (separable, exp(-dx^2/2s^2) * exp(-dy^2/2s^2)) and rounded to float32, every other quantity is
+Arithmetic is chosen so that the C++ core can reproduce it bit for bit: the weight is separable,
+float32(exp(-dx^2/2s^2)) * float32(exp(-dy^2/2s^2)) with each exp in float64, every other quantity is
 float32, and seeds accumulate in raster order of the PIF grid.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ def _f32(v: float) -> np.float32:
 
 
 def _splat_weights(lo: int, hi: int, mu: np.float32, two_s2: float) -> tuple[np.ndarray, np.ndarray]:
-    """Squared distances and 1-D Gaussian factors (float64) of pixels lo..hi-1 to mu."""
+    """Squared distances (float64) and 1-D Gaussian factors (exp in float64, rounded to float32) of lo..hi-1."""
     d = np.arange(lo, hi, dtype=np.float64) - float(mu)
     d2 = d * d
-    return d2, np.exp(-d2 / two_s2)
+    return d2, np.exp(-d2 / two_s2).astype(np.float32)
 
 
 def fuse_maps(pif: np.ndarray, height: int, width: int, d: DecoderSpec, exact: bool | None = None) -> np.ndarray:
@@ -45,10 +45,10 @@ def fuse_maps(pif: np.ndarray, height: int, width: int, d: DecoderSpec, exact: b
                 y0, y1 = _support(y, t * s, height)
             dx2, ex = _splat_weights(x0, x1, x, two_s2)
             dy2, ey = _splat_weights(y0, y1, y, two_s2)
-            w = ey[:, None] * ex[None, :]
+            w = ey[:, None] * ex[None, :]  # float32 product of float32 factors
             if not exact:
                 w[np.ix_(dy2 < 0.25, dx2 < 0.25)] = 1.0  # the nearest pixel gets the full value
-            fused[k, y0:y1, x0:x1] += v * w.astype(np.float32)
+            fused[k, y0:y1, x0:x1] += v * w
     return fused
 
 
