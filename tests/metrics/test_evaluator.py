@@ -61,6 +61,7 @@ def test_degraded_result_and_failures() -> None:
     ev.add_failure("frame-7", "backend error")
     s = ev.summary()
     assert s["pDQ"] == pytest.approx(100 * 1 / 1.5) and s["AR"] == pytest.approx(50)
+    assert s["F1_paper"] == pytest.approx(s["F1"] / 2, abs=1e-3)
     assert s["bDQ"] is None  # one frame, one ball: no negative sample, undefined
     assert s["failed"] == 1 and ev.failures == [("frame-7", "backend error")]
     assert "-" in format_table([("x", s)]).splitlines()[2].split()
