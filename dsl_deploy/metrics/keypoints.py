@@ -9,7 +9,7 @@ truth has no labelled keypoint, OKS falls back to COCO's distance to its enlarge
 pycocotools does. A detected keypoint with a non-finite coordinate contributes 0 to the OKS.
 
 F1 = 2 AP AR / (AP + AR). (The paper's Table 1 prints AP AR / (AP + AR), half of this, e.g.
-87.5 and 82.1 -> 42.4; we report the usual F1.)
+87.5 and 82.1 -> 42.4; the evaluator reports the usual F1, and that one as F1_paper.)
 
 DeepSport poses (Sec. 4) have 4 keypoints: head, hip, foot 1, foot 2, with the feet interchangeable.
 Predicted COCO skeletons are converted: head = middle of the ears, hip = middle of the hips (the
