@@ -145,6 +145,10 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "profile") -> Profil
     if prof.dla is not None and prof.precision == "fp32":
         raise ProfileError(f"{source}: field 'dla' is set but DLA runs only FP16 or INT8; "
                            "set precision or dla = \"none\"")
+    if prof.dla is not None and prof.input.min_batch != prof.input.max_batch:
+        # DLA runs static shapes only; a batch range would silently push every layer back to the GPU.
+        raise ProfileError(f"{source}: field 'input.max_batch' is {prof.input.max_batch} but DLA needs a fixed batch; "
+                           f"set min_batch = opt_batch = max_batch (e.g. 1) when dla is set")
     if prof.version_compatible and prof.backend != "tensorrt":
         raise ProfileError(f"{source}: field 'version_compatible' only applies to backend tensorrt")
     return prof

@@ -108,3 +108,6 @@ def test_inconsistent_combinations(tmp_path):
         load_profile(_write(tmp_path, 'backend = "onnxruntime"\nprecision = "int8"\n'))
     with pytest.raises(ProfileError, match="DLA runs only FP16 or INT8"):
         load_profile(_write(tmp_path, 'precision = "fp32"\ndla = 0\n'))
+    with pytest.raises(ProfileError, match="field 'input.max_batch' is 2 but DLA needs a fixed batch"):
+        load_profile(_write(tmp_path, 'dla = 1\n[input]\nmax_batch = 2\n'))
+    assert load_profile(_write(tmp_path, 'dla = 1\n[input]\nmax_batch = 1\n')).dla == 1
