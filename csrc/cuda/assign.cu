@@ -9,13 +9,14 @@ constexpr int kPixelThreads = 256;
 constexpr int kCompactThreads = 1024;
 
 // Value of a segmentation-grid channel at full-resolution pixel (x, y): the grid itself at stride 1,
-// else bilinear with corners aligned (cell i at pixel stride * i).
+// else bilinear with corners aligned (cell i at pixel stride * i), as decode/fields.upsample computes it
+// (the last cell's fraction is 0, so it is copied exactly).
 __device__ __forceinline__ float seg_value(const float* chan, const Geometry& g, int stride, int x, int y) {
   if (stride == 1) return chan[y * g.Ws + x];
-  const int i0 = x / stride, j0 = y / stride;
+  const int i0 = min(x / stride, g.Ws - 1), j0 = min(y / stride, g.Hs - 1);
   const int i1 = min(i0 + 1, g.Ws - 1), j1 = min(j0 + 1, g.Hs - 1);
-  const float fx = static_cast<float>(x - i0 * stride) / static_cast<float>(stride);
-  const float fy = static_cast<float>(y - j0 * stride) / static_cast<float>(stride);
+  const float fx = i0 == g.Ws - 1 ? 0.f : static_cast<float>(x % stride) / static_cast<float>(stride);
+  const float fy = j0 == g.Hs - 1 ? 0.f : static_cast<float>(y % stride) / static_cast<float>(stride);
   const float top = chan[j0 * g.Ws + i0] * (1.f - fx) + chan[j0 * g.Ws + i1] * fx;
   const float bottom = chan[j1 * g.Ws + i0] * (1.f - fx) + chan[j1 * g.Ws + i1] * fx;
   return top * (1.f - fy) + bottom * fy;

@@ -68,6 +68,7 @@ __global__ void finish(Geometry g, const unsigned long long* __restrict__ pose_k
     const unsigned long long key = counters->ball_key;
     const float score = key_score(key);
     head->n_candidates = counters->n_candidates;
+    head->nonfinite = counters->nonfinite;
     head->has_ball = score > 0.f ? 1 : 0;
     head->ball_x = head->has_ball ? static_cast<float>(key_index(key) % g.W) : 0.f;
     head->ball_y = head->has_ball ? static_cast<float>(key_index(key) / g.W) : 0.f;

@@ -79,7 +79,7 @@ int dsl_cuda_fuse(dsl_cuda_decoder* decoder, const float* pif, int32_t exact, vo
  * array pointers set by the caller are filled (capacities as in dsl_decode.h), NULL ones are
  * pointed at decoder-owned host buffers, valid until the next call on the decoder. timings_ms holds
  * GPU time per stage from CUDA events (the ball is found with the poses: DSL_STAGE_BALL is 0 and
- * included in DSL_STAGE_POSES; DSL_STAGE_TOTAL also covers the input check). */
+ * included in DSL_STAGE_POSES; the NaN/inf check of the fields is counted in DSL_STAGE_FUSE). */
 int dsl_cuda_download(dsl_cuda_decoder* decoder, dsl_output* out, void* stream);
 
 /* Synchronise `stream` and copy the fused maps [19 * height * width] of the last decode or fuse. */
