@@ -91,3 +91,39 @@ def test_noisy_fields_score_lower_but_sensibly() -> None:
     # measured: AP 69.8 / 60.1 / 32.8, pDQ 100 / 97.8 / 81.0
     assert clean["AP"] > mild["AP"] > strong["AP"] and clean["pDQ"] > mild["pDQ"] > strong["pDQ"]
     assert mild["pDQ"] >= 85.0 and mild["pSQ"] >= 90.0 and mild["AP"] >= 40.0
+
+
+def _frame_round_trip(width: int, height: int, count: int = 12) -> dict:
+    """Frames of another size: annotation letterboxed to the input, ideal fields, decode, map back, score."""
+    from dsl_deploy.data.augment import resize_to_input
+    from dsl_deploy.preprocess import letterbox_params
+    from dsl_deploy.runtime.mapping import result_to_frame
+
+    spec = default_spec("resnet18", SIZE)
+    scenes = SyntheticScenes(0, width, height)
+    lb = letterbox_params(width, height, SIZE, SIZE)
+    ev = Evaluator(spec)
+    for i in range(count):
+        image, ann = scenes[i]
+        kp = ann.keypoints.copy()
+        kp[kp[:, :, 2] == 1, 2] = 0
+        ann = dataclasses.replace(ann, keypoints=kp)
+        _, ann_in = resize_to_input(image, ann, spec)
+        ev.add(result_to_frame(decode(ideal_fields(ann_in, spec), spec, impl="numpy"), lb), ann)
+    return ev.summary()
+
+
+def test_frame_round_trip_points() -> None:
+    # 200x150 frames upscaled into the 257 input and mapped back: points keep sub-pixel accuracy
+    # (measured AP 95.2, AR 96.3, bDQ 100; small players make OKS sensitive to the grid).
+    s = _frame_round_trip(200, 150)
+    assert s["bDQ"] is not None and s["bDQ"] >= 90.0
+    assert s["AP"] >= 90.0 and s["AR"] >= 90.0
+
+
+@pytest.mark.xfail(strict=True, reason="Letterbox.labels_to_frame resizes with cv2.INTER_NEAREST, which samples "
+                   "floor(x * scale) instead of the pixel centre: masks shift by up to a pixel (pSQ 77.5 here; "
+                   "100.0 with cv2.INTER_NEAREST_EXACT). Remove this mark once preprocess.py uses it.")
+def test_frame_round_trip_masks() -> None:
+    s = _frame_round_trip(200, 150)
+    assert s["pSQ"] >= 99.0 and s["pDQ"] >= 99.0
