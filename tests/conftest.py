@@ -35,10 +35,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_torch = pytest.mark.skip(reason="torch is not installed (pip install '.[train]')")
     skip_cuda = pytest.mark.skip(reason="no CUDA device here (CI has none; run on a GPU machine)")
     skip_trt = pytest.mark.skip(reason="TensorRT or a CUDA device is missing (pip install '.[trt]' on a GPU machine)")
+    # Markers, not keywords: pytest puts folder names (tests/tensorrt/) into the keywords too.
     for item in items:
-        if "torch" in item.keywords and not HAS_TORCH:
+        if item.get_closest_marker("torch") and not HAS_TORCH:
             item.add_marker(skip_torch)
-        if "cuda" in item.keywords and not HAS_CUDA:
+        if item.get_closest_marker("cuda") and not HAS_CUDA:
             item.add_marker(skip_cuda)
-        if "tensorrt" in item.keywords and not (HAS_TENSORRT and HAS_CUDA):
+        if item.get_closest_marker("tensorrt") and not (HAS_TENSORRT and HAS_CUDA):
             item.add_marker(skip_trt)

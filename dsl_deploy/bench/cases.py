@@ -30,7 +30,8 @@ class Case:
     batch: int = 1
     threads: int | None = None
     fields: str = "ground-truth"  # what the decoder is timed on; see describe_fields()
-    noise: float = 0.5  # pixel noise of the ground-truth fields, so maxima are not trivially clean
+    noise: float = 0.1  # noise of the ground-truth fields (std in PIF cells), so they are not trivially clean
+    players: int = 10  # players per synthetic frame (DESIGN.md's decoder target: 10 at 641x641)
     seed: int = 0
     distinct_frames: int = 8
     save_outputs: str | None = None  # .npz path: the first frame's network outputs, for parity columns
@@ -45,7 +46,7 @@ def describe_fields(case: Case) -> str:
     if case.fields == "network":
         return "the network's own outputs on synthetic frames (meaningful only for a trained checkpoint)"
     return (f"fields encoded from the synthetic scenes' ground truth (dsl_deploy.data.encode.ideal_fields, "
-            f"noise {case.noise} px): as sparse as a trained network's, not random noise")
+            f"noise {case.noise} cells, {case.players} players per frame): as sparse as a trained network's, not random noise")
 
 
 def make_decoder(name: str, spec: ModelSpec) -> Callable[[Mapping[str, np.ndarray]], FrameResult]:
@@ -77,7 +78,8 @@ def _frames(case: Case, spec: ModelSpec) -> tuple[list[np.ndarray], list[dict[st
     from ..data.encode import ideal_fields
     from ..data.synthetic import SyntheticScenes
 
-    scenes = SyntheticScenes(case.seed, spec.input.width, spec.input.height)
+    scenes = SyntheticScenes(case.seed, spec.input.width, spec.input.height, min_players=case.players,
+                             max_players=case.players)
     rng = np.random.default_rng(case.seed)
     frames, fields = [], []
     for i in range(max(1, case.distinct_frames)):

@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"{path}: no such file")
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
                   seed=args.seed)
-    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {args.decoder} decoder)", artifact=artifact,
+    from ..decode import resolve_impl
+    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {resolve_impl(args.decoder)} decoder)", artifact=artifact,
                 decoder=args.decoder, **common)
     peer = None
     if not args.no_peer:

@@ -65,18 +65,3 @@ def make_onnx(tmp_path: Path):
         onnx.save(tiny_model(**kwargs), str(path))
         return path
     return make
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Undo the root conftest's TensorRT skip for the CPU tests of this folder.
-
-    The root conftest looks the marker up in `item.keywords`, which also holds the folder name
-    'tensorrt', so it skips every test here; only tests carrying the real marker should be skipped.
-    """
-    here = Path(__file__).parent
-    for item in items:
-        if here not in Path(str(item.path)).parents or item.get_closest_marker("tensorrt") is not None:
-            continue
-        item.own_markers[:] = [m for m in item.own_markers
-                               if not (m.name == "skip" and "TensorRT or a CUDA device" in m.kwargs.get("reason", ""))]

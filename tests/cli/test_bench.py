@@ -1,0 +1,95 @@
+"""dsl-bench through the installed console command, on a small exported model."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SIZE = 97
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    exe = shutil.which("dsl-bench", path=str(BIN)) or "dsl-bench"
+    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    torch = pytest.importorskip("torch")
+    from dsl_deploy.export import export_onnx
+    from dsl_deploy.model import build_model
+    from dsl_deploy.model.checkpoint import save_checkpoint
+    from dsl_deploy.spec import default_spec
+
+    folder = tmp_path_factory.mktemp("bench-model")
+    spec = default_spec("resnet18", SIZE)
+    torch.manual_seed(0)
+    model = build_model(spec).eval()
+    save_checkpoint(folder / "m.pth", model, spec, {"seed": 0})
+    export_onnx(model, spec, folder / "m.onnx", simplify=False)
+    return folder / "m.pth", folder / "m.onnx"
+
+
+def test_help_explains_options(tmp_path):
+    r = run("--help", cwd=tmp_path)
+    assert r.returncode == 0
+    for option in ("--engine", "--onnx", "--checkpoint", "--demo", "--reference", "--iters", "--warmup",
+                   "--threads", "--batch", "--json", "--fields"):
+        assert option in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "nothing to measure"),
+    (["--onnx", "missing.onnx"], "missing.onnx: no such file"),
+    (["--onnx", "m.onnx", "--iters", "0"], "--iters: expected a positive number"),
+])
+def test_bad_input_is_one_line(tmp_path, args, message):
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_onnx_against_torch_reference(tmp_path, small_model):
+    pth, onnx = small_model
+    out = tmp_path / "r.json"
+    r = run("--onnx", str(onnx), "--reference", str(pth), "--iters", "2", "--warmup", "1", "--json", str(out),
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    ours, peer = doc["ours"], doc["peer"]
+    assert ours["backend"] and "torch" in peer["case"]["label"]
+    assert ours["torch_imported"] is False  # the runtime path of the measured pipeline stays off torch
+    assert ours["ms"]["total"]["n"] == 2 and ours["ms"]["total"]["median"] > 0
+    for stage in ("preprocess", "inference", "decode", "total"):
+        assert doc["comparison"]["vs_peer"][stage] is not None
+    assert set(doc["max_abs_error_vs_peer_backend"]) == {"player", "offset", "pif"}
+    assert max(doc["max_abs_error_vs_peer_backend"].values()) < 1e-3
+    assert "ground truth" in ours["decode_fields"]
+    assert doc["machine"]["versions"]["onnxruntime"]
+    assert out.with_suffix(".png").exists()
+    assert "DeepSportLab" in r.stdout and "peer/ours" in r.stdout
+
+
+@pytest.mark.slow
+def test_demo_builds_once_and_reuses(tmp_path):
+    pytest.importorskip("torch")
+    env = {"DSL_CACHE_DIR": str(tmp_path / "cache")}
+    args = ("--demo", "--backbone", "resnet18", "--size", str(SIZE), "--iters", "1", "--warmup", "0", "--no-peer",
+            "--no-plot", "--out", str(tmp_path / "res"))
+    first = run(*args, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "exported ONNX" in first.stderr
+    second = run(*args, cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "reusing" in second.stderr
+    results = list((tmp_path / "res").glob("bench-*.json"))
+    assert len(results) == 1 and json.loads(results[0].read_text())["settings"]["demo"] is True
