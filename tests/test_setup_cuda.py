@@ -59,6 +59,8 @@ def test_gencode_has_sass_for_each_and_ptx_for_the_newest(setup_cuda) -> None:
 def test_compile_command_links_cudart_statically_without_fma(setup_cuda, tmp_path: Path) -> None:
     cmd = setup_cuda.compile_command("nvcc", [80], tmp_path / "x.so")
     assert "--cudart=static" in cmd and "-shared" in cmd and "--fmad=false" in cmd
+    assert "-Werror=all-warnings" not in cmd
+    assert "-Werror=all-warnings" in setup_cuda.compile_command("nvcc", [80], tmp_path / "x.so", strict=True)
     assert all(Path(p).is_file() for p in cmd if p.endswith(".cu"))
     assert sum(p.endswith(".cu") for p in cmd) == len(setup_cuda.SOURCES)
 
@@ -101,8 +103,22 @@ def test_find_nvcc_in_cuda_home(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp
     assert setup_cuda.find_nvcc() == str(fake)
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").is_file(),
-                    reason="nvcc is not installed")
+NO_NVCC = pytest.mark.skipif(shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").is_file(),
+                             reason="nvcc is not installed")
+
+
+@NO_NVCC
+@pytest.mark.slow
+def test_sources_compile_without_warnings(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # One architecture, warnings as errors in host and device code (the install build is not strict).
+    monkeypatch.setenv("DSL_BUILD_CUDA", "1")
+    monkeypatch.setenv("DSL_CUDA_STRICT", "1")
+    monkeypatch.setenv("DSL_CUDA_ARCHS", str(setup_cuda.supported_archs(setup_cuda.find_nvcc())[0]))
+    built = setup_cuda.build(tmp_path)
+    assert built == tmp_path / setup_cuda.LIBRARY and built.stat().st_size > 0
+
+
+@NO_NVCC
 def test_compile_errors_fail_loudly(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A copy of the tree layout with one broken source: the error must carry nvcc's own message.
     (tmp_path / "csrc" / "cuda").mkdir(parents=True)
