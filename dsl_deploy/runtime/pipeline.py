@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ..backends import load_backend
+from ..backends import artifact_kind, load_backend
 from ..backends.base import Backend
 from ..errors import DslError, InputError
 from ..preprocess import Letterbox, Preprocessor, check_frame
@@ -58,6 +58,8 @@ class Pipeline:
         if isinstance(artifact, Backend):
             self.backend, self._owns_backend = artifact, False
         elif isinstance(artifact, (str, Path)):
+            if (threads is not None or providers is not None) and artifact_kind(artifact) != "onnx":
+                raise InputError(f"{artifact}: threads and providers apply to ONNX Runtime (.onnx models) only")
             options: dict[str, Any] = {}
             if threads is not None:
                 options["threads"] = threads

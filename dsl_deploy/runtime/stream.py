@@ -71,6 +71,12 @@ class Stream:
             threading.Thread(target=self._guard, args=(self._preprocess,), name="dsl-preprocess", daemon=True),
             threading.Thread(target=self._guard, args=(self._infer,), name="dsl-infer", daemon=True),
         ]
+        self._started = False
+
+    def _start(self) -> None:
+        # Threads start on the first next(), so a stream that is never iterated holds no thread.
+        self._started = True
+        self.stats.started = time.perf_counter()
         for t in self._threads:
             t.start()
 
@@ -155,6 +161,8 @@ class Stream:
         return self
 
     def __next__(self) -> Any:
+        if not self._started and not self._done:
+            self._start()
         while True:
             item = self._next_item()
             frame, lb, fields, timings = item
@@ -209,7 +217,7 @@ class Stream:
     def _join(self) -> None:
         me = threading.current_thread()
         for t in self._threads:
-            if t is not me:
+            if t is not me and t.is_alive():
                 t.join(timeout=5.0)
 
     def stop(self) -> None:

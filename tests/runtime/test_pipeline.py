@@ -1,6 +1,8 @@
 """Pipeline: results in frame pixels for frames of any size, timings, bad input, streams (order, drops, faults)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -209,3 +211,24 @@ def test_decode_failures_are_counted_not_fatal(fake_onnx: Path, disc_frame):
         stream = p.stream([disc_frame(64, 64, [(30, 30, 8)])] * 4)
         assert [r.frame_index for r in stream] == [0, 2, 3]
     assert stream.stats.corrupt == 1
+
+
+def test_runtime_and_cli_import_without_torch():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import dsl_deploy.runtime, dsl_deploy.runtime.sinks, dsl_deploy.runtime.render, dsl_deploy.cli.infer\n"
+            "from dsl_deploy import Pipeline\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'onnx')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['torch']"  # only the blocker entry itself
+
+
+def test_threads_only_for_onnx_and_lazy_threads(tmp_path: Path, pipe, disc_video: Path):
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"x")
+    with pytest.raises(InputError, match="ONNX Runtime"):
+        Pipeline(engine, threads=2)
+    stream = pipe.stream(disc_video)
+    assert not _dsl_threads()  # nothing runs until the stream is iterated
+    stream.close()
+    assert not _dsl_threads()
