@@ -49,7 +49,8 @@ class Letterbox:
     def labels_to_frame(self, labels: np.ndarray) -> np.ndarray:
         """Crop the letterbox padding off a label map and resize it (nearest) to the frame size."""
         crop = labels[self.pad_y:self.pad_y + self.resized_height, self.pad_x:self.pad_x + self.resized_width]
-        return cv2.resize(crop, (self.frame_width, self.frame_height), interpolation=cv2.INTER_NEAREST)
+        # INTER_NEAREST samples floor(x * scale), half a pixel off the pixel-centre convention used above.
+        return cv2.resize(crop, (self.frame_width, self.frame_height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
 def letterbox_params(frame_width: int, frame_height: int, width: int, height: int) -> Letterbox:

@@ -121,9 +121,6 @@ def test_frame_round_trip_points() -> None:
     assert s["AP"] >= 90.0 and s["AR"] >= 90.0
 
 
-@pytest.mark.xfail(strict=True, reason="Letterbox.labels_to_frame resizes with cv2.INTER_NEAREST, which samples "
-                   "floor(x * scale) instead of the pixel centre: masks shift by up to a pixel (pSQ 77.5 here; "
-                   "100.0 with cv2.INTER_NEAREST_EXACT). Remove this mark once preprocess.py uses it.")
 def test_frame_round_trip_masks() -> None:
     s = _frame_round_trip(200, 150)
     assert s["pSQ"] >= 99.0 and s["pDQ"] >= 99.0
