@@ -12,21 +12,27 @@ namespace {
 
 // Raster indices of the pixels at or above the threshold; throws on a non-finite probability.
 void collect_foreground(Scratch& s, const float* player, float thr) {
-    const int32_t n = s.height * s.width;
+    const int32_t h = s.height, w = s.width;
     int32_t* fg = s.fg.data();
+    int32_t* fg_y = s.fg_y.data();
     int32_t count = 0;
     bool bad = false;
-    for (int32_t i = 0; i < n; ++i) {
-        const float v = player[i];
-        bad |= !(v - v == 0.0f);  // NaN and inf both give NaN here
-        fg[count] = i;
-        count += v >= thr ? 1 : 0;
+    for (int32_t y = 0; y < h; ++y) {
+        const float* row = player + static_cast<size_t>(y) * w;
+        const int32_t base = y * w;
+        for (int32_t x = 0; x < w; ++x) {
+            const float v = row[x];
+            bad |= !(v - v == 0.0f);  // NaN and inf both give NaN here
+            fg[count] = base + x;     // branch-free compaction: the slot is kept only for player pixels
+            fg_y[count] = y;
+            count += v >= thr ? 1 : 0;
+        }
     }
     if (bad)
-        for (int32_t i = 0; i < n; ++i)
+        for (int32_t i = 0; i < h * w; ++i)
             if (!std::isfinite(player[i]))
-                throw Error{DSL_ERR_NONFINITE, "player: non-finite probability at (x=" + std::to_string(i % s.width) +
-                                                   ", y=" + std::to_string(i / s.width) + ")"};
+                throw Error{DSL_ERR_NONFINITE, "player: non-finite probability at (x=" + std::to_string(i % w) +
+                                                   ", y=" + std::to_string(i / w) + ")"};
     s.fg_label.resize(static_cast<size_t>(count));  // within capacity: no allocation after the first frame
 }
 
@@ -36,17 +42,18 @@ constexpr int32_t kLanes = 16;
 // Nearest centre (Eq. 4) of up to kLanes pixels; returns the first pixel with a non-finite offset or INT32_MAX.
 // An AVX2 clone is picked at load time where the CPU has it; IEEE results are the same (no FMA contraction).
 DSL_SIMD_CLONES
-int32_t nearest_block(const int32_t* fg, int32_t nl, int32_t w, const float* ox, const float* oy, const float* cx,
-                      const float* cy, int32_t n_centers, int32_t* lab) {
+int32_t nearest_block(const int32_t* fg, const int32_t* fg_y, int32_t nl, int32_t w, const float* ox,
+                      const float* oy, const float* cx, const float* cy, int32_t n_centers, int32_t* lab) {
     float tx[kLanes], ty[kLanes], best[kLanes];
     int32_t bj[kLanes];
     int32_t bad = std::numeric_limits<int32_t>::max();
     for (int32_t l = 0; l < kLanes; ++l) {
-        const int32_t i = fg[std::min(l, nl - 1)];  // the tail repeats its last pixel
+        const int32_t f = std::min(l, nl - 1);  // the tail repeats its last pixel
+        const int32_t i = fg[f], y = fg_y[f];
         const float dxo = ox[i], dyo = oy[i];
         if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
-        tx[l] = static_cast<float>(i % w) + dxo;
-        ty[l] = static_cast<float>(i / w) + dyo;
+        tx[l] = static_cast<float>(i - y * w) + dxo;
+        ty[l] = static_cast<float>(y) + dyo;
         const float ddx = cx[0] - tx[l], ddy = cy[0] - ty[l];
         best[l] = ddx * ddx + ddy * ddy;
         bj[l] = 0;
@@ -76,6 +83,7 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
     if (n_centers == 0) return 0;
     const int32_t n_fg = static_cast<int32_t>(s.fg_label.size());
     const int32_t* fg = s.fg.data();
+    const int32_t* fg_y = s.fg_y.data();
     int32_t* lab = s.fg_label.data();
     const float* ox = offset;
     const float* oy = offset + plane;
@@ -88,7 +96,8 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
 #endif
     for (int32_t b = 0; b < n_blocks; ++b) {
         const int32_t f0 = b * kLanes;
-        bad = std::min(bad, nearest_block(fg + f0, std::min(kLanes, n_fg - f0), w, ox, oy, cx, cy, n_centers, lab + f0));
+        const int32_t nl = std::min(kLanes, n_fg - f0);
+        bad = std::min(bad, nearest_block(fg + f0, fg_y + f0, nl, w, ox, oy, cx, cy, n_centers, lab + f0));
     }
     if (bad != std::numeric_limits<int32_t>::max())
         throw Error{DSL_ERR_NONFINITE, "offset: non-finite value at player pixel (x=" + std::to_string(bad % w) +
@@ -103,8 +112,8 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
         box[4 * j + 3] = -1;
     }
     for (int32_t f = 0; f < n_fg; ++f) {
-        const int32_t j = lab[f], i = fg[f];
-        const int32_t x = i % w, y = i / w;
+        const int32_t j = lab[f], y = fg_y[f];
+        const int32_t x = fg[f] - y * w;
         ++count[j];
         int32_t* b = box + 4 * j;
         b[0] = std::min(b[0], x);

@@ -42,6 +42,8 @@ struct Scratch {
     std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering
     std::vector<int32_t> kept;                // surviving centre indices, in rank order
     std::vector<int32_t> fg;                  // raster indices of player pixels
+    std::vector<int32_t> fg_y;                // their rows
+    std::vector<int32_t> kp_index;            // per player and body part: raster index of the held keypoint
     std::vector<int32_t> fg_label;            // their 0-based centre index
     std::vector<int32_t> labels;              // decoder-owned label output
     std::vector<float> keypoints, scores, boxes, centers;
@@ -58,7 +60,7 @@ struct Scratch {
 void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
 void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact);
 
-// Raster-sorted, unique pixels of map k at or above the keypoint threshold (call once per fusion).
+// Unique pixels of map k at or above the keypoint threshold, in no particular order (call once per fusion).
 void collect_candidates(Scratch& s, int k, const dsl_params& p);
 // True when pixel idx of map m is the maximum of its window (first in raster order wins ties).
 bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius);

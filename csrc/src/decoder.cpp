@@ -92,6 +92,7 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
     std::fill(keypoints, keypoints + static_cast<size_t>(n) * DSL_NUM_BODY_PARTS * 3, 0.0f);
     if (n == 0) return;
     const int32_t radius = p.nms_window / 2;
+    int32_t* held = s.kp_index.data();  // raster index of the kept maximum; valid where its score > 0
     const int nt = p.num_threads;
     (void)nt;
 #ifdef _OPENMP
@@ -103,11 +104,16 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
         for (int32_t idx : s.candidates[k]) {
             const int32_t lab = labels[idx];
             if (lab <= 0) continue;
-            float* kp = keypoints + (static_cast<size_t>(lab - 1) * DSL_NUM_BODY_PARTS + k) * 3;
-            if (m[idx] > kp[2] && dsl::is_local_max(m, s.height, s.width, idx, radius)) {
+            const size_t slot = static_cast<size_t>(lab - 1) * DSL_NUM_BODY_PARTS + k;
+            float* kp = keypoints + slot * 3;
+            const float v = m[idx];
+            // Raster order with a strict "beats": the best score wins, the first in raster order among equals.
+            const bool better = v > kp[2] || (kp[2] > 0.0f && v == kp[2] && idx < held[slot]);
+            if (better && dsl::is_local_max(m, s.height, s.width, idx, radius)) {
                 kp[0] = static_cast<float>(idx % s.width);
                 kp[1] = static_cast<float>(idx / s.width);
-                kp[2] = m[idx];
+                kp[2] = v;
+                held[slot] = idx;
             }
         }
     }
@@ -201,6 +207,8 @@ int guarded(F&& body) {
 
 }  // namespace
 
+static size_t n_players_capacity(int32_t max_players) { return static_cast<size_t>(max_players) * DSL_NUM_BODY_PARTS; }
+
 void dsl::Scratch::resize(int32_t h, int32_t w, int32_t max_players) {
     height = h;
     width = w;
@@ -216,6 +224,8 @@ void dsl::Scratch::resize(int32_t h, int32_t w, int32_t max_players) {
         dirty[k].reserve(1024);
     }
     fg.assign(plane, 0);
+    fg_y.assign(plane, 0);
+    kp_index.assign(n_players_capacity(max_players), 0);
     fg_label.clear();
     fg_label.reserve(plane);
     labels.assign(plane, 0);

@@ -17,8 +17,8 @@ void collect_candidates(Scratch& s, int k, const dsl_params& p) {
             if (m[i] >= thr) out.push_back(i);
         return;
     }
-    // The fusion listed each pixel once, when it crossed the threshold; raster order is the tie order.
-    std::sort(out.begin(), out.end());
+    // The fusion listed each pixel once, when it crossed the threshold. The list is not in raster order;
+    // the callers break ties by raster index themselves, so no sort is needed.
 }
 
 bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius) {
