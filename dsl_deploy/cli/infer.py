@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from contextlib import ExitStack
+from pathlib import Path
 from types import FrameType
 
 from ..errors import DslError, InputError
@@ -91,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=None, metavar="F",
                    help="frame rate of a rendered video (default: the source's, else 25)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--log-every", type=float, default=None, metavar="S",
+                   help="print a status line (frames, dropped, corrupt, fps, ms) on stderr every S seconds; "
+                        "0 turns it off (default: 60 for live sources, off for files)")
+    p.add_argument("--summary-json", metavar="PATH", default=None,
+                   help="also write the end-of-run summary as JSON to PATH (default: off)")
     return p
 
 
@@ -105,6 +114,8 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--reconnect-delay and --reconnect-max-delay: expected positive seconds")
     if args.reconnect_attempts is not None and args.reconnect_attempts < 0:
         raise InputError(f"--reconnect-attempts: expected 0 or more, got {args.reconnect_attempts}")
+    if args.log_every is not None and args.log_every < 0:
+        raise InputError(f"--log-every: expected 0 or more seconds, got {args.log_every}")
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps: expected a positive rate, got {args.fps}")
 
@@ -155,6 +166,14 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -
     return sinks
 
 
+def _write_json_atomically(path: str, data: dict) -> None:
+    """Write JSON next to `path` and rename it into place, so a reader never sees half a file."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, target)
+
+
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     """Entry point of dsl-infer."""
@@ -189,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          with_frames=True, stop=stopper.event))
             bar = stack.enter_context(tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True,
                                            disable=args.no_progress or source.live, desc=PROG))
+            every = args.log_every if args.log_every is not None else (60.0 if source.live else 0.0)
+            last_log = time.monotonic()
             for frame, result in stream:
                 try:
                     for sink in sinks:
@@ -198,12 +219,17 @@ def main(argv: list[str] | None = None) -> int:
                     stream.stop()
                     break
                 bar.update(1)
+                if every and time.monotonic() - last_log >= every:
+                    last_log = time.monotonic()
+                    tqdm.write(f"{PROG}: {stream.stats.summary().splitlines()[0]}", file=sys.stderr)
     finally:
         stopper.restore()
         logger.removeHandler(handler)
         if stream is not None:
             for line in stream.stats.summary().splitlines():
                 print(f"{PROG}: {line}", file=sys.stderr)
+            if args.summary_json:
+                _write_json_atomically(args.summary_json, stream.stats.to_dict())
     if stopper.signum is not None:
         print(f"{PROG}: stopped by {signal.Signals(stopper.signum).name}; outputs flushed and closed",
               file=sys.stderr)

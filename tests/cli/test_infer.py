@@ -57,14 +57,16 @@ def test_help_explains_every_option():
     assert out.returncode == 0
     for opt in ("--model", "--output", "--coco", "--render", "--masks", "--queue", "--max-frames", "--decoder",
                 "--threads", "--providers", "--live", "--no-live", "--reconnect-delay", "--reconnect-max-delay",
-                "--reconnect-attempts", "--fps", "--no-progress", "SOURCE", "SIGTERM", "dropped", "corrupt"):
+                "--reconnect-attempts", "--fps", "--no-progress", "--log-every", "--summary-json", "SOURCE", "SIGTERM", "dropped", "corrupt"):
         assert opt in out.stdout, opt
     assert out.stdout.count("default") >= 10
 
 
 def test_video_to_stdout_coco_and_rendered_video(model: Path, video: Path, tmp_path: Path):
     coco, overlay = tmp_path / "results.json", tmp_path / "overlay.avi"
-    out = _run(str(video), "--model", str(model), "-o", "-", "--coco", str(coco), "--render", str(overlay))
+    summary = tmp_path / "summary.json"
+    out = _run(str(video), "--model", str(model), "-o", "-", "--coco", str(coco), "--render", str(overlay),
+               "--summary-json", str(summary), "--log-every", "0.0001")
     assert out.returncode == 0, out.stderr
     lines = _lines(out.stdout)
     assert [d["frame"] for d in lines] == list(range(FRAMES))
@@ -73,6 +75,10 @@ def test_video_to_stdout_coco_and_rendered_video(model: Path, video: Path, tmp_p
     assert lines[1]["timestamp"] == pytest.approx(0.04, abs=1e-3)
     assert f"frames {FRAMES}, dropped 0, corrupt 0" in out.stderr and "throughput" in out.stderr
     assert "inference" in out.stderr and "latency" in out.stderr
+    assert out.stderr.count("throughput") > 2  # periodic status lines, then the summary
+    stats = json.loads(summary.read_text())
+    assert (stats["frames"], stats["dropped"], stats["corrupt"]) == (FRAMES, 0, 0) and stats["fps"] > 0
+    assert {"preprocess", "inference", "decode", "total"} <= set(stats["stage_ms"]) and "p95" in stats["latency_ms"]
     records = json.loads(coco.read_text())
     assert len(records) == 2 * FRAMES and {r["image_id"] for r in records} == set(range(FRAMES))
     cap = cv2.VideoCapture(str(overlay))
