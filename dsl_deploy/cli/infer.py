@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect))
             pipeline = stack.enter_context(Pipeline(args.model, decoder=args.decoder, threads=args.threads,
                                                     providers=providers))
+            if args.coco and source.live:
+                logger.warning("--coco keeps every record in memory until the end; with a live source memory "
+                               "grows for as long as it runs")
             sinks = _open_sinks(args, stack, source.fps)
             total = source.total if not source.live else None
             if total is not None and args.max_frames is not None:
