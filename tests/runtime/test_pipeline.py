@@ -232,3 +232,17 @@ def test_threads_only_for_onnx_and_lazy_threads(tmp_path: Path, pipe, disc_video
     assert not _dsl_threads()  # nothing runs until the stream is iterated
     stream.close()
     assert not _dsl_threads()
+
+
+def test_an_abandoned_stream_stops_its_threads(pipe, disc_video: Path):
+    import gc
+
+    stream = pipe.stream(disc_video)
+    next(stream)
+    assert _dsl_threads()
+    del stream  # the caller walks away without close()
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while _dsl_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _dsl_threads()

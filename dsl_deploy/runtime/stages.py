@@ -1,0 +1,147 @@
+"""The worker side of a Stream: reader, preprocess and inference threads joined by bounded queues.
+
+    reader thread   --frames-->   preprocess thread   --batches-->   inference thread   --fields-->   caller
+    (source.frames)  StageQueue    (Preprocessor pool)  StageQueue    (backend.infer)     StageQueue   (decode, map)
+                     drop-oldest
+                     when live
+
+Each stage is one thread and every queue is FIFO, so results come out in source order. The threads
+hold this object, never the Stream, so a Stream that its caller abandons is garbage-collected and its
+finaliser stops them.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..backends.base import Backend
+from ..errors import InputError
+from ..preprocess import Preprocessor, check_frame
+from ..spec import ModelSpec
+from .queues import CLOSED, StageQueue
+from .sources import Source
+from .stats import StreamStats
+
+log = logging.getLogger("dsl_deploy.runtime")
+
+STAGE_QUEUE = 2  # batches and fields in flight between the inner stages
+
+
+class Stages:
+    """Threads and queues of one stream; `fields` is the queue the caller reads."""
+
+    def __init__(self, backend: Backend, spec: ModelSpec, source: Source, *, queue: int, max_frames: int | None,
+                 stop: threading.Event, copy_outputs: bool, on_corrupt: Callable[[str], None] | None):
+        self.backend, self.source, self.max_frames = backend, source, max_frames
+        self.stop, self.copy_outputs, self.on_corrupt = stop, copy_outputs, on_corrupt
+        self.stats = StreamStats()
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self.frames = StageQueue(queue, drop_oldest=source.live)
+        self.batches = StageQueue(STAGE_QUEUE)
+        self.fields = StageQueue(STAGE_QUEUE)
+        # Preprocessed batches live in a pool of buffers that return once inference has used them, so the
+        # hot path allocates no input buffer.
+        self.pool = StageQueue(STAGE_QUEUE + 2)
+        for _ in range(STAGE_QUEUE + 2):
+            self.pool.put(Preprocessor(spec))
+        self.threads = [threading.Thread(target=self._guard, args=(fn,), name=f"dsl-{name}", daemon=True)
+                        for name, fn in (("read", self._read), ("preprocess", self._preprocess),
+                                         ("infer", self._infer))]
+
+    def start(self) -> None:
+        """Start the three threads."""
+        self.stats.started = time.perf_counter()
+        for t in self.threads:
+            t.start()
+
+    def abort(self) -> None:
+        """Close every queue: each thread returns at its next hand-off."""
+        for q in (self.frames, self.pool, self.batches, self.fields):
+            q.close()
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the threads (each at most `timeout` s)."""
+        me = threading.current_thread()
+        for t in self.threads:
+            if t is not me and t.is_alive():
+                t.join(timeout=timeout)
+
+    def corrupt(self, message: str) -> None:
+        """Count and report a skipped frame (called from any thread)."""
+        with self._lock:
+            self.stats.corrupt += 1
+        log.warning("skipped corrupt frame: %s", message)
+        if self.on_corrupt is not None:
+            self.on_corrupt(message)
+
+    def _guard(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread and re-raised there
+            with self._lock:
+                if self.error is None:
+                    self.error = exc
+            self.stop.set()
+            self.abort()
+
+    def _read(self) -> None:
+        try:
+            for frame in self.source.frames(self.stop):
+                if frame.corrupt:
+                    self.corrupt(frame.error or f"{frame.source}: frame {frame.index}")
+                    continue
+                if self.max_frames is not None and self.stats.read >= self.max_frames:
+                    break
+                self.stats.read += 1
+                if not self.frames.put(frame):
+                    break
+                if self.max_frames is not None and self.stats.read >= self.max_frames:
+                    break
+        finally:
+            self.stats.reconnects = self.source.reconnects
+            self.frames.close()
+
+    def _preprocess(self) -> None:
+        try:
+            while True:
+                frame = self.frames.get()
+                if frame is CLOSED:
+                    return
+                prep = self.pool.get()
+                if prep is CLOSED:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    batch, boxes = prep(check_frame(frame.image))
+                except InputError as exc:
+                    self.pool.put(prep)
+                    self.corrupt(f"{frame.source}: frame {frame.index}: {exc}")
+                    continue
+                ms = (time.perf_counter() - t0) * 1e3
+                if not self.batches.put((frame, prep, batch, boxes[0], ms)):
+                    return
+        finally:
+            self.batches.close()
+
+    def _infer(self) -> None:
+        try:
+            while True:
+                item = self.batches.get()
+                if item is CLOSED:
+                    return
+                frame, prep, batch, lb, pre_ms = item
+                t0 = time.perf_counter()
+                fields = self.backend.infer(batch)
+                if self.copy_outputs:
+                    fields = {k: np.array(v, copy=True) for k, v in fields.items()}
+                inf_ms = (time.perf_counter() - t0) * 1e3
+                self.pool.put(prep)  # the input buffer is free again
+                if not self.fields.put((frame, lb, fields, {"preprocess": pre_ms, "inference": inf_ms})):
+                    return
+        finally:
+            self.fields.close()
