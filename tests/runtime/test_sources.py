@@ -139,3 +139,36 @@ def test_a_video_file_as_live_is_reopened_when_it_ends(disc_video: Path):
     src.close()
     assert [f.index for f in frames] == list(range(60))  # indices continue across reopenings
     assert src.reconnects == 2  # the 24-frame file ended twice and was reopened each time
+
+
+class _ScriptedCapture:
+    """Replays a script of reads: an image, or None for a failed read."""
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def read(self):
+        if not self.script:
+            return False, None
+        item = self.script.pop(0)
+        return (item is not None), item
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        pass
+
+
+def test_video_skips_a_bad_frame_in_the_middle_but_not_the_end(disc_video: Path):
+    src = VideoFile(disc_video)  # total = 24 frames
+    img = _img(9)
+    src._cap.release()
+    src._cap = _ScriptedCapture([img, img, None] + [img] * 21 + [None])
+    frames = list(src.frames())
+    assert [f.index for f in frames] == list(range(24))
+    assert [f.index for f in frames if f.corrupt] == [2]  # a failed read followed by good frames is corrupt
+    assert "frame 2 failed to decode" in frames[2].error
+    src._cap = _ScriptedCapture([img, None, None, None, None])
+    src.total = None  # unknown length: failures in a row are the end, not corrupt frames
+    assert [f.index for f in src.frames()] == [0]
