@@ -77,7 +77,8 @@ def load_backbone_weights(net: nn.Module, path: str | Path, name: str) -> None:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ArtifactError(f"{p}: not a readable torchvision weight file ({type(exc).__name__}: {first_line(exc)})") from None
+        raise ArtifactError(f"{p}: not a readable torchvision weight file "
+                            f"({type(exc).__name__}: {first_line(exc)})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

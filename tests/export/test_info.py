@@ -20,10 +20,9 @@ def test_counts_a_known_convolution():
     assert info["input"] == "33x33" and "2 x multiply-accumulates" in info["flops_convention"]
 
 
-def test_network_cost_grows_with_input_area():
-    from dsl_deploy.model import build_model
-    spec = default_spec("resnet18", 129)
-    model = build_model(spec)
-    small, large = model_info(model, spec), model_info(model, spec.with_input_size(257))
-    assert small["params"] == sum(p.numel() for p in model.parameters()) == large["params"]
+def test_network_cost_grows_with_input_area(lively_model):
+    spec = lively_model.spec
+    small, large = model_info(lively_model, spec), model_info(lively_model, spec.with_input_size(257))
+    assert small["params"] == sum(p.numel() for p in lively_model.parameters()) == large["params"]
     assert 3.0 < large["flops"] / small["flops"] < 4.5  # ~ (257/129)^2 ~ 3.97
+    assert not lively_model.training

@@ -1,6 +1,8 @@
 """ONNX export: checker, metadata, I/O names and shapes, dynamic batch, parity, simplification fallback."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ from dsl_deploy.export.metadata import META_FORMAT_VERSION, META_SPEC, META_VERS
 from dsl_deploy.spec import ModelSpec, default_spec  # noqa: E402
 
 pytestmark = pytest.mark.torch
+HAS_ONNXSLIM = importlib.util.find_spec("onnxslim") is not None
+needs_onnxslim = pytest.mark.skipif(not HAS_ONNXSLIM, reason="onnxslim is not installed")
 
 
 def test_checker_metadata_and_io(exported, lively_model):
@@ -26,8 +30,11 @@ def test_checker_metadata_and_io(exported, lively_model):
     assert meta[META_VERSION] == __version__ and meta[META_FORMAT_VERSION] == "1"
     assert [i.name for i in proto.graph.input] == ["image"]
     assert [o.name for o in proto.graph.output] == ["player", "offset", "pif"]
-    assert any(line.startswith("simplify: onnxslim") for line in lines)
-    assert "parity ok: ONNX Runtime matches torch within 0.001 (simplified graph)" in lines
+    if HAS_ONNXSLIM:
+        assert any(line.startswith("simplify: onnxslim") for line in lines)
+        assert "parity ok: ONNX Runtime matches torch within 0.001 (simplified graph)" in lines
+    else:
+        assert "simplify: onnxslim is not installed; keeping the graph as exported" in lines
 
 
 def test_dynamic_batch_shapes_on_onnxruntime(exported, lively_model):
@@ -62,6 +69,7 @@ def test_parity_detects_a_different_network(exported, lively_model):
         check_parity(other, path, sample_batch(lively_model.spec, 1), 1e-3, log=None)
 
 
+@needs_onnxslim
 def test_simplifier_failure_falls_back(lively_model, tmp_path, monkeypatch):
     import onnxslim
 
@@ -77,6 +85,7 @@ def test_simplifier_failure_falls_back(lively_model, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["fallback.onnx"]  # no temporary left behind
 
 
+@needs_onnxslim
 def test_simplifier_that_changes_outputs_falls_back(lively_model, tmp_path, monkeypatch):
     import onnxslim
     from onnx import numpy_helper

@@ -31,14 +31,10 @@ def test_known_values_and_orientation():
     assert torch.equal(out["offset"], offset)
 
 
-def test_wrapper_returns_outputs_in_spec_order():
-    from dsl_deploy.model import build_model
-    from dsl_deploy.spec import default_spec
-    torch.manual_seed(0)
-    model = build_model(default_spec("resnet18", 129)).eval()
+def test_wrapper_returns_outputs_in_spec_order(lively_model):
     x = torch.randn(1, 3, 129, 129)
     with torch.no_grad():
-        player, offset, pif = ReadyFields(model)(x)
-        expected = ready_fields(model(x))
+        player, offset, pif = ReadyFields(lively_model)(x)
+        expected = ready_fields(lively_model(x))
     assert torch.equal(player, expected["player"]) and torch.equal(offset, expected["offset"])
     assert torch.equal(pif, expected["pif"])
