@@ -117,6 +117,13 @@ def compile_command(nvcc: str, archs: list[int], out: Path, *, strict: bool = Fa
             *(str(src / name) for name in SOURCES)]
 
 
+def ptx_check_command(nvcc: str, arch: int, out_dir: Path) -> list[str]:
+    """nvcc command compiling every source to PTX with device warnings as errors (a quick strictness check)."""
+    src = ROOT / "csrc" / "cuda"
+    return [nvcc, "-std=c++17", "--fmad=false", "-Werror=all-warnings", f"-gencode=arch=compute_{arch},code=compute_{arch}",
+            "-I", str(ROOT / "csrc" / "include"), "--ptx", "-odir", str(out_dir), *(str(src / name) for name in SOURCES)]
+
+
 def build(out_dir: Path) -> Path | None:
     """Build libdsl_decode_cuda.so into out_dir; return its path, or None (one line printed) when skipped."""
     mode = os.environ.get("DSL_BUILD_CUDA", "auto").strip().lower() or "auto"

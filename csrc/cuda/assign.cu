@@ -23,10 +23,10 @@ __device__ __forceinline__ float seg_value(const float* chan, const Geometry& g,
 }
 
 __global__ void label_pixels(Geometry g, Params p, const float* __restrict__ player,
-                             const float* __restrict__ offset, const int* __restrict__ centre_xy,
-                             const int* n_centres_ptr, int* __restrict__ labels, int* __restrict__ inst_count,
-                             int* __restrict__ inst_box) {
-  extern __shared__ int centres[];  // [n_centres, 2]
+             const float* __restrict__ offset, const int* __restrict__ centre_xy,
+             const int* n_centres_ptr, int* __restrict__ labels, int* __restrict__ inst_count,
+             int* __restrict__ inst_box) {
+  DSL_DYNAMIC_SHARED(int, centres);  // [n_centres, 2]
   const int n_centres = *n_centres_ptr;
   for (int i = threadIdx.x; i < 2 * n_centres; i += blockDim.x) centres[i] = centre_xy[i];
   __syncthreads();
@@ -61,8 +61,8 @@ __global__ void label_pixels(Geometry g, Params p, const float* __restrict__ pla
 
 // One block: exclusive scan of "instance j is non-empty" gives each kept instance its new index.
 __global__ void compact_instances(Geometry g, const int* n_centres_ptr, const int* centre_xy,
-                                  const float* centre_score, const int* inst_count, const int* inst_box,
-                                  int* remap, unsigned char* result, ResultLayout layout) {
+             const float* centre_score, const int* inst_count, const int* inst_box,
+             int* remap, unsigned char* result, ResultLayout layout) {
   __shared__ int chunk[kCompactThreads];
   __shared__ int carry;
   const int n = *n_centres_ptr;
@@ -82,7 +82,7 @@ __global__ void compact_instances(Geometry g, const int* n_centres_ptr, const in
     __syncthreads();
     // Hillis-Steele inclusive scan over the chunk.
     for (int off = 1; off < kCompactThreads; off <<= 1) {
-      const int add = threadIdx.x >= off ? chunk[threadIdx.x - off] : 0;
+      const int add = static_cast<int>(threadIdx.x) >= off ? chunk[threadIdx.x - off] : 0;
       __syncthreads();
       chunk[threadIdx.x] += add;
       __syncthreads();
@@ -116,13 +116,13 @@ __global__ void compact_instances(Geometry g, const int* n_centres_ptr, const in
 }  // namespace
 
 cudaError_t launch_assign(const Params& p, const Geometry& g, const float* player, const float* offset,
-                          Scratch& s, const ResultLayout& layout, cudaStream_t stream) {
+             Scratch& s, const ResultLayout& layout, cudaStream_t stream) {
   const int pixels = g.H * g.W;
   const size_t shared = 2 * sizeof(int) * static_cast<size_t>(p.max_players);
-  label_pixels<<<(pixels + kPixelThreads - 1) / kPixelThreads, kPixelThreads, shared, stream>>>(
-      g, p, player, offset, s.centre_xy, s.n_centres, s.labels, s.inst_count, s.inst_box);
-  compact_instances<<<1, kCompactThreads, 0, stream>>>(g, s.n_centres, s.centre_xy, s.centre_score,
-                                                       s.inst_count, s.inst_box, s.remap, s.result, layout);
+  DSL_LAUNCH(label_pixels, (pixels + kPixelThreads - 1) / kPixelThreads, kPixelThreads, shared, stream,
+             g, p, player, offset, s.centre_xy, s.n_centres, s.labels, s.inst_count, s.inst_box);
+  DSL_LAUNCH(compact_instances, 1, kCompactThreads, 0, stream, g, s.n_centres, s.centre_xy, s.centre_score,
+             s.inst_count, s.inst_box, s.remap, s.result, layout);
   return cudaGetLastError();
 }
 

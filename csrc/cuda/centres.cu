@@ -8,7 +8,7 @@ constexpr int kPixelThreads = 256;
 constexpr int kRankThreads = 1024;
 
 __global__ void centre_candidates(Geometry g, Params p, const float* __restrict__ fused, Counters* counters,
-                                  unsigned long long* __restrict__ cand) {
+             unsigned long long* __restrict__ cand) {
   const int pix = blockIdx.x * blockDim.x + threadIdx.x;
   if (pix >= g.H * g.W) return;
   const float* map = fused + static_cast<size_t>(kCenter) * g.H * g.W;
@@ -30,7 +30,7 @@ __device__ void write_centre(int rank, unsigned long long key, int W, int* centr
 // Small lists: ranks in shared memory. Large lists: max_players rounds of a block-wide maximum below
 // the previous one.
 __global__ void rank_centres(Geometry g, Params p, const Counters* counters, const unsigned long long* cand,
-                             int* centre_xy, float* centre_score, int* n_centres) {
+             int* centre_xy, float* centre_score, int* n_centres) {
   __shared__ unsigned long long keys[kRankInShared];
   __shared__ unsigned long long warp_best[kRankThreads / 32];
   __shared__ unsigned long long round_best;
@@ -77,10 +77,10 @@ __global__ void rank_centres(Geometry g, Params p, const Counters* counters, con
 
 cudaError_t launch_centres(const Params& p, const Geometry& g, Scratch& s, cudaStream_t stream) {
   const int pixels = g.H * g.W;
-  centre_candidates<<<(pixels + kPixelThreads - 1) / kPixelThreads, kPixelThreads, 0, stream>>>(
-      g, p, s.fused, s.counters, s.cand);
-  rank_centres<<<1, kRankThreads, 0, stream>>>(g, p, s.counters, s.cand, s.centre_xy, s.centre_score,
-                                               s.n_centres);
+  DSL_LAUNCH(centre_candidates, (pixels + kPixelThreads - 1) / kPixelThreads, kPixelThreads, 0, stream,
+             g, p, s.fused, s.counters, s.cand);
+  DSL_LAUNCH(rank_centres, 1, kRankThreads, 0, stream, g, p, s.counters, s.cand, s.centre_xy, s.centre_score,
+             s.n_centres);
   return cudaGetLastError();
 }
 

@@ -16,7 +16,7 @@ constexpr int kSeedBatch = 8;    // exact mode: seeds whose 1-D factors are stag
 constexpr int kCheckThreads = 256;
 
 __global__ void check_finite(const float* __restrict__ player, const float* __restrict__ offset,
-                             const float* __restrict__ pif, size_t seg, size_t pif_n, Counters* counters) {
+             const float* __restrict__ pif, size_t seg, size_t pif_n, Counters* counters) {
   int bad = 0;
   const size_t step = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < 2 * seg; i += step) {
@@ -32,7 +32,7 @@ __global__ void check_finite(const float* __restrict__ player, const float* __re
 // One block per type: append the type's seeds in raster order (block-wide scan per chunk), so the
 // seed list, and with it the summation order of exact mode, is deterministic.
 __global__ void compact_seeds(const float* __restrict__ pif, int cells, Params p, Seed* __restrict__ seeds,
-                              Counters* counters) {
+             Counters* counters) {
   __shared__ int warp_totals[kCompactThreads / 32];
   __shared__ int base;
   const int k = blockIdx.x;
@@ -96,7 +96,7 @@ __device__ __forceinline__ void support(float mu, float reach, int size, int* lo
 
 // Truncated convention: one warp per seed, its lanes covering the seed's pixel box.
 __global__ void splat_seeds(Geometry g, Params p, const Seed* __restrict__ seeds, const Counters* counters,
-                            float* __restrict__ fused) {
+             float* __restrict__ fused) {
   __shared__ int prefix[kNumTypes + 1];
   if (threadIdx.x == 0) {
     prefix[0] = 0;
@@ -134,7 +134,7 @@ __global__ void splat_seeds(Geometry g, Params p, const Seed* __restrict__ seeds
 // reference does, with the seeds' 1-D factors for the tile's rows and columns staged in shared memory.
 // Every pixel is written, so the maps need no clearing.
 __global__ void gather_seeds(Geometry g, const Seed* __restrict__ seeds, const Counters* counters,
-                             float* __restrict__ fused) {
+             float* __restrict__ fused) {
   __shared__ double fx[kSeedBatch][kTile];
   __shared__ double fy[kSeedBatch][kTile];
   __shared__ float value[kSeedBatch];
@@ -173,12 +173,12 @@ __global__ void gather_seeds(Geometry g, const Seed* __restrict__ seeds, const C
 }  // namespace
 
 cudaError_t launch_check_finite(const Geometry& g, const float* player, const float* offset, const float* pif,
-                                Scratch& s, cudaStream_t stream) {
+             Scratch& s, cudaStream_t stream) {
   const size_t seg = static_cast<size_t>(g.Hs) * g.Ws;
   const size_t pif_n = static_cast<size_t>(kNumTypes) * kPifChannels * g.Hp * g.Wp;
   const size_t most = 2 * seg > pif_n ? 2 * seg : pif_n;
   const int blocks = static_cast<int>(min((most + kCheckThreads - 1) / kCheckThreads, static_cast<size_t>(1024)));
-  check_finite<<<blocks, kCheckThreads, 0, stream>>>(player, offset, pif, seg, pif_n, s.counters);
+  DSL_LAUNCH(check_finite, blocks, kCheckThreads, 0, stream, player, offset, pif, seg, pif_n, s.counters);
   return cudaGetLastError();
 }
 
@@ -190,15 +190,15 @@ cudaError_t launch_fuse(const Params& p, const Geometry& g, const float* pif, Sc
     const cudaError_t err = cudaMemsetAsync(s.fused, 0, kNumTypes * pixels * sizeof(float), stream);
     if (err != cudaSuccess) return err;
   }
-  compact_seeds<<<kNumTypes, kCompactThreads, 0, stream>>>(pif, cells, p, s.seeds, s.counters);
+  DSL_LAUNCH(compact_seeds, kNumTypes, kCompactThreads, 0, stream, pif, cells, p, s.seeds, s.counters);
   if (p.exact) {
     const int tiles = ((g.W + kTile - 1) / kTile) * ((g.H + kTile - 1) / kTile);
-    gather_seeds<<<dim3(tiles, kNumTypes), kTile * kTile, 0, stream>>>(g, s.seeds, s.counters, s.fused);
+    DSL_LAUNCH(gather_seeds, dim3(tiles, kNumTypes), kTile * kTile, 0, stream, g, s.seeds, s.counters, s.fused);
   } else {
     // Enough warps for a typical frame's seeds in one pass; the grid-stride loop handles any count.
     const int max_warps = kNumTypes * cells;
     const int blocks = min((max_warps + kWarpsPerBlock - 1) / kWarpsPerBlock, 1024);
-    splat_seeds<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(g, p, s.seeds, s.counters, s.fused);
+    DSL_LAUNCH(splat_seeds, blocks, kWarpsPerBlock * 32, 0, stream, g, p, s.seeds, s.counters, s.fused);
   }
   return cudaGetLastError();
 }

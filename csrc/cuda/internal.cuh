@@ -3,7 +3,15 @@
 #define DSL_CUDA_INTERNAL_CUH
 
 #include <cstdint>
+
+#ifdef DSL_CUDA_EMULATE
+#include "emulate.h"  // CPU emulation for the tests (see there)
+#else
 #include <cuda_runtime.h>
+// Kernel launches go through this macro so that the CPU emulation can run the same sources.
+#define DSL_LAUNCH(kernel, grid, block, shared, stream, ...) kernel<<<grid, block, shared, stream>>>(__VA_ARGS__)
+#define DSL_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
 
 namespace dslcuda {
 

@@ -13,8 +13,8 @@ __device__ __forceinline__ unsigned long long max_key(unsigned long long a, unsi
 // Per pixel: renumber the provisional label, offer the pixel's body-part maxima to its instance, and
 // reduce the ball map's argmax per block before one atomic per block.
 __global__ void finalize_pixels(Geometry g, Params p, const float* __restrict__ fused, const int* __restrict__ remap,
-                                int* __restrict__ labels, unsigned long long* __restrict__ pose_key,
-                                Counters* counters) {
+             int* __restrict__ labels, unsigned long long* __restrict__ pose_key,
+             Counters* counters) {
   __shared__ unsigned long long warp_best[kPixelThreads / 32];
   const int pixels = g.H * g.W;
   const int pix = blockIdx.x * blockDim.x + threadIdx.x;
@@ -48,7 +48,7 @@ __global__ void finalize_pixels(Geometry g, Params p, const float* __restrict__ 
 
 // Unpack the keypoint and ball keys into the result block.
 __global__ void finish(Geometry g, const unsigned long long* __restrict__ pose_key, const Counters* counters,
-                       unsigned char* result, ResultLayout layout) {
+             unsigned char* result, ResultLayout layout) {
   SummaryHeader* head = reinterpret_cast<SummaryHeader*>(result);
   float* keypoints = reinterpret_cast<float*>(result + layout.keypoints);
   const int n = head->n_players;
@@ -79,13 +79,13 @@ __global__ void finish(Geometry g, const unsigned long long* __restrict__ pose_k
 }  // namespace
 
 cudaError_t launch_poses(const Params& p, const Geometry& g, Scratch& s, const ResultLayout& layout,
-                         cudaStream_t stream) {
+             cudaStream_t stream) {
   const int pixels = g.H * g.W;
-  finalize_pixels<<<(pixels + kPixelThreads - 1) / kPixelThreads, kPixelThreads, 0, stream>>>(
-      g, p, s.fused, s.remap, s.labels, s.pose_key, s.counters);
+  DSL_LAUNCH(finalize_pixels, (pixels + kPixelThreads - 1) / kPixelThreads, kPixelThreads, 0, stream,
+             g, p, s.fused, s.remap, s.labels, s.pose_key, s.counters);
   const int entries = p.max_players * kNumBodyParts;
-  finish<<<(entries + kPixelThreads - 1) / kPixelThreads, kPixelThreads, 0, stream>>>(g, s.pose_key, s.counters,
-                                                                                       s.result, layout);
+  DSL_LAUNCH(finish, (entries + kPixelThreads - 1) / kPixelThreads, kPixelThreads, 0, stream, g, s.pose_key, s.counters,
+             s.result, layout);
   return cudaGetLastError();
 }
 
