@@ -166,6 +166,16 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -
     return sinks
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings (e.g. each failed camera probe) would bury our one-line errors."""
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # an OpenCV build without the logging module
+        pass
+
+
 def _write_json_atomically(path: str, data: dict) -> None:
     """Write JSON next to `path` and rename it into place, so a reader never sees half a file."""
     target = Path(path)
@@ -179,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of dsl-infer."""
     args = build_parser().parse_args(argv)
     _check(args)
+    _quiet_opencv()
     from tqdm import tqdm
 
     from ..runtime import Pipeline, Reconnect, open_source

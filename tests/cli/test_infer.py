@@ -115,6 +115,8 @@ def test_max_frames_and_no_json(model: Path, video: Path, tmp_path: Path):
     (["VIDEO", "--model-override"], "unrecognized"),
     (["VIDEO", "--model", "nope.onnx"], "nope.onnx"),
     (["VIDEO", "--model", "model.tflite"], "unknown artifact type"),
+    (["7"], "cannot open camera 7"),
+    (["rtsp://127.0.0.1:9/none"], "cannot open stream rtsp://127.0.0.1:9/none"),
 ])
 def test_bad_input_is_one_clear_line(model: Path, video: Path, args, message):
     args = [str(video) if a == "VIDEO" else a for a in args]
@@ -123,6 +125,7 @@ def test_bad_input_is_one_clear_line(model: Path, video: Path, args, message):
     out = _run(*args)
     assert out.returncode != 0
     assert message in out.stderr and "Traceback" not in out.stderr
+    assert "WARN" not in out.stderr  # OpenCV's own chatter is silenced
 
 
 def test_unreadable_single_image_fails_clearly(model: Path, tmp_path: Path):

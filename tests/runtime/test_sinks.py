@@ -56,6 +56,7 @@ def test_json_lines_without_masks_and_bad_mode(tmp_path: Path):
         JsonLinesSink(tmp_path / "x.jsonl", masks="polygon")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' own numpy-2 deprecation
 def test_coco_file_is_atomic_and_loads_in_pycocotools(tmp_path: Path):
     coco = pytest.importorskip("pycocotools.coco")
     mask_utils = pytest.importorskip("pycocotools.mask")
