@@ -185,7 +185,7 @@ class LiveSource(Source):
         """Reopen after an outage; True when the source is back."""
         self._cap.release()
         for n, delay in enumerate(self.reconnect.delays(), 1):
-            log.warning("%s: the stream stopped; reopening in %.1f s (attempt %d)", self.name, delay, n)
+            log.warning("%s: the stream stopped; reopening in %.3g s (attempt %d)", self.name, delay, n)
             if stop is not None:
                 if stop.wait(delay):
                     return False

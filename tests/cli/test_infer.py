@@ -167,3 +167,37 @@ def test_signal_flushes_and_closes_every_output(model: Path, video: Path, tmp_pa
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(lines)
     cap.release()
     assert f"frames {len(lines)}," in err
+
+
+@pytest.fixture
+def http_video(video: Path):
+    """The test video served over HTTP on localhost: a URL source that ends and can be reopened."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(video.parent)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{video.name}"
+    server.shutdown()
+    thread.join(5)
+
+
+def test_url_source_is_live_reopened_and_drops_oldest(model: Path, http_video: str, tmp_path: Path):
+    out_file = tmp_path / "live.jsonl"
+    n = 5 * FRAMES
+    out = _run(http_video, "--model", str(model), "-o", str(out_file), "--max-frames", str(n),
+               "--reconnect-delay", "0.01", "--queue", "2", "--summary-json", str(tmp_path / "s.json"))
+    assert out.returncode == 0, out.stderr
+    frames = [d["frame"] for d in _lines(out_file.read_text())]
+    assert frames == sorted(set(frames)) and frames[-1] == n - 1  # in order, the newest frame kept
+    assert "the stream stopped; reopening" in out.stderr and "reopened" in out.stderr
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["frames"] == len(frames) and stats["read"] == n
+    assert stats["frames"] + stats["dropped"] == n  # every frame read is emitted or counted as dropped
+    assert stats["reconnects"] == 4  # the 12-frame video ended 4 times within 60 frames
