@@ -103,6 +103,8 @@ class OnnxRuntimeBackend(Backend):
     def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Run a float32 [B,3,H,W] batch; host float32 arrays keyed 'player', 'offset', 'pif'."""
         batch = self.check_input(batch)
+        if self.session is None:
+            raise InputError(f"{self.path.name}: this backend was closed; open a new one")
         if self._fixed_batch is not None and batch.shape[0] != self._fixed_batch:
             raise InputError(f"input: {self.path.name} was exported with a fixed batch of {self._fixed_batch}, "
                              f"got {batch.shape[0]}; re-export with a dynamic batch")

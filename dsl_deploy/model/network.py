@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..spec import BALL, CENTER, NUM_BODY_PARTS, ModelSpec
+from ..spec import NUM_BODY_PARTS, ModelSpec
 from .aspp import ASPP
 from .backbone import ResNetBackbone
 from .decoder import UpsamplingModule
@@ -32,8 +32,8 @@ class DeepSportLabNet(nn.Module):
         self.aspp = ASPP(ch["out"], 256)
         self.upsample = UpsamplingModule(ch, cin=256)
         self.seg_head = SegmentationHead(self.upsample.out_channels)
-        # Spec order is 17 body parts, then ball (17), then centre (18); the heads are concatenated so.
-        assert BALL == NUM_BODY_PARTS and CENTER == NUM_BODY_PARTS + 1
+        # Spec order is the 17 body parts, then ball (BALL = 17), then centre (CENTER = 18): forward
+        # concatenates the heads in that order (tests check the ball and centre channels).
         self.body_head = PifHead(ch["out"], NUM_BODY_PARTS)
         self.ball_head = PifHead(ch["out"], 1)
         self.center_head = PifHead(ch["out"], 1)

@@ -57,19 +57,22 @@ def test_size_not_fitting_strides_warns_and_still_matches(small_spec):
     assert {k: tuple(v.shape) for k, v in out.items()} == _raw_shapes(spec, 1)
 
 
-def test_pif_types_are_in_spec_order(small_model):
-    """Zeroing the ball head's weights must change exactly the ball channel (type 17) only."""
-    from dsl_deploy.spec import BALL
+@pytest.mark.parametrize("head,index", [("ball_head", 17), ("center_head", 18)])
+def test_pif_types_are_in_spec_order(small_model, head, index):
+    """Shifting one head's bias must change exactly its type's channel in `pif`."""
+    from dsl_deploy.spec import BALL, CENTER, KEYPOINT_TYPES
+    assert (BALL, CENTER) == (17, 18) and KEYPOINT_TYPES[index] in ("ball", "player_center")
+    conv = getattr(small_model, head).conv
     x = torch.randn(1, 3, 129, 129)
     with torch.no_grad():
         before = small_model(x)["pif"].clone()
-        saved = small_model.ball_head.conv.bias.clone()
-        small_model.ball_head.conv.bias += 1.0
+        saved = conv.bias.clone()
+        conv.bias += 1.0
         after = small_model(x)["pif"]
-        small_model.ball_head.conv.bias.copy_(saved)
+        conv.bias.copy_(saved)
     changed = (after - before).abs().amax(dim=(0, 2, 3, 4))
-    assert changed[BALL] > 0.5
-    assert float(changed[torch.arange(19) != BALL].max()) == 0.0
+    assert changed[index] > 0.5
+    assert float(changed[torch.arange(19) != index].max()) == 0.0
 
 
 def test_wrong_input_shape_is_input_error(small_model):
