@@ -340,3 +340,30 @@ def test_non_finite_fields_are_input_errors(kernels: str, name: str, make_fields
         decoder(fields)
     with pytest.raises(InputError, match="expected shape"):
         decoder({**fields, "pif": fields["pif"][:, :, :-1]})
+
+
+def test_scratch_is_reset_between_frames(kernels: str, make_fields, assert_same_result) -> None:
+    # One decoder, frames of different content in turn: every frame must equal its own reference.
+    spec = SPEC.with_input_size(97)
+    frames = [make_fields(np.random.default_rng(s), 97, 97, n) for s, n in ((20, 4), (21, 1), (22, 0))]
+    decoder = Decoder(spec, impl="cuda")
+    for fields in frames + frames[:1]:
+        want = Decoder(spec, impl="numpy")(fields)
+        player, offset, _ = full_resolution(fields, spec)
+        assert_same_result(want, decoder(fields), player, offset)
+
+
+def test_bad_calls_on_a_live_decoder(kernels: str, make_fields) -> None:
+    decoder = cuda.CudaDecoder(SPEC)
+    fields = make_fields(np.random.default_rng(3), 129, 129, 1)
+    with pytest.raises(InputError, match="host pointer"):
+        decoder.decode_device({k: np.ascontiguousarray(v).ctypes.data for k, v in fields.items()})
+    with pytest.raises(InputError, match="stream"):
+        decoder.decode_device({"player": 1, "offset": 2, "pif": 3}, stream=-1)
+    with pytest.raises(InputError, match="height/width"):
+        decoder.fuse(fields["pif"], 65, 65)
+    status = decoder._lib.dsl_cuda_download(decoder._handle, ctypes.byref(cuda._Output()), None)
+    assert status == 12 and "no successful dsl_cuda_decode" in decoder._lib.dsl_cuda_last_error().decode()
+    decoder.close()
+    with pytest.raises(InputError, match="after close"):
+        decoder(fields)
