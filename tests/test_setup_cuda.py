@@ -128,6 +128,7 @@ def test_compile_errors_fail_loudly(setup_cuda, monkeypatch: pytest.MonkeyPatch,
         (tmp_path / "csrc" / "cuda" / name).write_text("int ok_%s;\n" % name.split(".")[0])
     (tmp_path / "csrc" / "cuda" / "poses.cu").write_text("this is not C++;\n")
     monkeypatch.setattr(setup_cuda, "ROOT", tmp_path)
+    monkeypatch.setattr(setup_cuda, "SOURCES", ("fuse.cu", "poses.cu"))
     monkeypatch.setattr(setup_cuda, "supported_archs", lambda nvcc: [75, 80])
     monkeypatch.setenv("DSL_BUILD_CUDA", "auto")
     monkeypatch.setenv("DSL_CUDA_ARCHS", "75")
