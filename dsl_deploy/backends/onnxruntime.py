@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +37,25 @@ def resolve_providers(providers: str | Sequence[str] | None, available: Sequence
     return names
 
 
+def trt_cache_dir() -> Path:
+    """Where the TensorRT provider keeps its engines: $DSL_CACHE_DIR/ort-trt, else ~/.cache/dsl_deploy/ort-trt."""
+    root = os.environ.get("DSL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dsl_deploy")
+    return Path(root) / "ort-trt"
+
+
+def _with_options(providers: list[str]) -> list:
+    """Provider list for InferenceSession; TensorRT gets an engine cache so a restart does not rebuild."""
+    out: list = []
+    for name in providers:
+        if name == "TensorrtExecutionProvider":
+            cache = trt_cache_dir()
+            cache.mkdir(parents=True, exist_ok=True)
+            out.append((name, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache)}))
+        else:
+            out.append(name)
+    return out
+
+
 class OnnxRuntimeBackend(Backend):
     """An exported .onnx file on ONNX Runtime; the spec comes from the file's metadata."""
 
@@ -64,7 +84,7 @@ class OnnxRuntimeBackend(Backend):
             opts.intra_op_num_threads = int(threads)
         requested = resolve_providers(providers, ort.get_available_providers())
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=requested)
+            self.session = ort.InferenceSession(str(self.path), opts, providers=_with_options(requested))
         except Exception as exc:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...) for bad files
             raise ArtifactError(f"{self.path}: not a readable ONNX model ({_one_line(exc)}); "
                                 "re-export it with dsl-export") from None

@@ -134,3 +134,13 @@ def test_cuda_provider_when_present(artifacts):
     backend = OnnxRuntimeBackend(artifacts[1], providers="cuda")
     assert backend.providers[0] == "CUDAExecutionProvider"
     assert backend.infer(np.zeros((1, 3, 129, 129), np.float32))["pif"].shape == (1, 19, 5, 17, 17)
+
+
+def test_tensorrt_provider_gets_an_engine_cache(tmp_path, monkeypatch):
+    from dsl_deploy.backends.onnxruntime import _with_options
+    monkeypatch.setenv("DSL_CACHE_DIR", str(tmp_path))
+    opts = _with_options(["TensorrtExecutionProvider", "CPUExecutionProvider"])
+    assert opts[1] == "CPUExecutionProvider"
+    name, options = opts[0]
+    assert name == "TensorrtExecutionProvider" and options["trt_engine_cache_enable"] is True
+    assert options["trt_engine_cache_path"] == str(tmp_path / "ort-trt") and (tmp_path / "ort-trt").is_dir()
