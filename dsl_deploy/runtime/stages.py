@@ -28,7 +28,10 @@ from .stats import StreamStats
 
 log = logging.getLogger("dsl_deploy.runtime")
 
-STAGE_QUEUE = 2  # batches and fields in flight between the inner stages
+# Batches and fields in flight between the inner stages: two keep every stage busy on files; one keeps a
+# live source's capture-to-result latency short (the drop-oldest capture queue absorbs the rest).
+STAGE_QUEUE = 2
+LIVE_STAGE_QUEUE = 1
 
 
 class Stages:
@@ -41,13 +44,14 @@ class Stages:
         self.stats = StreamStats()
         self.error: BaseException | None = None
         self._lock = threading.Lock()
+        depth = LIVE_STAGE_QUEUE if source.live else STAGE_QUEUE
         self.frames = StageQueue(queue, drop_oldest=source.live)
-        self.batches = StageQueue(STAGE_QUEUE)
-        self.fields = StageQueue(STAGE_QUEUE)
+        self.batches = StageQueue(depth)
+        self.fields = StageQueue(depth)
         # Preprocessed batches live in a pool of buffers that return once inference has used them, so the
-        # hot path allocates no input buffer.
-        self.pool = StageQueue(STAGE_QUEUE + 2)
-        for _ in range(STAGE_QUEUE + 2):
+        # hot path allocates no input buffer (one being filled, `depth` queued, one in inference).
+        self.pool = StageQueue(depth + 2)
+        for _ in range(depth + 2):
             self.pool.put(Preprocessor(spec))
         self.threads = [threading.Thread(target=self._guard, args=(fn,), name=f"dsl-{name}", daemon=True)
                         for name, fn in (("read", self._read), ("preprocess", self._preprocess),

@@ -75,7 +75,8 @@ class Stream:
                 continue
             result.frame_index = frame.index
             result.timestamp = frame.timestamp
-            result.timings["latency"] = (time.perf_counter() - frame.captured) * 1e3
+            if frame.captured:  # a Source that does not stamp its frames gets no latency figure
+                result.timings["latency"] = (time.perf_counter() - frame.captured) * 1e3
             stats = self.stats
             stats.dropped = self._stages.frames.dropped
             stats.add(result.timings)
