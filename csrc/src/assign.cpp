@@ -17,15 +17,26 @@ void collect_foreground(Scratch& s, const float* player, float thr) {
     int32_t* fg_y = s.fg_y.data();
     int32_t count = 0;
     bool bad = false;
+    constexpr int32_t kChunk = 16;
     for (int32_t y = 0; y < h; ++y) {
         const float* row = player + static_cast<size_t>(y) * w;
         const int32_t base = y * w;
-        for (int32_t x = 0; x < w; ++x) {
-            const float v = row[x];
-            bad |= !(v - v == 0.0f);  // NaN and inf both give NaN here
-            fg[count] = base + x;     // branch-free compaction: the slot is kept only for player pixels
-            fg_y[count] = y;
-            count += v >= thr ? 1 : 0;
+        for (int32_t x0 = 0; x0 < w; x0 += kChunk) {
+            const int32_t x1 = std::min(w, x0 + kChunk);
+            // Most chunks are background: test them with SIMD compares before compacting.
+            int any = 0, nonfinite = 0;
+            for (int32_t x = x0; x < x1; ++x) {
+                const float v = row[x];
+                nonfinite |= (v - v != 0.0f);  // NaN and inf both give NaN here
+                any |= (v >= thr);
+            }
+            bad |= nonfinite != 0;
+            if (!any) continue;
+            for (int32_t x = x0; x < x1; ++x) {
+                fg[count] = base + x;  // branch-free compaction: the slot is kept only for player pixels
+                fg_y[count] = y;
+                count += row[x] >= thr ? 1 : 0;
+            }
         }
     }
     if (bad)
@@ -39,36 +50,39 @@ void collect_foreground(Scratch& s, const float* player, float thr) {
 // Blocks of kLanes pixels against one centre at a time: the compiler turns the lane loops into SIMD.
 constexpr int32_t kLanes = 16;
 
-// Nearest centre (Eq. 4) of up to kLanes pixels; returns the first pixel with a non-finite offset or INT32_MAX.
+// Nearest centre (Eq. 4) of pixels fg[0..n); returns the first pixel with a non-finite offset or INT32_MAX.
 // An AVX2 clone is picked at load time where the CPU has it; IEEE results are the same (no FMA contraction).
 DSL_SIMD_CLONES
-int32_t nearest_block(const int32_t* fg, const int32_t* fg_y, int32_t nl, int32_t w, const float* ox,
+int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t w, const float* ox,
                       const float* oy, const float* cx, const float* cy, int32_t n_centers, int32_t* lab) {
-    float tx[kLanes], ty[kLanes], best[kLanes];
-    int32_t bj[kLanes];
     int32_t bad = std::numeric_limits<int32_t>::max();
-    for (int32_t l = 0; l < kLanes; ++l) {
-        const int32_t f = std::min(l, nl - 1);  // the tail repeats its last pixel
-        const int32_t i = fg[f], y = fg_y[f];
-        const float dxo = ox[i], dyo = oy[i];
-        if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
-        tx[l] = static_cast<float>(i - y * w) + dxo;
-        ty[l] = static_cast<float>(y) + dyo;
-        const float ddx = cx[0] - tx[l], ddy = cy[0] - ty[l];
-        best[l] = ddx * ddx + ddy * ddy;
-        bj[l] = 0;
-    }
-    for (int32_t j = 1; j < n_centers; ++j) {
-        const float cxj = cx[j], cyj = cy[j];
+    for (int32_t f0 = 0; f0 < n; f0 += kLanes) {
+        const int32_t nl = std::min(kLanes, n - f0);
+        float tx[kLanes], ty[kLanes], best[kLanes];
+        int32_t bj[kLanes];
         for (int32_t l = 0; l < kLanes; ++l) {
-            const float ddx = cxj - tx[l], ddy = cyj - ty[l];
-            const float d = ddx * ddx + ddy * ddy;
-            const bool closer = d < best[l];  // strict: the lowest j keeps a tie
-            best[l] = closer ? d : best[l];
-            bj[l] = closer ? j : bj[l];
+            const int32_t f = f0 + std::min(l, nl - 1);  // the tail repeats its last pixel
+            const int32_t i = fg[f], y = fg_y[f];
+            const float dxo = ox[i], dyo = oy[i];
+            if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
+            tx[l] = static_cast<float>(i - y * w) + dxo;
+            ty[l] = static_cast<float>(y) + dyo;
+            const float ddx = cx[0] - tx[l], ddy = cy[0] - ty[l];
+            best[l] = ddx * ddx + ddy * ddy;
+            bj[l] = 0;
         }
+        for (int32_t j = 1; j < n_centers; ++j) {
+            const float cxj = cx[j], cyj = cy[j];
+            for (int32_t l = 0; l < kLanes; ++l) {
+                const float ddx = cxj - tx[l], ddy = cyj - ty[l];
+                const float d = ddx * ddx + ddy * ddy;
+                const bool closer = d < best[l];  // strict: the lowest j keeps a tie
+                best[l] = closer ? d : best[l];
+                bj[l] = closer ? j : bj[l];
+            }
+        }
+        for (int32_t l = 0; l < nl; ++l) lab[f0 + l] = bj[l];
     }
-    for (int32_t l = 0; l < nl; ++l) lab[l] = bj[l];
     return bad;
 }
 
@@ -90,14 +104,15 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
     int32_t bad = std::numeric_limits<int32_t>::max();
     const int nt = p.num_threads;
     (void)nt;
-    const int32_t n_blocks = (n_fg + kLanes - 1) / kLanes;
+    constexpr int32_t kSpan = 64 * kLanes;  // pixels per OpenMP work item
+    const int32_t n_spans = (n_fg + kSpan - 1) / kSpan;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n_fg > 4096) reduction(min : bad)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n_spans > 4) reduction(min : bad)
 #endif
-    for (int32_t b = 0; b < n_blocks; ++b) {
-        const int32_t f0 = b * kLanes;
-        const int32_t nl = std::min(kLanes, n_fg - f0);
-        bad = std::min(bad, nearest_block(fg + f0, fg_y + f0, nl, w, ox, oy, cx, cy, n_centers, lab + f0));
+    for (int32_t b = 0; b < n_spans; ++b) {
+        const int32_t f0 = b * kSpan;
+        const int32_t n = std::min(kSpan, n_fg - f0);
+        bad = std::min(bad, nearest_range(fg + f0, fg_y + f0, n, w, ox, oy, cx, cy, n_centers, lab + f0));
     }
     if (bad != std::numeric_limits<int32_t>::max())
         throw Error{DSL_ERR_NONFINITE, "offset: non-finite value at player pixel (x=" + std::to_string(bad % w) +

@@ -36,7 +36,6 @@ struct Scratch {
     bool dense[DSL_NUM_TYPES] = {};           // the last fusion wrote the whole map (exact mode)
     std::vector<float> ex[DSL_NUM_TYPES];     // 1-D Gaussian factors along x, per type (threads)
     std::vector<float> ey[DSL_NUM_TYPES];
-    std::vector<float> before[DSL_NUM_TYPES]; // a row before the current splat
     std::vector<int32_t> candidates[DSL_NUM_TYPES];  // pixels >= keypoint threshold (listed by the fusion)
     std::vector<int32_t> maxima;              // centre maxima, then ranked
     std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering

@@ -219,7 +219,6 @@ void dsl::Scratch::resize(int32_t h, int32_t w, int32_t max_players) {
         dense[k] = false;
         ex[k].assign(static_cast<size_t>(w), 0.0f);
         ey[k].assign(static_cast<size_t>(h), 0.0f);
-        before[k].assign(static_cast<size_t>(w), 0.0f);
         candidates[k].reserve(1024);
         dirty[k].reserve(1024);
     }

@@ -60,7 +60,6 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     float* m = s.map(k);
     float* ex = s.ex[k].data();
     float* ey = s.ey[k].data();
-    float* before = s.before[k].data();
     const float t = p.truncate, div = p.weight_divisor, thr = p.keypoint_threshold;
     // Maxima are searched among pixels >= thr; with thr > 0 those are pixels a splat pushed over it.
     const bool track = !exact && thr > 0.0f;
@@ -84,18 +83,25 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
         for (int32_t yy = y0; yy < y1; ++yy) {
             float* row = m + static_cast<size_t>(yy) * w;
             const float fy = ey[yy];
-            for (int32_t xx = x0; xx < x1; ++xx) {  // plain float32 lanes: vectorised
-                before[xx] = row[xx];
-                row[xx] = before[xx] + v * (fy * ex[xx]);
+            const int32_t nx = (!exact && yy == near_y) ? near_x : -1;  // this row's full-value pixel, if any
+            const float b_nx = nx >= 0 ? row[nx] : 0.0f;
+            if (track) {
+                // Values only grow, so a pixel crosses the threshold once: the candidate list needs no dedup.
+                // Counted without branches (SIMD); the full-value pixel is checked on its own.
+                int32_t crossings = 0;
+                for (int32_t xx = x0; xx < x1; ++xx) {
+                    const float b = row[xx];
+                    crossings += (b + v * (fy * ex[xx]) >= thr ? 1 : 0) - (b >= thr ? 1 : 0);
+                }
+                if (nx >= 0 && b_nx < thr && b_nx + v >= thr) ++crossings;
+                if (crossings > 0)
+                    for (int32_t xx = x0; xx < x1; ++xx) {
+                        const float b = row[xx];
+                        if (b < thr && b + v * (xx == nx ? 1.0f : fy * ex[xx]) >= thr) cand.push_back(yy * w + xx);
+                    }
             }
-            if (!exact && yy == near_y && near_x >= 0) row[near_x] = before[near_x] + v;  // full value
-            if (!track) continue;
-            // Values only grow, so a pixel crosses the threshold once: the candidate list needs no dedup.
-            bool crossed = false;
-            for (int32_t xx = x0; xx < x1; ++xx) crossed |= (row[xx] >= thr) & (before[xx] < thr);
-            if (crossed)
-                for (int32_t xx = x0; xx < x1; ++xx)
-                    if (row[xx] >= thr && before[xx] < thr) cand.push_back(yy * w + xx);
+            for (int32_t xx = x0; xx < x1; ++xx) row[xx] += v * (fy * ex[xx]);  // SIMD lanes
+            if (nx >= 0) row[nx] = b_nx + v;  // the nearest pixel takes the full value (weight 1)
         }
         if (exact)
             s.dense[k] = true;
