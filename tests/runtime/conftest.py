@@ -33,6 +33,7 @@ def write_disc_video(path: Path, frames: int = VIDEO_FRAMES, width: int = VIDEO_
 @pytest.fixture(scope="session")
 def fake_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of the stand-in model at 129x129."""
+    pytest.importorskip("onnx", reason="the stand-in model is written with onnx (the train extra)")
     path = tmp_path_factory.mktemp("model") / "fake129.onnx"
     fake_model.write_fake_model(path, 129)
     return path
