@@ -11,30 +11,44 @@ from .common import cli_entry
 
 EPILOG = """\
 examples:
+  dsl-train --config configs/synthetic-small.toml       # the documented small CPU run (resnet18, synthetic)
+  dsl-train --data coco:annotations/person_keypoints_train2017.json --data2 deepsport:basketball-instants \\
+            --val-data deepsport:val-instants --backbone resnet50 --epochs 50 --device cuda
+  dsl-train --resume runs/train/last.pth --epochs 20    # continue a run (also after Ctrl-C)
+  dsl-train --config my.toml --set optim.lr=1e-3 --set loss.w_cnf=10 --print-config
   dsl-train --init-only --backbone resnet50 -o model.pth     # untrained, seeded checkpoint at 641x641
   dsl-train --init-only --backbone resnet18 --size 161 -o small.pth
   dsl-train --init-only --backbone-weights resnet50-0676ba61.pth -o model.pth   # ImageNet backbone, local file
 
 Nothing is ever downloaded: pass --backbone-weights with a local torchvision weight file.
+Training writes last.pth, best.pth (lowest validation loss), log.csv and config.toml to --out-dir;
+Ctrl-C stops after the current step with a resumable last.pth.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The dsl-train argument parser (training options are added by the training code)."""
+    """The dsl-train argument parser (the training options come from dsl_deploy.train.command)."""
     p = argparse.ArgumentParser(prog="dsl-train", description=__doc__, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init-only", action="store_true",
                    help="write the freshly initialised network as a checkpoint and stop (no training)")
     p.add_argument("--backbone", default="resnet50", choices=BACKBONES,
-                   help="ResNet backbone (default: %(default)s, as the paper)")
+                   help="ResNet backbone (default: %(default)s, as the paper; when training, the config's value)")
     p.add_argument("--size", type=int, default=641,
                    help="square network input size in pixels; fits the strides when (size-1) %% 16 == 0 "
-                        "(default: %(default)s, as the paper)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation (default: %(default)s)")
+                        "(default: %(default)s, as the paper; when training, the config's value)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation and of training (default: %(default)s)")
     p.add_argument("--backbone-weights", metavar="FILE", default=None,
                    help="local torchvision ResNet weight file (.pth) for the backbone (default: none, random init)")
     p.add_argument("-o", "--output", metavar="PTH", default="model.pth",
-                   help="checkpoint to write (default: %(default)s)")
+                   help="checkpoint to write (default: %(default)s); when training, a copy of the best "
+                        "checkpoint is written here only if this option is given")
+    try:
+        from ..train.command import add_training_arguments
+    except ImportError as exc:  # torch missing: --init-only and training both need it, say so on use
+        p.set_defaults(training_unavailable=str(exc))
+    else:
+        add_training_arguments(p)
     return p
 
 
@@ -78,16 +92,26 @@ def init_only(args: argparse.Namespace) -> int:
     return 0
 
 
-def train(args: argparse.Namespace) -> int:
-    """Training entry point (the training loop plugs in here)."""
-    raise InputError("training is not available in this version; use --init-only to write an untrained "
-                     "checkpoint (see dsl-train --help)")
+def train(parser: argparse.ArgumentParser, argv: list[str] | None, args: argparse.Namespace) -> int:
+    """Training: the configuration from defaults, --config, --set and flags; see dsl_deploy.train."""
+    if getattr(args, "training_unavailable", None):
+        raise InputError(f"training needs torch ({args.training_unavailable}); pip install '.[train]'")
+    if not (args.config or args.data or args.resume or args.print_config):
+        raise InputError("no training data: training is not available without --data SOURCE (e.g. "
+                         "synthetic:256), --config FILE (e.g. configs/synthetic-small.toml) or --resume PTH; "
+                         "--init-only writes an untrained checkpoint")
+    from ..train.command import explicit_arguments, run_training
+    given = explicit_arguments(parser, argv)
+    if "output" in given:
+        check_common(args)
+    return run_training(given, args)
 
 
 @cli_entry("dsl-train")
 def main(argv: list[str] | None = None) -> int:
     """Entry point of dsl-train."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.init_only:
         return init_only(args)
-    return train(args)
+    return train(parser, argv, args)

@@ -18,6 +18,13 @@ Forms and normalisation (all NaN-safe: undefined targets are masked out, never p
   exponential, so the loss compares sigma itself, the quantity Eq. 3 uses), summed over the cells with a
   finite `pif_sigma`, divided by the batch size.
 
+`pif_divisor` (default 1000; 1 gives Eq. 2 exactly as written) divides the three PIF sums once more.
+The sums grow with the number of cells (19 x Hp x Wp per image: ~125k at 641 x 641), so with the
+paper's weights, where w_cnf (20) and w_sem (10) are of one size, a literal sum would dwarf the per-pixel
+means `sem` and `off` by four orders of magnitude and SGD at the paper's lr diverges within steps.
+OpenPifPaf, whose PIF losses the paper adapts, divides its sums by 1000 (and by the batch size); the
+default follows it, which is what makes the paper's weights balance.
+
 `total` = w_sem sem + w_off off + w_cnf cnf + w_loc loc + w_sig sig (Eq. 1).
 """
 from __future__ import annotations
@@ -48,12 +55,15 @@ class LossConfig:
     w_sig: float = 10.0
     loc_form: str = "gaussian"  # "gaussian": |d|^2/b^2 + log b (Eq. 2); "laplace": |d|/b + log b
     log_b_min: float = -3.0  # soft floor of the predicted log b (cells)
+    pif_divisor: float = 1000.0  # the PIF sums (cnf, loc, sig) are divided by batch size x this (1: Eq. 2 as written)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.startswith("w_") and not (isinstance(value, (int, float)) and value >= 0):
                 raise InputError(f"loss.{f.name}: expected a non-negative number, got {value!r}")
+        if not (isinstance(self.pif_divisor, (int, float)) and self.pif_divisor > 0):
+            raise InputError(f"loss.pif_divisor: expected a positive number, got {self.pif_divisor!r}")
         if self.loc_form not in ("gaussian", "laplace"):
             raise InputError(f"loss.loc_form: expected 'gaussian' or 'laplace', got {self.loc_form!r}")
 
@@ -153,6 +163,9 @@ def compute_losses(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, to
         "loc": localization_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], cfg.loc_form, cfg.log_b_min),
         "sig": sigma_loss(pif[:, :, 4], targets["pif_sigma"]),
     }
+    if cfg.pif_divisor != 1.0:
+        for name in ("cnf", "loc", "sig"):
+            losses[name] = losses[name] / cfg.pif_divisor
     weights = cfg.weights()
     losses["total"] = sum(weights[name] * losses[name] for name in LOSS_NAMES)
     return losses

@@ -170,3 +170,17 @@ def test_an_optimizer_step_lowers_the_loss_on_a_fixed_batch():
     with torch.no_grad():
         after = compute_losses(model(image), targets)
     assert after["total"].item() < before["total"].item()
+
+
+def test_pif_divisor_scales_only_the_pif_terms():
+    outputs, targets = _batch()
+    targets["pif_mask"][:] = 1.0
+    targets["pif_reg"][0, 3, :, 1, 1] = 0.5
+    targets["pif_sigma"][0, 3, 1, 1] = 2.0
+    one = compute_losses(outputs, targets, LossConfig(pif_divisor=1.0))
+    thousand = compute_losses(outputs, targets, LossConfig())
+    assert thousand["sem"].item() == one["sem"].item()
+    for name in ("cnf", "loc", "sig"):
+        assert thousand[name].item() == pytest.approx(one[name].item() / 1000.0, rel=1e-6)
+    # With zero outputs: cnf = 19 * 4 cells * 2 images * log 2 / 2 images, Eq. 2 as written.
+    assert one["cnf"].item() == pytest.approx(19 * 4 * math.log(2), rel=1e-6)
