@@ -237,6 +237,16 @@ int dsl_cuda_available(void) {
 
 const char* dsl_cuda_last_error(void) { return g_error.c_str(); }
 
+int dsl_cuda_set_device(int32_t device) {
+  const int count = dsl_cuda_available();
+  if (count == 0) return fail(DSL_ERR_NO_DEVICE, "no CUDA device: " + g_error);
+  if (device < 0 || device >= count)
+    return fail(DSL_ERR_ARGUMENT, "device: " + std::to_string(device) + " is not one of the " +
+                                      std::to_string(count) + " CUDA device(s)");
+  const cudaError_t err = cudaSetDevice(device);
+  return err == cudaSuccess ? DSL_OK : cuda_fail(err, "cudaSetDevice");
+}
+
 const char* dsl_cuda_version(void) { return DSL_DECODE_CUDA_VERSION; }
 
 int dsl_cuda_decoder_create(int32_t height, int32_t width, int32_t seg_stride, const dsl_params* params,

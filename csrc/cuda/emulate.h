@@ -201,6 +201,7 @@ inline const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ?
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
 inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+inline cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = std::calloc(bytes ? bytes : 1, 1);
   if (*p == nullptr) return cudaErrorMemoryAllocation;

@@ -17,8 +17,9 @@
  * (Hp, Wp) = ((H-1)/8+1, (W-1)/8+1).
  *
  * Thread safety: one decoder per thread at a time. dsl_cuda_last_error() is per thread.
- * A decoder belongs to the CUDA device that was current at create time; call it with that device
- * current.
+ * A decoder belongs to the CUDA device that was current at create time (see dsl_cuda_set_device);
+ * call it with that device current. Device pointers and streams from another runtime or the driver
+ * API of the same process are fine: they share the device's primary context.
  */
 #ifndef DSL_DECODE_CUDA_H
 #define DSL_DECODE_CUDA_H
@@ -49,6 +50,10 @@ int dsl_cuda_available(void);
 
 /* The message of the last error on this thread ("" when none). */
 const char* dsl_cuda_last_error(void);
+
+/* Make `device` the calling thread's current CUDA device for this library (which links cudart
+ * statically, so its current device is its own, not that of the application's runtime). */
+int dsl_cuda_set_device(int32_t device);
 
 /* DSL_DECODE_CUDA_VERSION. */
 const char* dsl_cuda_version(void);

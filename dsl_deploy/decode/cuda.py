@@ -61,6 +61,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.dsl_cuda_last_error.argtypes = []
     lib.dsl_cuda_version.restype = ctypes.c_char_p
     lib.dsl_cuda_version.argtypes = []
+    lib.dsl_cuda_set_device.restype = ctypes.c_int
+    lib.dsl_cuda_set_device.argtypes = [i32]
     lib.dsl_cuda_decoder_create.restype = ctypes.c_int
     lib.dsl_cuda_decoder_create.argtypes = [i32, i32, i32, ctypes.POINTER(_Params), ctypes.POINTER(vp)]
     lib.dsl_cuda_decoder_destroy.restype = None
@@ -133,23 +135,51 @@ def _pointer(arr: np.ndarray) -> ctypes.c_void_p:
     return ctypes.c_void_p(arr.ctypes.data)
 
 
-class CudaDecoder:
-    """Decode ready fields on the GPU into a FrameResult; scratch is allocated once for the spec's input size."""
+def frame_pointers(ptrs: Mapping[str, int], spec: ModelSpec, frame: int) -> dict[str, int]:
+    """Device pointers of frame `frame` of a batch (e.g. TensorRT `infer_device` outputs [B, ...], float32)."""
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0:
+        raise InputError(f"frame: expected a non-negative int, got {frame!r}")
+    hs, ws = spec.seg_size
+    hp, wp = spec.pif_size
+    floats = {"player": hs * ws, "offset": 2 * hs * ws, "pif": NUM_TYPES * 5 * hp * wp}
+    out = {}
+    for name, n in floats.items():
+        if name not in ptrs:
+            raise InputError(f"ptrs: missing {name!r} (expected device pointers player, offset, pif)")
+        out[name] = int(ptrs[name]) + int(frame) * n * 4
+    return out
 
-    def __init__(self, spec: ModelSpec) -> None:
+
+class CudaDecoder:
+    """Decode ready fields on the GPU into a FrameResult; scratch is allocated once for the spec's input size.
+
+    `device`: the CUDA device (index) the decoder, its scratch and the fields live on.
+    """
+
+    def __init__(self, spec: ModelSpec, *, device: int = 0) -> None:
         if not isinstance(spec, ModelSpec):
             raise InputError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
+        if isinstance(device, bool) or not isinstance(device, (int, np.integer)) or device < 0:
+            raise InputError(f"device: expected a CUDA device index (int >= 0), got {device!r}")
         spec.validate()
         reason = unavailable_reason()
         if reason:
             raise BackendUnavailable(reason)
         self.spec = spec
+        self.device = int(device)
         self._lib = load_library()
         self._handle = ctypes.c_void_p()
         self._exact_handle: ctypes.c_void_p | None = None
         self._handle = self._create(spec.decoder.exact)
 
+    def _use_device(self) -> None:
+        # The library's static cudart keeps its own current device per thread: set it on every call.
+        status = self._lib.dsl_cuda_set_device(self.device)
+        if status != _OK:
+            _raise(self._lib, status, "device")
+
     def _create(self, exact: bool) -> ctypes.c_void_p:
+        self._use_device()
         handle = ctypes.c_void_p()
         params = _params(self.spec, exact)
         status = self._lib.dsl_cuda_decoder_create(self.spec.input.height, self.spec.input.width,
@@ -179,6 +209,7 @@ class CudaDecoder:
     def _live(self) -> ctypes.c_void_p:
         if not self._handle:
             raise InputError("cuda decoder: used after close()")
+        self._use_device()
         return self._handle
 
     def __call__(self, fields: Mapping[str, np.ndarray]) -> FrameResult:
@@ -190,12 +221,15 @@ class CudaDecoder:
             _raise(self._lib, status, "decode")
         return self._download(None, t0)
 
-    def decode_device(self, ptrs: Mapping[str, int], stream: int = 0) -> FrameResult:
-        """Decode fields already on the GPU: device pointers {'player', 'offset', 'pif'} (float32, one frame,
-        the spec's shapes), on the CUDA stream `stream` (a cudaStream_t as int; 0: default stream)."""
+    def decode_device(self, ptrs: Mapping[str, int], stream: int = 0, *, frame: int = 0) -> FrameResult:
+        """Decode fields already on the GPU: device pointers {'player', 'offset', 'pif'} (float32, the spec's
+        shapes, batch allowed: `frame` picks the frame), on the CUDA stream `stream` (a cudaStream_t as int;
+        0: the default stream), e.g. `decode_device(trt.infer_device(batch), trt.stream)`."""
         t0 = time.perf_counter()
         if not isinstance(ptrs, Mapping):
             raise InputError(f"ptrs: expected a mapping of device pointers, got {type(ptrs).__name__}")
+        if frame:
+            ptrs = frame_pointers(ptrs, self.spec, frame)
         values = []
         for name in ("player", "offset", "pif"):
             v = ptrs.get(name)

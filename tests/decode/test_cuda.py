@@ -15,7 +15,7 @@ from dsl_deploy.errors import BackendUnavailable, InputError
 from dsl_deploy.spec import CENTER, ModelSpec
 
 SPEC = ModelSpec(backbone="resnet18").with_input_size(129)
-SYMBOLS = ("dsl_cuda_available", "dsl_cuda_last_error", "dsl_cuda_version", "dsl_cuda_decoder_create",
+SYMBOLS = ("dsl_cuda_available", "dsl_cuda_last_error", "dsl_cuda_version", "dsl_cuda_set_device", "dsl_cuda_decoder_create",
            "dsl_cuda_decoder_destroy", "dsl_cuda_decode", "dsl_cuda_decode_host", "dsl_cuda_fuse",
            "dsl_cuda_download", "dsl_cuda_download_fused", "dsl_cuda_device_outputs_get")
 ERR_ARGUMENT = 1
@@ -157,6 +157,26 @@ def test_broken_library_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(cuda, "_lib_error", None)
     with pytest.raises(BackendUnavailable, match="cannot load"):
         cuda.load_library()
+
+
+def test_frame_pointers_step_over_whole_frames() -> None:
+    spec = SPEC.with_input_size(65)
+    base = {"player": 1000, "offset": 10**6, "pif": 10**8}
+    assert cuda.frame_pointers(base, spec, 0) == base
+    got = cuda.frame_pointers(base, spec, 2)
+    assert got == {"player": 1000 + 2 * 65 * 65 * 4, "offset": 10**6 + 2 * 2 * 65 * 65 * 4,
+                   "pif": 10**8 + 2 * 19 * 5 * 9 * 9 * 4}
+    with pytest.raises(InputError, match="frame"):
+        cuda.frame_pointers(base, spec, -1)
+    with pytest.raises(InputError, match="missing 'pif'"):
+        cuda.frame_pointers({"player": 1, "offset": 2}, spec, 1)
+
+
+def test_set_device_without_a_device_or_out_of_range(lib: ctypes.CDLL) -> None:
+    n = lib.dsl_cuda_available()
+    status = lib.dsl_cuda_set_device(n + 3)
+    assert status == (11 if n == 0 else ERR_ARGUMENT)
+    assert lib.dsl_cuda_set_device(-1) == (11 if n == 0 else ERR_ARGUMENT)
 
 
 def test_params_mirror_the_c_struct() -> None:
@@ -363,6 +383,10 @@ def test_bad_calls_on_a_live_decoder(kernels: str, make_fields) -> None:
         decoder.decode_device({"player": 1, "offset": 2, "pif": 3}, stream=-1)
     with pytest.raises(InputError, match="height/width"):
         decoder.fuse(fields["pif"], 65, 65)
+    with pytest.raises(InputError, match="device"):
+        cuda.CudaDecoder(SPEC, device=-1)
+    with pytest.raises(InputError, match="device: 1000 is not one of"):
+        cuda.CudaDecoder(SPEC, device=1000)
     status = decoder._lib.dsl_cuda_download(decoder._handle, ctypes.byref(cuda._Output()), None)
     assert status == 12 and "no successful dsl_cuda_decode" in decoder._lib.dsl_cuda_last_error().decode()
     decoder.close()
