@@ -65,6 +65,10 @@ def check_common(args: argparse.Namespace) -> None:
         raise InputError(f"-o/--output: {out} should end in .pth (a checkpoint)")
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(f"-o/--output: the folder {out.parent} does not exist")
+    weights = getattr(args, "backbone_weights", None)
+    if weights and not Path(weights).is_file():
+        raise InputError(f"--backbone-weights: {weights}: backbone weight file not found (a local torchvision "
+                         ".pth; nothing is downloaded)")
 
 
 def init_only(args: argparse.Namespace) -> int:
