@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..errors import ArtifactError, SpecError
+from ..errors import ArtifactError, DslError, SpecError
+from ..model.statedict import first_line
 from ..spec import ModelSpec
 from .metadata import META_FORMAT_VERSION, META_SPEC, META_VERSION, ONNX_FORMAT_VERSION
 from .parity import compare_outputs, onnxruntime_outputs, torch_ready_outputs
@@ -53,25 +54,26 @@ def _torchscript_available() -> bool:
 def _run_exporter(wrapper: nn.Module, dummy: torch.Tensor, out: Path, spec: ModelSpec, opset: int,
                   dynamic_batch: bool, exporter: str) -> str:
     """Write the raw exported graph to `out`; returns the exporter used."""
-    names = list(spec.outputs)
+    names, image = list(spec.outputs), spec.input.name
+    if exporter not in EXPORTERS:
+        raise SpecError(f"export: unknown exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}")
     if exporter == "auto":
         exporter = "torchscript" if _torchscript_available() else "dynamo"
     # The exporters are chatty (deprecation, tracer and optimiser notes); the checks below say what matters.
     with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         if exporter == "torchscript":
-            axes = {n: {0: "batch"} for n in ["image", *names]} if dynamic_batch else None
-            torch.onnx.export(wrapper, (dummy,), str(out), dynamo=False, input_names=["image"],
+            axes = {n: {0: "batch"} for n in [image, *names]} if dynamic_batch else None
+            torch.onnx.export(wrapper, (dummy,), str(out), dynamo=False, input_names=[image],
                               output_names=names, opset_version=opset, dynamic_axes=axes,
                               do_constant_folding=True)
         elif exporter == "dynamo":
             opset = max(opset, 18)  # the dynamo exporter has no implementations below 18
+            # dynamic_shapes is keyed by the forward argument's name, which is `image` in ReadyFields.
             shapes = {"image": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
-            program = torch.onnx.export(wrapper, (dummy,), dynamo=True, input_names=["image"], output_names=names,
+            program = torch.onnx.export(wrapper, (dummy,), dynamo=True, input_names=[image], output_names=names,
                                         opset_version=opset, dynamic_shapes=shapes, optimize=True)
             program.save(str(out), external_data=False)
-        else:
-            raise SpecError(f"export: unknown exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}")
     return exporter
 
 
@@ -122,9 +124,16 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: str | Path, *, opset: i
         with tempfile.TemporaryDirectory(dir=folder, prefix=".dsl-export-") as tmp:
             raw_path = Path(tmp) / "raw.onnx"
             t0 = time.perf_counter()
-            with torch.no_grad():
-                used = _run_exporter(wrapper, torch.from_numpy(dummy), raw_path, spec, opset, dynamic_batch,
-                                     exporter)
+            try:
+                with torch.no_grad():
+                    used = _run_exporter(wrapper, torch.from_numpy(dummy), raw_path, spec, opset, dynamic_batch,
+                                         exporter)
+            except DslError:
+                raise
+            except Exception as exc:  # exporter internals raise anything; the user needs one line and a way out
+                raise ArtifactError(f"{path}: torch.onnx.export ({exporter} exporter, opset {opset}) failed: "
+                                    f"{type(exc).__name__}: {first_line(exc)}; try another --opset or "
+                                    "--exporter") from None
             proto = onnx.load(str(raw_path))
             real_opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=opset)
             log(f"export: {used} exporter, opset {real_opset}, {len(proto.graph.node)} nodes "

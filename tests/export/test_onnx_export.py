@@ -119,3 +119,15 @@ def test_sample_batch_is_a_normalised_frame():
     batch = sample_batch(spec, 2)
     assert batch.shape == (2, 3, 129, 129) and batch.dtype == np.float32
     assert -2.5 < float(batch.min()) < float(batch.max()) < 2.7 and float(batch.std()) > 0.1
+
+
+def test_exporter_failure_is_one_artifact_error(lively_model, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated exporter bug\nwith a second line")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    with pytest.raises(ArtifactError, match="torch.onnx.export .* failed: RuntimeError: simulated exporter bug; "):
+        export_onnx(lively_model, lively_model.spec, tmp_path / "x.onnx")
+    with pytest.raises(SpecError, match="unknown exporter"):
+        export_onnx(lively_model, lively_model.spec, tmp_path / "x.onnx", exporter="nope")
+    assert not list(tmp_path.iterdir())
