@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=641,
                    help="square network input size in pixels; fits the strides when (size-1) %% 16 == 0 "
                         "(default: %(default)s, as the paper; when training, the config's value)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation and of training (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the initialisation and of training (default: %(default)s)")
     p.add_argument("--backbone-weights", metavar="FILE", default=None,
                    help="local torchvision ResNet weight file (.pth) for the backbone (default: none, random init)")
     p.add_argument("-o", "--output", metavar="PTH", default="model.pth",

@@ -128,7 +128,8 @@ def _report(summary: dict[str, Any], trainer: Any) -> None:
         a, b = hist[0], hist[-1]
         keys = [k for k in ("pSQ", "pDQ", "AP", "bDQ") if k in b]
         line = "  ".join(f"{k} {_v(a.get(k))} -> {_v(b.get(k))}" for k in keys)
-        print(f"validation (step {a['step']} -> {b['step']}): loss {a['val_total']:.4g} -> {b['val_total']:.4g}  {line}")
+        print(f"validation (step {a['step']} -> {b['step']}): loss {a['val_total']:.4g} -> "
+              f"{b['val_total']:.4g}  {line}")
     out = trainer.out_dir
     print(f"wrote {out / 'last.pth'}, {out / 'best.pth'}, {out / 'log.csv'}, {out / 'config.toml'}")
     print(f"next: dsl-export {out / 'best.pth'} -o {out / 'model.onnx'}")

@@ -118,7 +118,8 @@ class Trainer:
         self.steps_per_epoch = c.run.steps_per_epoch or max(1, min(len(s) for s in self.sources) // share)
         self.val = None
         if c.data.val:
-            self.val = validation_samples(open_source(c.data.val, self.spec, c.data.val_seed, "--val-data (data.val)"), self.spec)
+            val_source = open_source(c.data.val, self.spec, c.data.val_seed, "--val-data (data.val)")
+            self.val = validation_samples(val_source, self.spec)
         self.metrics_note = metrics_available() if c.run.val_metrics else "disabled by run.val_metrics"
         (self.out_dir / "config.toml").write_text(c.to_toml(), encoding="utf-8")
 
