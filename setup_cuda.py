@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-SOURCES = ("fuse.cu", "centres.cu", "assign.cu", "poses.cu", "decoder.cu")
+SOURCES = ("fuse.cu", "centres.cu", "assign.cu", "poses.cu", "decoder.cu", "download.cu")
 LIBRARY = "libdsl_decode_cuda.so"
 DEFAULT_CUDA_ROOT = "/usr/local/cuda"
 # Turing, Ampere (A100, desktop), Orin, Ada, Hopper, Blackwell (datacentre, Thor, desktop).
