@@ -49,6 +49,38 @@ void collect_foreground(Scratch& s, const float* player, float thr) {
 
 // Blocks of kLanes pixels against one centre at a time: the compiler turns the lane loops into SIMD.
 constexpr int32_t kLanes = 16;
+constexpr int32_t kPruneMax = 256;  // more centres than this: no pruning, every centre is tested
+
+// Centres that can be nearest to some target of a block (ascending), from bounds over the targets' box.
+// Float rounding is monotone, so lower <= each target's float distance <= upper: a centre whose lower
+// bound exceeds another's upper bound is strictly farther for every pixel and cannot win, not even a tie.
+DSL_SIMD_CLONES
+int32_t prune_centers(const float* tx, const float* ty, const float* cx, const float* cy, int32_t n_centers,
+                      int32_t* cand) {
+    float x0 = tx[0], x1 = tx[0], y0 = ty[0], y1 = ty[0];
+    for (int32_t l = 1; l < kLanes; ++l) {
+        x0 = std::min(x0, tx[l]);
+        x1 = std::max(x1, tx[l]);
+        y0 = std::min(y0, ty[l]);
+        y1 = std::max(y1, ty[l]);
+    }
+    float lower[kPruneMax];
+    float upper_min = std::numeric_limits<float>::infinity();
+    for (int32_t j = 0; j < n_centers; ++j) {
+        const float ax = cx[j] - x0, bx = cx[j] - x1, ay = cy[j] - y0, by = cy[j] - y1;
+        const float lx = ax < 0.0f ? -ax : (bx > 0.0f ? bx : 0.0f);
+        const float ly = ay < 0.0f ? -ay : (by > 0.0f ? by : 0.0f);
+        lower[j] = lx * lx + ly * ly;
+        const float ux = std::max(std::fabs(ax), std::fabs(bx)), uy = std::max(std::fabs(ay), std::fabs(by));
+        upper_min = std::min(upper_min, ux * ux + uy * uy);
+    }
+    int32_t n = 0;
+    for (int32_t j = 0; j < n_centers; ++j) {
+        cand[n] = j;
+        n += lower[j] <= upper_min ? 1 : 0;
+    }
+    return n;
+}
 
 // Nearest centre (Eq. 4) of pixels fg[0..n); returns the first pixel with a non-finite offset or INT32_MAX.
 // An AVX2 clone is picked at load time where the CPU has it; IEEE results are the same (no FMA contraction).
@@ -56,6 +88,9 @@ DSL_SIMD_CLONES
 int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t w, const float* ox,
                       const float* oy, const float* cx, const float* cy, int32_t n_centers, int32_t* lab) {
     int32_t bad = std::numeric_limits<int32_t>::max();
+    int32_t all[kPruneMax], cand[kPruneMax];
+    const bool prune = n_centers >= 4 && n_centers <= kPruneMax;
+    for (int32_t j = 0; j < std::min(n_centers, kPruneMax); ++j) all[j] = j;
     for (int32_t f0 = 0; f0 < n; f0 += kLanes) {
         const int32_t nl = std::min(kLanes, n - f0);
         float tx[kLanes], ty[kLanes], best[kLanes];
@@ -67,16 +102,27 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
             if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
             tx[l] = static_cast<float>(i - y * w) + dxo;
             ty[l] = static_cast<float>(y) + dyo;
-            const float ddx = cx[0] - tx[l], ddy = cy[0] - ty[l];
-            best[l] = ddx * ddx + ddy * ddy;
-            bj[l] = 0;
         }
-        for (int32_t j = 1; j < n_centers; ++j) {
+        const int32_t* js = all;
+        int32_t nj = n_centers;
+        if (prune) {
+            nj = prune_centers(tx, ty, cx, cy, n_centers, cand);
+            js = nj > 0 ? cand : all;
+            if (nj == 0) nj = n_centers;
+        }
+        const float cx0 = cx[js[0]], cy0 = cy[js[0]];
+        for (int32_t l = 0; l < kLanes; ++l) {
+            const float ddx = cx0 - tx[l], ddy = cy0 - ty[l];
+            best[l] = ddx * ddx + ddy * ddy;
+            bj[l] = js[0];
+        }
+        for (int32_t q = 1; q < nj; ++q) {
+            const int32_t j = prune ? js[q] : q;
             const float cxj = cx[j], cyj = cy[j];
             for (int32_t l = 0; l < kLanes; ++l) {
                 const float ddx = cxj - tx[l], ddy = cyj - ty[l];
                 const float d = ddx * ddx + ddy * ddy;
-                const bool closer = d < best[l];  // strict: the lowest j keeps a tie
+                const bool closer = d < best[l];  // strict, centres in ascending order: the lowest j keeps a tie
                 best[l] = closer ? d : best[l];
                 bj[l] = closer ? j : bj[l];
             }
