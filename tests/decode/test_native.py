@@ -163,3 +163,21 @@ def test_two_threads_give_the_same_result(make_fields, assert_same_result) -> No
     a, b, player, offset = both(fields, spec, threads=2)
     assert_same_result(a, b, player, offset)
     np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_exact_ties_go_to_the_lowest_centre_with_many_centres() -> None:
+    """Equidistant pixels (the centre lines between 4+ centres) get the lowest index in both implementations."""
+    h = w = 49
+    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), keypoint_threshold=0.01)
+    pif = np.zeros((19, 5, 7, 7), np.float32)
+    pif[:, 4] = 1.0
+    spots = [(8.0, 8.0, 0.9), (40.0, 8.0, 0.8), (8.0, 40.0, 0.7), (40.0, 40.0, 0.6), (24.0, 24.0, 0.5)]
+    for (x, y, c) in spots:
+        pif[CENTER, :, int(y) // 8, int(x) // 8] = (c, x, y, 8.0, 1.0)
+    fields = {"player": np.ones((1, h, w), np.float32), "offset": np.zeros((2, h, w), np.float32), "pif": pif}
+    a = Decoder(spec, impl="numpy")(fields)
+    b = Decoder(spec, impl="native")(fields)
+    assert a.num_players == 5
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.labels[0, 24] == 1 and a.labels[24, 0] == 1  # equidistant from centres 1 and 2 (or 3): the lowest wins
+    assert a.labels[16, 16] == 1  # equidistant from centre 1 (8, 8) and centre 5 (24, 24)
