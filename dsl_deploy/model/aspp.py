@@ -14,7 +14,9 @@ class ASPP(nn.Module):
         super().__init__()
         self.branches = nn.ModuleList([conv_bn_relu(cin, cout, 1)] +
                                       [separable_conv(cin, cout, 3, dilation=r) for r in rates])
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), conv_bn_relu(cin, cout, 1))
+        # No batch norm on the pooled 1x1 vector: it would need more than one value per channel in training,
+        # so a batch of 1 (or a last batch of 1) would fail.
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1), nn.ReLU(inplace=True))
         self.project = conv_bn_relu(cout * (len(rates) + 2), cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
