@@ -392,3 +392,28 @@ def test_bad_calls_on_a_live_decoder(kernels: str, make_fields) -> None:
     decoder.close()
     with pytest.raises(InputError, match="after close"):
         decoder(fields)
+
+
+class _DeviceOutputs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_void_p) for n in ("labels", "fused", "keypoints", "scores", "boxes", "areas", "centers")]
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_c_fuse_on_device_memory_emulated(emulated_library: str, monkeypatch: pytest.MonkeyPatch, exact: bool) -> None:
+    # Emulated device memory is host memory, so a pif can be written into a decoder-owned device buffer
+    # (another decoder's fused maps) and handed to dsl_cuda_fuse as a device pointer.
+    monkeypatch.setenv(cuda.LIBRARY_ENV, emulated_library)
+    monkeypatch.setattr(cuda, "_lib", None)
+    monkeypatch.setattr(cuda, "_lib_error", None)
+    spec = SPEC.with_input_size(41, 57)
+    pif = np.ascontiguousarray(random_pif(np.random.default_rng(4), 57, 41))
+    holder, target = cuda.CudaDecoder(spec), cuda.CudaDecoder(spec)
+    lib = holder._lib
+    outs = _DeviceOutputs()
+    assert lib.dsl_cuda_device_outputs_get(holder._handle, ctypes.byref(outs)) == 0
+    ctypes.memmove(outs.fused, pif.ctypes.data, pif.nbytes)
+    assert lib.dsl_cuda_fuse(target._handle, ctypes.c_void_p(outs.fused), int(exact), None) == 0
+    got = np.empty((19, 57, 41), np.float32)
+    assert lib.dsl_cuda_download_fused(target._handle, got.ctypes.data, None) == 0
+    np.testing.assert_allclose(got, fuse_maps(pif, 57, 41, spec.decoder, exact), rtol=0, atol=1e-5)
+    assert lib.dsl_cuda_fuse(target._handle, ctypes.c_void_p(pif.ctypes.data), 0, None) == ERR_ARGUMENT
