@@ -27,8 +27,10 @@ def test_slug_is_file_name_safe():
 def test_memory_grows_with_allocation():
     import numpy as np
 
-    before = peak_rss_mb()
+    before = current_rss_mb()
     block = np.ones(64 * 2**20 // 8)  # 64 MB, touched
-    assert peak_rss_mb() >= before + 50
-    assert current_rss_mb() > 0
+    now = current_rss_mb()
+    assert now >= before + 50
+    # The peak is monotonic: at least what is resident now, whatever earlier tests reached.
+    assert peak_rss_mb() >= now
     del block
