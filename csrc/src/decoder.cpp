@@ -302,7 +302,8 @@ int dsl_decoder_fuse(dsl_decoder* d, const float* pif, int32_t pif_height, int32
 
 int dsl_decoder_decode(dsl_decoder* d, const dsl_fields* f, dsl_output* out) {
     if (!d || !f || !out) return fail(DSL_ERR_ARGUMENT, "decode: decoder, fields and out must not be NULL");
-    if (!f->player || !f->offset || !f->pif) return fail(DSL_ERR_ARGUMENT, "fields: player, offset and pif must not be NULL");
+    if (!f->player || !f->offset || !f->pif)
+        return fail(DSL_ERR_ARGUMENT, "fields: player, offset and pif must not be NULL");
     const std::string why = check_size(f->pif_height, f->pif_width, f->height, f->width);
     if (!why.empty()) return fail(DSL_ERR_ARGUMENT, why);
     return guarded([&] { return decode_frame(d, *f, out); });

@@ -75,7 +75,8 @@ class Decoder:
             self._cuda = _cuda_decoder(spec)
 
     def __repr__(self) -> str:
-        return f"Decoder(impl={self.impl!r}, threads={self.threads}, input={self.spec.input.width}x{self.spec.input.height})"
+        size = f"{self.spec.input.width}x{self.spec.input.height}"
+        return f"Decoder(impl={self.impl!r}, threads={self.threads}, input={size})"
 
     def __call__(self, fields: Mapping[str, np.ndarray]) -> FrameResult:
         """Decode one frame (player, offset, pif; a batch of 1 allowed)."""

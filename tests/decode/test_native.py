@@ -10,7 +10,8 @@ from dsl_deploy.decode import Decoder, fuse
 from dsl_deploy.decode.fields import full_resolution
 from dsl_deploy.spec import BALL, CENTER, ModelSpec
 
-pytest.importorskip("dsl_deploy.decode._native", reason="native decoder not built (python setup.py build_ext --inplace)")
+pytest.importorskip("dsl_deploy.decode._native",
+                    reason="native decoder not built (python setup.py build_ext --inplace)")
 
 
 def both(fields: dict, spec: ModelSpec, threads: int = 1):

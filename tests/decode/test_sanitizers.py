@@ -37,7 +37,8 @@ def test_core_is_clean_under_asan_and_ubsan(tmp_path: Path) -> None:
     openmp = accepts_openmp(cxx, tmp_path)  # the driver runs 2 threads too: the parallel paths get checked
     sources = sorted(str(p) for p in (ROOT / "csrc" / "src").glob("*.cpp"))
     exe = tmp_path / "driver"
-    cmd = [cxx, *FLAGS, *(["-fopenmp"] if openmp else []), f"-I{ROOT / 'csrc' / 'include'}", f"-I{ROOT / 'csrc' / 'src'}",
+    cmd = [cxx, *FLAGS, *(["-fopenmp"] if openmp else []),
+           f"-I{ROOT / 'csrc' / 'include'}", f"-I{ROOT / 'csrc' / 'src'}",
            str(Path(__file__).with_name("sanitize_driver.cpp")), *sources, "-o", str(exe)]
     build = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert build.returncode == 0, build.stderr[-3000:]
