@@ -62,7 +62,7 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     float* ey = s.ey[k].data();
     const float t = p.truncate, div = p.weight_divisor, thr = p.keypoint_threshold;
     // Maxima are searched among pixels >= thr; with thr > 0 those are pixels a splat pushed over it.
-    const bool track = !exact && thr > 0.0f;
+    const bool track = !exact && thr > 0.0f && k != DSL_TYPE_BALL;  // the ball is an argmax, not maxima
     std::vector<int32_t>& cand = s.candidates[k];
     cand.clear();
     for (size_t c = 0; c < plane; ++c) {
