@@ -95,11 +95,17 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
     int32_t* held = s.kp_index.data();  // raster index of the kept maximum; valid where its score > 0
     const int nt = p.num_threads;
     (void)nt;
+    bool failed = false;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1) reduction(|| : failed)
 #endif
     for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k) {
-        dsl::collect_candidates(s, k, p);
+        try {  // an exception must not leave an OpenMP region
+            dsl::collect_candidates(s, k, p);
+        } catch (...) {
+            failed = true;
+            continue;
+        }
         const float* m = s.map(k);
         for (int32_t idx : s.candidates[k]) {
             const int32_t lab = labels[idx];
@@ -117,6 +123,7 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
             }
         }
     }
+    if (failed) throw std::bad_alloc();  // candidate lists grow with the map in dense mode
 }
 
 // First raster-order argmax of the ball map; false when it is all zero.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include "core.hpp"
 
@@ -135,10 +136,19 @@ void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
 void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
     const int nt = p.num_threads;
     (void)nt;
+    bool failed = false;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1) reduction(|| : failed)
 #endif
-    for (int k = 0; k < DSL_NUM_TYPES; ++k) fuse_type(s, k, pif, hp, wp, p, exact);
+    for (int k = 0; k < DSL_NUM_TYPES; ++k) {
+        // An exception must not leave an OpenMP region: note it and rethrow outside.
+        try {
+            fuse_type(s, k, pif, hp, wp, p, exact);
+        } catch (...) {
+            failed = true;
+        }
+    }
+    if (failed) throw std::bad_alloc();  // the only thing a splat can throw (vector growth)
 }
 
 }  // namespace dsl
