@@ -31,3 +31,29 @@ def exported(lively_model, tmp_path_factory):
     path = export_onnx(lively_model, lively_model.spec, tmp_path_factory.mktemp("onnx") / "m.onnx",
                        log=lines.append)
     return path, lines
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    """A stand-in with the network's spec and raw-output contract but few weights: for the export plumbing."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    from torch import nn
+
+    from dsl_deploy.spec import default_spec
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.spec = default_spec("resnet18", 65)
+            self.stem = nn.Conv2d(3, 8, 3, stride=8, padding=1)  # (H-1)//8+1 cells: the PIF grid
+            self.seg = nn.Conv2d(8, 3, 1)
+            self.pif = nn.Conv2d(8, 19 * 5, 1)
+
+        def forward(self, x):
+            f = torch.relu(self.stem(x))
+            seg = F.interpolate(self.seg(f), size=self.spec.seg_size, mode="bilinear", align_corners=True)
+            return {"semantic": seg[:, :1], "offset": seg[:, 1:], "pif": 0.3 * self.pif(f).unflatten(1, (19, 5))}
+
+    torch.manual_seed(0)
+    return Tiny().eval()

@@ -70,7 +70,7 @@ def test_parity_detects_a_different_network(exported, lively_model):
 
 
 @needs_onnxslim
-def test_simplifier_failure_falls_back(lively_model, tmp_path, monkeypatch):
+def test_simplifier_failure_falls_back(tiny_model, tmp_path, monkeypatch):
     import onnxslim
 
     def broken(*args, **kwargs):
@@ -78,32 +78,32 @@ def test_simplifier_failure_falls_back(lively_model, tmp_path, monkeypatch):
 
     monkeypatch.setattr(onnxslim, "slim", broken)
     lines: list[str] = []
-    path = export_onnx(lively_model, lively_model.spec, tmp_path / "fallback.onnx", log=lines.append)
+    path = export_onnx(tiny_model, tiny_model.spec, tmp_path / "fallback.onnx", log=lines.append)
     assert any("onnxslim failed" in line and "unsimplified" in line for line in lines)
-    diffs = check_parity(lively_model, path, sample_batch(lively_model.spec, 1), 1e-3, log=None)
+    diffs = check_parity(tiny_model, path, sample_batch(tiny_model.spec, 1), 1e-3, log=None)
     assert max(diffs.values()) < 1e-3
     assert [p.name for p in tmp_path.iterdir()] == ["fallback.onnx"]  # no temporary left behind
 
 
 @needs_onnxslim
-def test_simplifier_that_changes_outputs_falls_back(lively_model, tmp_path, monkeypatch):
+def test_simplifier_that_changes_outputs_falls_back(tiny_model, tmp_path, monkeypatch):
     import onnxslim
     from onnx import numpy_helper
     real = onnxslim.slim
 
     def wrong(model, *args, **kwargs):
         slim = real(model, *args, **kwargs)
-        head = next(t for t in slim.graph.initializer if t.name.endswith("body_head.conv.weight"))
+        head = next(t for t in slim.graph.initializer if t.name.endswith("pif.weight"))
         head.CopyFrom(numpy_helper.from_array(2 * numpy_helper.to_array(head), head.name))
         return slim
 
     monkeypatch.setattr(onnxslim, "slim", wrong)
     lines: list[str] = []
-    path = export_onnx(lively_model, lively_model.spec, tmp_path / "fallback.onnx", log=lines.append)
+    path = export_onnx(tiny_model, tiny_model.spec, tmp_path / "fallback.onnx", log=lines.append)
     assert any("FAIL" in line for line in lines)
     assert "simplify: the simplified graph fails parity; falling back to the unsimplified graph" in lines
     assert lines[-1] == "parity ok: ONNX Runtime matches torch within 0.001 (unsimplified graph)"
-    assert max(check_parity(lively_model, path, sample_batch(lively_model.spec, 1), log=None).values()) < 1e-3
+    assert max(check_parity(tiny_model, path, sample_batch(tiny_model.spec, 1), log=None).values()) < 1e-3
 
 
 def test_spec_must_match_the_model(lively_model, tmp_path):
@@ -121,13 +121,13 @@ def test_sample_batch_is_a_normalised_frame():
     assert -2.5 < float(batch.min()) < float(batch.max()) < 2.7 and float(batch.std()) > 0.1
 
 
-def test_exporter_failure_is_one_artifact_error(lively_model, tmp_path, monkeypatch):
+def test_exporter_failure_is_one_artifact_error(tiny_model, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated exporter bug\nwith a second line")
 
     monkeypatch.setattr(torch.onnx, "export", broken)
     with pytest.raises(ArtifactError, match="torch.onnx.export .* failed: RuntimeError: simulated exporter bug; "):
-        export_onnx(lively_model, lively_model.spec, tmp_path / "x.onnx")
+        export_onnx(tiny_model, tiny_model.spec, tmp_path / "x.onnx")
     with pytest.raises(SpecError, match="unknown exporter"):
-        export_onnx(lively_model, lively_model.spec, tmp_path / "x.onnx", exporter="nope")
+        export_onnx(tiny_model, tiny_model.spec, tmp_path / "x.onnx", exporter="nope")
     assert not list(tmp_path.iterdir())
