@@ -121,7 +121,7 @@ def frames(draw):
     return player, offset, pif, params, draw(st.integers(1, 2))
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(frame=frames())
 def test_fuzz_never_crashes(frame, assert_same_result) -> None:
