@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,7 +44,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec, train: 
         "dsl_deploy_version": __version__,
         "spec": spec.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "train": dict(train or {}),
+        "train": _plain(dict(train or {}), "train"),
     }
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -57,6 +58,26 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec, train: 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _plain(value: Any, where: str) -> Any:
+    """`value` as the plain types torch.load(weights_only=True) accepts; numpy values are converted.
+
+    Refusing anything else here, at save time, beats a checkpoint that can only be read unsafely.
+    """
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    raise ArtifactError(f"checkpoint {where}: a {type(value).__name__} cannot be stored; use numbers, strings, "
+                        "lists, dicts or tensors")
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

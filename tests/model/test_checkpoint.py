@@ -90,3 +90,16 @@ def test_not_a_checkpoint(kind, tmp_path, saved):
 def test_save_into_missing_folder(tmp_path, small_model, small_spec):
     with pytest.raises(ArtifactError, match="does not exist"):
         save_checkpoint(tmp_path / "nope" / "m.pth", small_model, small_spec)
+
+
+def test_train_info_is_stored_as_plain_types(tmp_path, small_model, small_spec):
+    import numpy as np
+    path = tmp_path / "m.pth"
+    train = {"loss": np.float32(0.5), "history": [np.int64(3), (1, 2.0)], "hist": np.arange(3), "note": None}
+    save_checkpoint(path, small_model, small_spec, train)
+    got = load_checkpoint(path).train
+    assert got["loss"] == 0.5 and type(got["loss"]) is float and got["history"] == [3, (1, 2.0)]
+    assert torch.equal(got["hist"], torch.arange(3)) and got["note"] is None
+    with pytest.raises(ArtifactError, match=r"train\['bad'\]: a object cannot be stored"):
+        save_checkpoint(tmp_path / "bad.pth", small_model, small_spec, {"bad": object()})
+    assert not (tmp_path / "bad.pth").exists()
