@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of dsl-infer."""
     args = build_parser().parse_args(argv)
     _check(args)
+    if args.summary_json:
+        from ..runtime.sinks import check_writable
+
+        check_writable(args.summary_json)
     _quiet_opencv()
     from tqdm import tqdm
 

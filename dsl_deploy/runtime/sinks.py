@@ -24,6 +24,22 @@ from .sources import Frame
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
 
 
+def check_writable(path: str | Path) -> Path:
+    """Fail now, naming `path`, when a file cannot be created there (rather than after the whole run)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {path.parent} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
 class SinkClosed(Exception):
     """The reader of an output went away (e.g. a closed pipe on stdout)."""
 
@@ -117,9 +133,7 @@ class CocoSink(Sink):
     """
 
     def __init__(self, path: str | Path, *, masks: bool = True):
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise InputError(f"{self.path}: the folder {self.path.parent} does not exist")
+        self.path = check_writable(path)
         self.masks = masks
         self._records: list[dict[str, Any]] | None = []
 
@@ -157,8 +171,7 @@ class RenderSink(Sink):
         self._closed = False
         self.is_video = self.target.suffix.lower() in VIDEO_SUFFIXES
         if self.is_video:
-            if not self.target.parent.is_dir():
-                raise InputError(f"{self.target}: the folder {self.target.parent} does not exist")
+            check_writable(self.target)
         else:
             if self.target.exists() and not self.target.is_dir():
                 raise InputError(f"{self.target}: exists and is not a folder; give a folder for images or a "

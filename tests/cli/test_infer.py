@@ -117,6 +117,7 @@ def test_max_frames_and_no_json(model: Path, video: Path, tmp_path: Path):
     (["VIDEO", "--model", "nope.onnx"], "nope.onnx"),
     (["VIDEO", "--model", "model.tflite"], "unknown artifact type"),
     (["7"], "cannot open camera 7"),
+    (["VIDEO", "--summary-json", "/nonexistent-dir/s.json"], "/nonexistent-dir/s.json: the folder"),
     (["rtsp://127.0.0.1:9/none"], "cannot open stream rtsp://127.0.0.1:9/none"),
 ])
 def test_bad_input_is_one_clear_line(model: Path, video: Path, args, message):

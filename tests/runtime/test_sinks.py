@@ -10,7 +10,8 @@ import pytest
 
 from dsl_deploy.errors import InputError
 from dsl_deploy.result import Ball, FrameResult
-from dsl_deploy.runtime.sinks import CocoSink, JsonLinesSink, RenderSink, SinkClosed, coco_record, frame_record
+from dsl_deploy.runtime.sinks import (CocoSink, JsonLinesSink, RenderSink, SinkClosed, check_writable, coco_record,
+                                     frame_record)
 from dsl_deploy.runtime.sources import Frame
 
 H, W = 60, 80
@@ -86,6 +87,17 @@ def test_coco_record_without_masks_and_missing_folder(tmp_path: Path):
     assert coco_record(_result(0), 3)[0]["image_id"] == 3
     with pytest.raises(InputError, match="does not exist"):
         CocoSink(tmp_path / "nope" / "r.json")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder where nothing can be created)")
+def test_unwritable_outputs_fail_up_front_naming_the_path(tmp_path: Path):
+    with pytest.raises(InputError, match=r"/proc/r\.json: cannot write in /proc"):
+        CocoSink("/proc/r.json")
+    with pytest.raises(InputError, match=r"/proc/r\.avi: cannot write"):
+        RenderSink("/proc/r.avi")
+    with pytest.raises(InputError, match="is a folder"):
+        check_writable(tmp_path)
+    assert check_writable(tmp_path / "ok.json") == tmp_path / "ok.json" and list(tmp_path.iterdir()) == []
 
 
 def test_render_to_a_folder_and_to_a_video(tmp_path: Path):
