@@ -86,6 +86,18 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--model: {args.model}: no such file")
 
 
+def _make_out_folder(path: str) -> Path:
+    """Create the --out folder up front, so a bad path fails before the (long) evaluation."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
+    return out
+
+
 class EvalData:
     """A dataset as dsl-eval sees it: `load(i) -> (frame id, BGR image, Annotation)` for i < len."""
 
@@ -206,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..metrics.evaluator import Evaluator, format_table
     from ..runtime import Pipeline
 
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    out = _make_out_folder(args.out) if args.out else None
     pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads)
     spec = pipeline.spec
     frame_size = _parse_size(args.frame_size) if args.frame_size else (spec.input.width, spec.input.height)

@@ -220,6 +220,7 @@ def test_frames_of_another_size_map_back(oracle: Path) -> None:
     (["--data", "nowhere/at/all"], "no such file or folder"),
     (["--data", "synthetic:2", "--limit", "0"], "--limit"),
     (["--data", "synthetic:2", "--tp-radii", "0"], "--tp-radii"),
+    (["--data", "synthetic:2", "--out", __file__], "exists and is not a folder"),
 ])
 def test_bad_arguments_fail_with_one_line(oracle: Path, args: list[str], message: str) -> None:
     r = _run("dsl-eval", "--model", str(oracle), *args)
