@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import DataError
 from ..spec import NUM_BODY_PARTS
 from .annotations import Annotation
+from .image_file import read_image_file
 from .coco_masks import segmentation_mask
 
 
@@ -162,7 +163,7 @@ class CocoDataset:
         path = self.image_dir / im.file_name
         if not path.is_file():
             raise DataError(f"{path}: image file of {self.path} images id {im.id} is missing")
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image = read_image_file(path)
         if image is None:
             raise DataError(f"{path}: cannot read the image (corrupt or not an image)")
         if image.shape[:2] != (im.height, im.width):

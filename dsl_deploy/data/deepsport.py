@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import DataError
 from .annotations import Annotation
+from .image_file import read_image_file
 from .augment import warp
 
 DATABASE = "basketball-instants-dataset.json"
@@ -162,7 +163,7 @@ class DeepSportDataset:
         inst = self.db[item.instant]
         offset = (inst.get("offsets") or [0])[0]
         img_path = Path(f"{item.stem}_{offset}.png")
-        image = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
+        image = read_image_file(img_path)
         if image is None:
             raise DataError(f"{img_path}: image is missing or unreadable")
         cam = read_camera(Path(f"{item.stem}.json"))
@@ -183,7 +184,7 @@ class DeepSportDataset:
         path = Path(f"{item.stem}_humans.png")
         if not path.is_file():
             return np.zeros((h, w), np.int32), None
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        raw = read_image_file(path, cv2.IMREAD_UNCHANGED)
         if raw is None or raw.ndim != 2:
             raise DataError(f"{path}: expected a single-channel (16-bit) instance map, got "
                             f"{'unreadable file' if raw is None else raw.shape}")

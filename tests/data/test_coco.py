@@ -147,6 +147,10 @@ def test_missing_and_corrupt_files(tmp_path):
     (tmp_path / "im1.png").write_bytes(b"garbage")
     with pytest.raises(DataError, match="cannot read the image"):
         ds[0]
+    jpeg = cv2.imencode(".jpg", np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8))[1].tobytes()
+    (tmp_path / "im1.png").write_bytes(jpeg[: len(jpeg) // 2])  # truncated: imread would pad it with grey
+    with pytest.raises(DataError, match="cannot read the image"):
+        ds[0]
     cv2.imwrite(str(tmp_path / "im1.png"), np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(DataError, match="image is 10x10 but"):
         ds[0]
