@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--calib-images and --calib-synthetic: give one calibration source, not both")
     if args.calib_images is not None and not args.calib_images.is_dir():
         raise InputError(f"--calib-images: {args.calib_images} is not a folder")
+    if args.device < 0:
+        raise InputError(f"--device: expected a CUDA device index (0, 1, ...), got {args.device}")
+    if args.output is not None and args.output.is_dir():
+        raise InputError(f"--output: {args.output} is a folder; give the engine file name (e.g. model.engine)")
 
     profile = load_profile(args.target)
     from ..tensorrt.onnx_check import inspect_onnx
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..tensorrt.builder import BuildOptions, build_engine, check_build_requirements, check_frames
 
+    if profile.precision == "int8" and args.calib_images is not None:
+        from ..tensorrt.calibration import folder_frames
+
+        folder_frames(args.calib_images, 1)  # an empty folder fails now, not after the TensorRT set-up
     check_build_requirements(args.device)
     options = BuildOptions(output=args.output, timing_cache=args.timing_cache, calib_images=args.calib_images,
                            calib_synthetic=args.calib_synthetic, fp16_layers=tuple(args.fp16_overrides),

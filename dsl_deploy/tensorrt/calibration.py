@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..data.image_file import read_image_file
 from ..errors import DataError, InputError
 from ..preprocess import Preprocessor
 from ..spec import ModelSpec
@@ -62,8 +63,6 @@ class CalibrationFeed:
 
 def folder_frames(folder: str | Path, count: int) -> tuple[FrameSource, int]:
     """Frames from a folder of images, spread evenly over its sorted files; returns (source, frames available)."""
-    import cv2
-
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise DataError(f"{root}: calibration image folder does not exist")
@@ -75,7 +74,7 @@ def folder_frames(folder: str | Path, count: int) -> tuple[FrameSource, int]:
     picks = [files[int(i)] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
 
     def read(i: int) -> np.ndarray:
-        image = cv2.imread(str(picks[i]), cv2.IMREAD_COLOR)
+        image = read_image_file(picks[i])  # strict: a truncated JPEG would otherwise calibrate on grey padding
         if image is None:
             raise DataError(f"{picks[i]}: not a readable image (calibration folder {root})")
         return image

@@ -67,6 +67,12 @@ def test_usage_and_option_errors(models):
                     "--calib-synthetic: expected a positive frame count")
     _one_error_line(_run(models["good"], "--target", "jetson-orin-int8", "--calib-images", models["root"] / "none"),
                     1, "--calib-images:", "is not a folder")
+    _one_error_line(_run(models["good"], "--target", "gpu-fp16", "--device", "-1"), 1, "--device: expected")
+    _one_error_line(_run(models["good"], "--target", "gpu-fp16", "-o", models["root"]), 1, "--output:", "is a folder")
+    empty = models["root"] / "no-images"
+    empty.mkdir(exist_ok=True)
+    _one_error_line(_run(models["good"], "--target", "jetson-orin-int8", "--calib-images", empty), 1,
+                    str(empty), "no images")
 
 
 def test_unknown_target_lists_available(models):

@@ -78,3 +78,7 @@ def test_folder_source_errors(tmp_path):
     assert n == 1
     with pytest.raises(DataError, match="broken.jpg: not a readable image"):
         read(0)
+    jpeg = cv2.imencode(".jpg", np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))[1].tobytes()
+    (tmp_path / "broken.jpg").write_bytes(jpeg[: len(jpeg) // 2])  # truncated: imread would pad it with grey
+    with pytest.raises(DataError, match="broken.jpg: not a readable image"):
+        read(0)
