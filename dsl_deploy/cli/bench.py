@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ..bench.cases import DECODERS, FIELD_SOURCES, Case
-from ..errors import InputError
+from ..errors import DslError, InputError
 from .common import cli_entry
 
 EPILOG = """\
@@ -57,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive(name: str, value: int | None) -> None:
-    if value is not None and value < (0 if name == "--warmup" else 1):
-        raise InputError(f"{name}: expected a positive number, got {value}")
+    least = 0 if name == "--warmup" else 1
+    if value is not None and value < least:
+        raise InputError(f"{name}: expected {'0 or more' if least == 0 else 'a positive number'}, got {value}")
 
 
 @cli_entry("dsl-bench")
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in filter(None, (artifact, reference)):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
+    _check_output(args)
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
                   seed=args.seed)
     from ..decode import resolve_impl
@@ -96,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"artifact": artifact, "reference": reference, "iters": iters, "warmup": warmup,
                 "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
                 "seed": args.seed, "demo": bool(args.demo)}
-    from ..bench.machine import machine_slug
+    from ..machine import machine_slug
     from ..bench.report import format_table, write_json, write_plot
     from ..bench.suite import run_suite
 
     _log(f"measuring {ours.label}" + (f" and {peer.label}" if peer else "") + f": {warmup} warm-up + {iters} timed")
     doc = run_suite(ours, peer, settings=settings)
+    if "error" in doc["ours"]:  # nothing was measured: one line, no table and no result files
+        raise DslError(doc["ours"]["error"])
     print(format_table(doc))
     name = f"bench-{machine_slug(doc['machine'])}-{Path(artifact).stem}"
     json_path = Path(args.json) if args.json else Path(args.out) / f"{name}.json"
@@ -112,6 +118,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot:    {png}" if png else "plot:    skipped (matplotlib is not installed: pip install matplotlib)")
     _log(f"done in {time.perf_counter() - t_start:.1f} s")
     return 1 if "error" in doc["ours"] else 0
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Make the result folder now, so a bad --out/--json fails before minutes of measuring."""
+    folder = Path(args.json).parent if args.json else Path(args.out)
+    option = "--json" if args.json else "--out"
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{option}: {folder} exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".dsl-bench.", dir=folder)
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write results in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _backend_word(artifact: str) -> str:

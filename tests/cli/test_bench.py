@@ -57,6 +57,17 @@ def test_bad_input_is_one_line(tmp_path, args, message):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_unreadable_model_and_bad_out_fail_with_one_line_and_no_results(tmp_path):
+    (tmp_path / "junk.onnx").write_text("not an onnx model")
+    r = run("--onnx", "junk.onnx", "--no-peer", "--no-plot", "--iters", "1", "--warmup", "0", "--out", "res",
+            cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("dsl-bench: error: junk.onnx: not a readable ONNX model")
+    assert r.stdout == "" and list((tmp_path / "res").iterdir()) == []
+    r = run("--onnx", "junk.onnx", "--out", "junk.onnx", cwd=tmp_path)
+    assert r.returncode != 0 and r.stderr.strip() == "dsl-bench: error: --out: junk.onnx exists and is not a folder"
+
+
 @pytest.mark.slow
 def test_onnx_against_torch_reference(tmp_path, small_model):
     pth, onnx = small_model
