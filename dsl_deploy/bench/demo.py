@@ -43,7 +43,7 @@ def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
     log(f"demo model: built {backbone} at {size}x{size} (seed {seed}, untrained) in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     tmp = onnx.with_suffix(".onnx.partial")
-    export_onnx(model, spec, tmp)
+    export_onnx(model, spec, tmp, log=log)  # checks ONNX Runtime against torch on the way
     tmp.replace(onnx)
     log(f"demo model: exported ONNX in {time.perf_counter() - t0:.1f} s -> {onnx}")
     return pth, onnx

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .cases import Case
-from .machine import machine_info
+from ..machine import machine_info
 from .paper import PAPER_DEEPSPORTLAB, PAPER_MACHINE, PAPER_TABLE_1
 from .stats import ratio
 

@@ -8,12 +8,11 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
 
+from ..machine import cpu_model, gpus, usable_cores
 from .common import cli_entry
 
 MISSING = "not installed"
@@ -38,15 +37,7 @@ def _guard(fn: Callable[[], str]) -> str:
 
 
 def _cpu() -> str:
-    name = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name}, {os.cpu_count()} logical cores ({usable} usable by this process)"
+    return f"{cpu_model()}, {os.cpu_count()} logical cores ({usable_cores()} usable by this process)"
 
 
 def _numpy() -> str:
@@ -114,16 +105,18 @@ def _cuda_library() -> str:
     spec = importlib.util.find_spec("dsl_deploy")
     folder = Path(spec.origin).parent / "decode" if spec and spec.origin else None
     libs = sorted(folder.glob("libdsl_decode_cuda*.so")) if folder and folder.is_dir() else []
-    return ", ".join(str(p) for p in libs) if libs else "not built (needs nvcc at install time)"
+    if not libs:
+        return "not built (needs nvcc at install time)"
+    from ..decode import cuda
+    state = "usable" if cuda.is_available() else f"not usable here: {cuda.unavailable_reason()}"
+    return f"{', '.join(str(p) for p in libs)} ({state})"
 
 
 def _gpu() -> str:
-    smi = shutil.which("nvidia-smi")
-    if smi:
-        res = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total,compute_cap",
-                              "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
-        if res.returncode == 0 and res.stdout.strip():
-            return "; ".join(line.strip() for line in res.stdout.strip().splitlines())
+    found = gpus()
+    if found:
+        return "; ".join(f"{g['name']} (sm_{g['compute_capability'].replace('.', '')}, driver {g['driver']}, "
+                         f"{g['memory']})" for g in found)
     try:
         from cuda.bindings import runtime as cudart
     except ImportError:

@@ -1,6 +1,6 @@
 import sys
 
-from dsl_deploy.bench.machine import library_versions, machine_info, machine_slug
+from dsl_deploy.machine import library_versions, machine_info, machine_slug
 from dsl_deploy.bench.memory import current_rss_mb, peak_rss_mb
 
 
