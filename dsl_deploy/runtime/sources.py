@@ -248,6 +248,9 @@ def open_source(spec: "str | int | Path | Source | Iterable[np.ndarray]", *, liv
     """
     if isinstance(spec, Source):
         return spec
+    if isinstance(spec, str) and not spec.strip():  # Path("") is the current folder: never what was meant
+        raise InputError("source: empty name (an unset variable?); expected an image, a folder of images, a video "
+                         "file, a camera index such as 0, or an rtsp:// / http:// URL")
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and not Path(spec).exists()):
         return LiveSource(int(spec), reconnect=reconnect)
     if isinstance(spec, str) and _is_url(spec):

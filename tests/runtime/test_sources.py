@@ -66,6 +66,8 @@ def test_missing_and_unreadable_paths_say_what_is_wrong(tmp_path: Path):
         open_source(np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(InputError, match="cannot read frames"):
         open_source(3.5)
+    with pytest.raises(InputError, match="empty name"):
+        open_source("")
 
 
 def test_array_source_and_passthrough():
