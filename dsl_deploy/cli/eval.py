@@ -159,8 +159,8 @@ def check_data_source(source: str) -> None:
     """Fail early (before the model loads) on a --data value that cannot be a dataset."""
     if source.startswith("synthetic:"):
         _synthetic_count(source)
-    elif not Path(source).exists():
-        raise DataError(f"--data {source}: no such file or folder (expected synthetic:N, a COCO JSON file "
+    elif not source.strip() or not Path(source).exists():  # Path("") would be the current folder
+        raise DataError(f"--data {source!r}: no such file or folder (expected synthetic:N, a COCO JSON file "
                         "or a DeepSport folder)")
 
 

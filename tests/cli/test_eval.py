@@ -218,6 +218,7 @@ def test_frames_of_another_size_map_back(oracle: Path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--data", "synthetic:0"], "synthetic:N"),
     (["--data", "nowhere/at/all"], "no such file or folder"),
+    (["--data", ""], "--data '': no such file or folder"),
     (["--data", "synthetic:2", "--limit", "0"], "--limit"),
     (["--data", "synthetic:2", "--tp-radii", "0"], "--tp-radii"),
     (["--data", "synthetic:2", "--out", __file__], "exists and is not a folder"),
