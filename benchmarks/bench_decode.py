@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.iters, args.numpy_iters, args.paper_iters = 20, 2, 1
 
-    from dsl_deploy.bench.machine import machine_info, machine_slug
+    from dsl_deploy.machine import machine_info, machine_slug
     from dsl_deploy.bench.stats import ratio
     from dsl_deploy.decode import Decoder, native_available
     from dsl_deploy.decode.paper_style import PaperStyleDecoder
