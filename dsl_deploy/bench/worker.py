@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_case(case)
     except DslError as exc:
         result = {"case": case.to_dict(), "error": str(exc)}
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: dsl-bench itself says 'interrupted'
+        return 130
     with open(args[1], "w", encoding="utf-8") as f:
         json.dump(result, f)
     return 0
