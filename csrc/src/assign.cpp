@@ -172,15 +172,18 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
         box[4 * j + 2] = -1;
         box[4 * j + 3] = -1;
     }
-    for (int32_t f = 0; f < n_fg; ++f) {
+    // Player pixels come in raster order: update counts and boxes once per run of one label on one row.
+    for (int32_t f = 0; f < n_fg;) {
         const int32_t j = lab[f], y = fg_y[f];
-        const int32_t x = fg[f] - y * w;
-        ++count[j];
+        int32_t g = f + 1;
+        while (g < n_fg && lab[g] == j && fg_y[g] == y) ++g;
         int32_t* b = box + 4 * j;
-        b[0] = std::min(b[0], x);
+        count[j] += g - f;
+        b[0] = std::min(b[0], fg[f] - y * w);
         b[1] = std::min(b[1], y);
-        b[2] = std::max(b[2], x);
+        b[2] = std::max(b[2], fg[g - 1] - y * w);
         b[3] = std::max(b[3], y);
+        f = g;
     }
     int32_t* lut = s.lut.data();
     int32_t n_kept = 0;

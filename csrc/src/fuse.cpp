@@ -50,6 +50,7 @@ void clear_map(Scratch& s, int k) {
     s.dense[k] = false;
 }
 
+DSL_SIMD_CLONES
 void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
     clear_map(s, k);
     const size_t plane = static_cast<size_t>(hp) * wp;
