@@ -78,6 +78,8 @@ class JsonLinesSink(Sink):
         self.masks = masks
         self.target = str(target)
         self._own = self.target != "-"
+        if not self._own and sys.stdout is None:  # started with stdout closed (e.g. `>&-`)
+            raise InputError("-: standard output is closed; give -o FILE (or -o none)")
         self._out: IO[bytes] | None = open(self.target, "wb") if self._own else sys.stdout.buffer
 
     def write(self, frame: Frame, result: FrameResult) -> None:
@@ -90,6 +92,14 @@ class JsonLinesSink(Sink):
         except BrokenPipeError:
             self._out = None
             raise SinkClosed(self.target) from None
+        except OSError as exc:  # e.g. a full disk: say which output, not an internal error
+            out, self._out = self._out, None
+            if self._own:
+                try:
+                    out.close()
+                except OSError:
+                    pass
+            raise InputError(f"{self.target}: cannot write the JSON lines ({exc.strerror or exc})") from None
 
     def close(self) -> None:
         out, self._out = self._out, None

@@ -57,6 +57,20 @@ def test_json_lines_without_masks_and_bad_mode(tmp_path: Path):
         JsonLinesSink(tmp_path / "x.jsonl", masks="polygon")
 
 
+def test_json_lines_to_a_closed_stdout_or_a_full_disk_is_one_clear_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("sys.stdout", None)
+    with pytest.raises(InputError, match="standard output is closed"):
+        JsonLinesSink("-")
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full (a device that is always full)")
+    sink = JsonLinesSink("/dev/full")
+    with pytest.raises(InputError, match="/dev/full: cannot write the JSON lines"):
+        sink.write(_frame(0), _result(0))
+    sink.close()
+    with pytest.raises(SinkClosed):
+        sink.write(_frame(1), _result(1))
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' own numpy-2 deprecation
 def test_coco_file_is_atomic_and_loads_in_pycocotools(tmp_path: Path):
     coco = pytest.importorskip("pycocotools.coco")
