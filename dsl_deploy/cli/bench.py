@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/results", help="folder for the JSON and PNG (default: %(default)s)")
     p.add_argument("--json", help="JSON result path (default: OUT/bench-MACHINE-MODEL.json)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic frames and the demo model")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the synthetic frames and the demo model (default: 0)")
     return p
 
 

@@ -45,6 +45,14 @@ def test_help_explains_options(tmp_path):
         assert option in r.stdout
 
 
+def test_every_option_with_a_default_states_it():
+    from dsl_deploy.cli.bench import build_parser
+
+    for action in build_parser()._actions:
+        if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
+            assert "default" in (action.help or ""), action.option_strings
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "nothing to measure"),
     (["--onnx", "missing.onnx"], "missing.onnx: no such file"),
