@@ -124,8 +124,11 @@ __global__ void splat_seeds(Geometry g, Params p, const Seed* __restrict__ seeds
       const double dy = static_cast<double>(py) - static_cast<double>(sd.y);
       const double dx2 = dx * dx, dy2 = dy * dy;
       // The nearest pixel takes the full value (OpenPifPaf convention).
-      const double w = (dx2 < 0.25 && dy2 < 0.25) ? 1.0 : exp(-dy2 / two_s2) * exp(-dx2 / two_s2);
-      atomicAdd(map + static_cast<size_t>(py) * g.W + px, sd.v * static_cast<float>(w));
+      // Each factor rounded to float32, the product in float32: the reference's arithmetic exactly.
+      const float w = (dx2 < 0.25 && dy2 < 0.25)
+                          ? 1.f
+                          : static_cast<float>(exp(-dy2 / two_s2)) * static_cast<float>(exp(-dx2 / two_s2));
+      atomicAdd(map + static_cast<size_t>(py) * g.W + px, sd.v * w);
     }
   }
 }
@@ -135,8 +138,8 @@ __global__ void splat_seeds(Geometry g, Params p, const Seed* __restrict__ seeds
 // Every pixel is written, so the maps need no clearing.
 __global__ void gather_seeds(Geometry g, const Seed* __restrict__ seeds, const Counters* counters,
              float* __restrict__ fused) {
-  __shared__ double fx[kSeedBatch][kTile];
-  __shared__ double fy[kSeedBatch][kTile];
+  __shared__ float fx[kSeedBatch][kTile];  // factors rounded to float32, as the reference's
+  __shared__ float fy[kSeedBatch][kTile];
   __shared__ float value[kSeedBatch];
   const int k = blockIdx.y;
   const int count = counters->seed_count[k];
@@ -157,14 +160,14 @@ __global__ void gather_seeds(Geometry g, const Seed* __restrict__ seeds, const C
         const double two_s2 = 2.0 * static_cast<double>(sd.s) * static_cast<double>(sd.s);
         const bool along_x = (t % 32) < kTile;
         const double d = static_cast<double>(along_x ? tx0 + i : ty0 + i) - static_cast<double>(along_x ? sd.x : sd.y);
-        const double f = exp(-(d * d) / two_s2);
+        const float f = static_cast<float>(exp(-(d * d) / two_s2));
         if (along_x) fx[b][i] = f; else fy[b][i] = f;
         if (t % 32 == 0) value[b] = sd.v;
       }
     }
     __syncthreads();
     for (int b = 0; b < n; ++b) {
-      acc = acc + value[b] * static_cast<float>(fy[b][t / kTile] * fx[b][t % kTile]);
+      acc = acc + value[b] * (fy[b][t / kTile] * fx[b][t % kTile]);
     }
   }
   if (x < g.W && y < g.H) fused[(static_cast<size_t>(k) * g.H + y) * g.W + x] = acc;
