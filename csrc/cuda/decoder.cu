@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "../src/params.hpp"
 #include "context.cuh"
 
 using dslcuda::Counters;
@@ -26,18 +27,8 @@ constexpr long long kMaxPixels = 1ll << 26;  // as the CPU core: 8192 x 8192
 size_t align_up(size_t n) { return (n + 255) & ~static_cast<size_t>(255); }
 
 std::string check_params(const dsl_params& p) {
-  auto unit = [](float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; };
-  auto positive = [](float v) { return std::isfinite(v) && v > 0.0f; };
-  if (!unit(p.seed_threshold)) return "params: seed_threshold must lie in [0, 1]";
-  if (!unit(p.keypoint_threshold)) return "params: keypoint_threshold must lie in [0, 1]";
-  if (!unit(p.player_threshold) || p.player_threshold == 0.0f) return "params: player_threshold must lie in (0, 1]";
-  if (p.nms_window < 1 || p.nms_window % 2 == 0 || p.nms_window > 255)
-    return "params: nms_window must be an odd integer in [1, 255]";
-  if (!positive(p.truncate) || !positive(p.sigma_min) || !positive(p.weight_divisor))
-    return "params: truncate, sigma_min and weight_divisor must be positive and finite";
-  if (p.max_players < 1 || p.max_players > DSL_CUDA_MAX_PLAYERS)
-    return "params: max_players must lie in [1, " + std::to_string(DSL_CUDA_MAX_PLAYERS) + "] for the CUDA decoder";
-  return "";
+  std::string why = dsl::check_decoder_params(p, DSL_CUDA_MAX_PLAYERS);
+  return why.empty() ? why : why + " (CUDA decoder)";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core.hpp"
+#include "params.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -39,18 +40,9 @@ double ms_since(Clock::time_point& t) {
 }
 
 std::string check_params(const dsl_params& p) {
-    auto unit = [](float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; };
-    auto positive = [](float v) { return std::isfinite(v) && v > 0.0f; };
-    if (!unit(p.seed_threshold)) return "params: seed_threshold must lie in [0, 1]";
-    if (!unit(p.keypoint_threshold)) return "params: keypoint_threshold must lie in [0, 1]";
-    if (!unit(p.player_threshold) || p.player_threshold == 0.0f) return "params: player_threshold must lie in (0, 1]";
-    if (p.nms_window < 1 || p.nms_window % 2 == 0 || p.nms_window > 255)
-        return "params: nms_window must be an odd integer in [1, 255]";
-    if (!positive(p.truncate) || !positive(p.sigma_min) || !positive(p.weight_divisor))
-        return "params: truncate, sigma_min and weight_divisor must be positive and finite";
-    if (p.max_players < 1 || p.max_players > 65535) return "params: max_players must lie in [1, 65535]";
-    if (p.num_threads < 1 || p.num_threads > 1024) return "params: num_threads must lie in [1, 1024]";
-    return "";
+    std::string why = dsl::check_decoder_params(p, 65535);
+    if (why.empty() && (p.num_threads < 1 || p.num_threads > 1024)) why = "params: num_threads must lie in [1, 1024]";
+    return why;
 }
 
 std::string check_size(int32_t pif_height, int32_t pif_width, int32_t height, int32_t width) {

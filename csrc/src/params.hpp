@@ -1,0 +1,28 @@
+// The rules of dsl_params, shared by the CPU core and the CUDA library so both refuse the same values.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "dsl_decode.h"
+
+namespace dsl {
+
+// Empty when `p` is valid; otherwise the message naming the field. `max_players_limit` differs per library.
+inline std::string check_decoder_params(const dsl_params& p, int32_t max_players_limit) {
+    auto unit = [](float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; };
+    auto positive = [](float v) { return std::isfinite(v) && v > 0.0f; };
+    if (!unit(p.seed_threshold)) return "params: seed_threshold must lie in [0, 1]";
+    if (!unit(p.keypoint_threshold)) return "params: keypoint_threshold must lie in [0, 1]";
+    if (!unit(p.player_threshold) || p.player_threshold == 0.0f) return "params: player_threshold must lie in (0, 1]";
+    if (p.nms_window < 1 || p.nms_window % 2 == 0 || p.nms_window > 255)
+        return "params: nms_window must be an odd integer in [1, 255]";
+    if (!positive(p.truncate) || !positive(p.sigma_min) || !positive(p.weight_divisor))
+        return "params: truncate, sigma_min and weight_divisor must be positive and finite";
+    if (p.max_players < 1 || p.max_players > max_players_limit)
+        return "params: max_players must lie in [1, " + std::to_string(max_players_limit) + "]";
+    return "";
+}
+
+}  // namespace dsl
