@@ -118,6 +118,18 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"--log-every: expected 0 or more seconds, got {args.log_every}")
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps: expected a positive rate, got {args.fps}")
+    _check_no_clobber(args)
+
+
+def _check_no_clobber(args: argparse.Namespace) -> None:
+    """An output that is the source or the model would destroy it (e.g. -o match.mp4 meant for --render)."""
+    inputs = {Path(p).resolve(): what for p, what in ((args.source, "SOURCE"), (args.model, "--model"))
+              if p and Path(p).is_file()}
+    for option, path in (("--output", args.output), ("--coco", args.coco), ("--render", args.render),
+                         ("--summary-json", args.summary_json)):
+        if path and path not in ("-", "none") and Path(path).resolve() in inputs:
+            raise InputError(f"{option} {path}: is the {inputs[Path(path).resolve()]} file; writing there would "
+                             "destroy it")
 
 
 class _Stopper:

@@ -118,10 +118,12 @@ def test_max_frames_and_no_json(model: Path, video: Path, tmp_path: Path):
     (["VIDEO", "--model", "model.tflite"], "unknown artifact type"),
     (["7"], "cannot open camera 7"),
     (["VIDEO", "--summary-json", "/nonexistent-dir/s.json"], "/nonexistent-dir/s.json: the folder"),
+    (["VIDEO", "-o", "VIDEO"], "is the SOURCE file; writing there would destroy it"),
+    (["VIDEO", "--coco", "MODEL"], "is the --model file"),
     (["rtsp://127.0.0.1:9/none"], "cannot open stream rtsp://127.0.0.1:9/none"),
 ])
 def test_bad_input_is_one_clear_line(model: Path, video: Path, args, message):
-    args = [str(video) if a == "VIDEO" else a for a in args]
+    args = [{"VIDEO": str(video), "MODEL": str(model)}.get(a, a) for a in args]
     if "--model" not in args:
         args += ["--model", str(model)]
     out = _run(*args)
