@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(f"--device: expected a CUDA device index (0, 1, ...), got {args.device}")
     if args.output is not None and args.output.is_dir():
         raise InputError(f"--output: {args.output} is a folder; give the engine file name (e.g. model.engine)")
+    if args.output is not None and Path(args.model).is_file() and args.output.resolve() == Path(args.model).resolve():
+        raise InputError(f"--output: {args.output} is the ONNX model; writing the engine there would destroy it")
 
     profile = load_profile(args.target)
     from ..tensorrt.onnx_check import inspect_onnx

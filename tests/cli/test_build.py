@@ -69,6 +69,7 @@ def test_usage_and_option_errors(models):
                     1, "--calib-images:", "is not a folder")
     _one_error_line(_run(models["good"], "--target", "gpu-fp16", "--device", "-1"), 1, "--device: expected")
     _one_error_line(_run(models["good"], "--target", "gpu-fp16", "-o", models["root"]), 1, "--output:", "is a folder")
+    _one_error_line(_run(models["good"], "--target", "gpu-fp16", "-o", models["good"]), 1, "is the ONNX model")
     empty = models["root"] / "no-images"
     empty.mkdir(exist_ok=True)
     _one_error_line(_run(models["good"], "--target", "jetson-orin-int8", "--calib-images", empty), 1,
