@@ -180,6 +180,9 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -
 
 def _quiet_opencv() -> None:
     """OpenCV's own warnings (e.g. each failed camera probe) would bury our one-line errors."""
+    # FFmpeg logs on its own (e.g. "[mjpeg @ 0x..] overread 8" for a truncated video); read when the first
+    # capture opens, so set before importing cv2. setdefault: OPENCV_FFMPEG_LOGLEVEL=24 shows it again.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     import cv2
 
     try:

@@ -139,6 +139,14 @@ def test_unreadable_single_image_fails_clearly(model: Path, tmp_path: Path):
     assert out.returncode == 1 and "no frame could be read" in out.stderr and "x.jpg" in out.stderr
 
 
+def test_truncated_video_ends_without_ffmpeg_chatter(model: Path, video: Path, tmp_path: Path):
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    out = _run(str(cut), "--model", str(model), "-o", "none", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert all(line.startswith("dsl-infer: ") for line in out.stderr.splitlines()), out.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_flushes_and_closes_every_output(model: Path, video: Path, tmp_path: Path, sig):
     out_file, coco, overlay = tmp_path / "out.jsonl", tmp_path / "coco.json", tmp_path / "overlay.avi"
