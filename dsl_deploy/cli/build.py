@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     info = inspect_onnx(args.model)
     if profile.backend == "onnxruntime":
         print(f"target {profile.name} runs the ONNX model directly on ONNX Runtime: nothing to build.")
+        if args.output is not None:
+            print(f"dsl-build: note: nothing is written, so -o {args.output} is ignored", file=sys.stderr)
         _next_commands(str(info.path), "--onnx")
         return 0
     if profile.precision != "int8" and (args.calib_images or args.calib_synthetic or args.fp16_overrides):

@@ -107,3 +107,6 @@ def test_onnxruntime_target_needs_no_build_and_prints_next_commands(models):
     assert res.returncode == 0, res.stderr
     assert "nothing to build" in res.stdout
     assert f"dsl-bench --onnx {models['good']}" in res.stdout and f"--model {models['good']}" in res.stdout
+    res = _run(models["good"], "--target", "cpu-onnxruntime", "-o", models["root"] / "x.engine")
+    assert res.returncode == 0 and "-o " in res.stderr and "is ignored" in res.stderr
+    assert not (models["root"] / "x.engine").exists()
