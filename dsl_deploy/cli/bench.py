@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..bench.cases import DECODERS, FIELD_SOURCES, Case
-from ..errors import DslError, InputError
+from ..errors import BackendUnavailable, DslError, InputError
 from .common import cli_entry
 
 EPILOG = """\
@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
     _check_output(args)
+    if args.decoder == "cuda":  # fail now, not after the paper-style peer has run for minutes
+        from ..decode.cuda import unavailable_reason
+        reason = unavailable_reason()
+        if reason:
+            raise BackendUnavailable(reason)
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
                   seed=args.seed)
     from ..decode import resolve_impl

@@ -45,6 +45,17 @@ def test_help_explains_options(tmp_path):
         assert option in r.stdout
 
 
+def test_unusable_cuda_decoder_fails_before_measuring(tmp_path):
+    from dsl_deploy.decode.cuda import is_available
+
+    if is_available():
+        pytest.skip("the CUDA decoder is usable here")
+    (tmp_path / "m.onnx").write_text("never loaded")
+    r = run("--onnx", "m.onnx", "--decoder", "cuda", "--out", "res", cwd=tmp_path)
+    assert r.returncode != 0 and r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert r.stderr.startswith("dsl-bench: error: cuda decoder:") and "[dsl-bench] measuring" not in r.stderr
+
+
 def test_every_option_with_a_default_states_it():
     from dsl_deploy.cli.bench import build_parser
 
