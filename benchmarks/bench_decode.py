@@ -1,7 +1,7 @@
 """CPU decoder timing per stage: native (1 and 2 threads), NumPy reference and paper-style, in one run.
 
 Cases: 641x641 with 10 players and 1281x1281 with 25 players. Fields are the ideal fields of synthetic
-scenes (dsl_deploy.data.encode.ideal_fields with 0.5 px noise), not noise, so the work is what a trained
+scenes (dsl_deploy.data.encode.ideal_fields with position noise of 0.5 cells = 4 px std), not noise, so the work is what a trained
 network gives. Writes benchmarks/results/decode-<machine>.json with min/median/max per stage and the
 native-vs-paper-style ratio (of medians, and of minima) measured in the same run.
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "cpu decoder", "machine": info, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {"iters": args.iters, "numpy_iters": args.numpy_iters, "paper_iters": args.paper_iters,
                      "frames": args.frames, "seed": args.seed, "openmp": _native.has_openmp(),
-                     "core_version": _native.version(), "fields": "ideal_fields of SyntheticScenes, noise 0.5 px"},
+                     "core_version": _native.version(), "fields": "ideal_fields of SyntheticScenes, position noise 0.5 cells (4 px std)"},
         "cases": [],
     }
     for size, players in CASES[:1] if args.quick else CASES:

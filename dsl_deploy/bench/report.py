@@ -87,7 +87,7 @@ def write_json(doc: dict[str, Any], path: Path) -> Path:
 
 
 def write_plot(doc: dict[str, Any], path: Path) -> Path | None:
-    """Stacked bars of median ms per main stage for ours, the peer and the paper; None without matplotlib."""
+    """Median ms per main stage, one bar per pipeline (log scale), with the paper's total; None without matplotlib."""
     try:
         import matplotlib
 
@@ -95,24 +95,27 @@ def write_plot(doc: dict[str, Any], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    bars = [r for r in (doc["ours"], doc.get("peer")) if r and "error" not in r]
-    labels = [_label(r) for r in bars] + ["paper DeepSportLab (V100)"]
-    fig, ax = plt.subplots(figsize=(8, 3.2 + 0.4 * len(labels)))
-    for i, r in enumerate(bars):
-        left = 0.0
-        for stage, colour in zip(MAIN_STAGES[:3], ("#8fbcd4", "#3b75af", "#e0803a")):
+    runs = [r for r in (doc["ours"], doc.get("peer")) if r and "error" not in r]
+    colours = ("#3b75af", "#e0803a")
+    height = 0.8 / max(1, len(runs))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for j, (r, colour) in enumerate(zip(runs, colours)):
+        for i, stage in enumerate(MAIN_STAGES):
             v = r["ms"][stage]["median"]
-            ax.barh(i, v, left=left, color=colour, label=stage if i == 0 else None)
-            left += v
-        ax.text(left, i, f" {r['ms']['total']['median']:.1f} ms", va="center", fontsize=8)
+            y = i + (j - (len(runs) - 1) / 2) * height
+            ax.barh(y, v, height=height * 0.9, color=colour, label=_label(r) if i == 0 else None)
+            ax.text(v, y, f" {v:.1f} ms" if v >= 10 else f" {v:.2f} ms", va="center", fontsize=7)
     paper = PAPER_TABLE_1[0]
-    ax.barh(len(bars), paper.ms, xerr=paper.ms_std, color="#999999", label="paper total")
-    ax.text(paper.ms, len(bars), f" {paper.ms:.0f} ms", va="center", fontsize=8)
-    ax.set_yticks(range(len(labels)), [lab[:40] for lab in labels], fontsize=8)
+    ax.axvline(paper.ms, color="#777777", linestyle="--", linewidth=1)
+    ax.text(paper.ms, -0.55, f" paper total, V100: {paper.ms:.0f} ms", fontsize=7, color="#555555")
+    ax.set_yticks(range(len(MAIN_STAGES)), MAIN_STAGES)
+    ax.set_ylim(len(MAIN_STAGES) - 0.5, -0.75)
     ax.set_xscale("log")
+    values = [r["ms"][s]["median"] for r in runs for s in MAIN_STAGES] + [paper.ms]
+    ax.set_xlim(min(values) / 2, max(values) * 6)  # room for the value labels
     ax.set_xlabel("median ms per frame (log scale)")
     ax.set_title(f"dsl-bench on {doc['machine']['cpu'][:50]}", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
