@@ -21,6 +21,8 @@ def artifact_kind(path: str | Path) -> str:
 
 def load_backend(path: str | Path, **options) -> Backend:
     """Open any artifact behind the same Backend interface (imports only what that artifact needs)."""
+    if not str(path).strip():
+        raise ArtifactError("model: the path is empty; give a .pth, .onnx or .engine file")
     p = Path(path)
     kind = artifact_kind(p)
     if not p.is_file():

@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         artifact = str(artifact)
     else:
         artifact = args.engine or args.onnx or args.checkpoint
+        flag, expected = next((f, k) for f, k in (("--engine", "engine"), ("--onnx", "onnx"),
+                                                  ("--checkpoint", "checkpoint")) if getattr(args, f[2:]))
+        if _kind(artifact) != expected:
+            raise InputError(f"{flag} {artifact}: this is a{'n' if _kind(artifact)[0] in 'eo' else ''} "
+                             f"{_kind(artifact)} file by its suffix; use --{_kind(artifact)}")
     for path in filter(None, (artifact, reference)):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
@@ -139,6 +144,11 @@ def _check_output(args: argparse.Namespace) -> None:
         raise InputError(f"{option}: cannot write results in {folder} ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _kind(artifact: str) -> str:
+    from ..backends import artifact_kind
+    return artifact_kind(artifact)
 
 
 def _backend_word(artifact: str) -> str:

@@ -19,8 +19,8 @@ def cli_entry(prog: str) -> Callable[[Callable[..., int | None]], Callable[..., 
             except DslError as exc:
                 _fail(prog, str(exc))
                 return exc.exit_code
-            except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-                _fail(prog, f"{exc.filename or ''}: {exc.strerror or exc}")
+            except OSError as exc:  # missing files, permissions, a full disk, a closed stdout
+                _fail(prog, f"{exc.filename or 'output'}: {exc.strerror or exc}")
                 return 1
             except KeyboardInterrupt:
                 print(f"{prog}: interrupted", file=sys.stderr)

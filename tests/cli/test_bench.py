@@ -68,6 +68,7 @@ def test_every_option_with_a_default_states_it():
     ([], "nothing to measure"),
     (["--onnx", "missing.onnx"], "missing.onnx: no such file"),
     (["--onnx", "m.onnx", "--iters", "0"], "--iters: expected a positive number"),
+    (["--checkpoint", "m.onnx"], "this is an onnx file by its suffix; use --onnx"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
     r = run(*args, cwd=tmp_path)
