@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import InputError
 from ..result import FrameResult
 from ..spec import ModelSpec
-from .memory import peak_rss_mb
+from .memory import gpu_used_mb, peak_rss_mb, runs_on_gpu
 from .stats import summarize
 
 DECODERS = ("auto", "native", "numpy", "cuda", "paper")
@@ -97,6 +97,8 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         raise InputError(f"fields: {case.fields!r} is not one of {', '.join(FIELD_SOURCES)}")
     t_load = time.perf_counter()
     backend = _backend(case)
+    on_gpu = runs_on_gpu(backend)
+    gpu_peak = gpu_used_mb() if on_gpu else None
     spec = backend.spec
     load_ms = (time.perf_counter() - t_load) * 1e3
     decoder = make_decoder(case.decoder, spec)
@@ -132,6 +134,9 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         stage.update({f"inference.{k}": v for k, v in (getattr(backend, "last_timings", None) or {}).items()})
         for k, v in stage.items():
             samples.setdefault(k, []).append(v)
+        if on_gpu:
+            used = gpu_used_mb()
+            gpu_peak = max(filter(None, (gpu_peak, used)), default=None)
         _tick(bar)
     if bar is not None:
         bar.close()
@@ -153,6 +158,9 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     device_bytes = getattr(backend, "device_memory_bytes", None)
     if isinstance(device_bytes, (int, float)):
         result["memory"]["engine_device_mb"] = device_bytes / 2**20
+    if gpu_peak is not None:
+        # cudaMemGetInfo counts the whole device (other processes too): run alone for a clean figure.
+        result["memory"]["gpu_used_peak_mb"] = gpu_peak
     backend.close()
     return result
 

@@ -29,3 +29,26 @@ def current_rss_mb() -> float:
     """Current resident set size of this process, in MB."""
     kb = _status_kb("VmRSS")
     return peak_rss_mb() if kb is None else kb / 1024.0
+
+
+def gpu_used_mb(device: int = 0) -> float | None:
+    """Device memory in use on `device` as the CUDA runtime reports it (whole device), or None without CUDA."""
+    try:
+        from ..tensorrt.cuda import cudart
+
+        rt = cudart()
+        err, = rt.cudaSetDevice(device)
+        if int(err) != 0:
+            return None
+        err, free, total = rt.cudaMemGetInfo()
+    except Exception:  # no cuda-python, no driver, no device: nothing to report
+        return None
+    return None if int(err) != 0 else (total - free) / 2**20
+
+
+def runs_on_gpu(backend: object) -> bool:
+    """Whether a backend's work lands on a CUDA device (TensorRT, or an ONNX Runtime CUDA/TensorRT provider)."""
+    if getattr(backend, "name", "") == "tensorrt":
+        return True
+    providers = getattr(backend, "providers", None) or []
+    return any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in providers)

@@ -62,6 +62,8 @@ def format_table(doc: dict[str, Any]) -> str:
         extra("peak RSS [MB]", lambda r: f"{r['memory']['peak_rss_mb']:.0f}")
         if "engine_device_mb" in ours["memory"]:
             extra("engine device [MB]", lambda r: f"{r['memory'].get('engine_device_mb', math.nan):.0f}")
+        if "gpu_used_peak_mb" in ours["memory"]:
+            extra("GPU in use, peak [MB]", lambda r: f"{r['memory'].get('gpu_used_peak_mb', math.nan):.0f}")
         extra("players decoded", lambda r: f"{r.get('players_decoded_median')}")
     parity = doc.get("max_abs_error_vs_peer_backend")
     if parity:

@@ -49,3 +49,13 @@ def test_json_and_plot(tmp_path):
     assert json.loads(path.read_text())["ours"]["case"]["label"] == "ours"
     png = write_plot(doc, tmp_path / "r" / "x.png")
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paper_memory_prefers_the_gpu_figure():
+    ours = _result("ours", 1.0, 300.0)
+    ours["memory"].update(engine_device_mb=120.0, gpu_used_peak_mb=450.0)
+    vs = compare(ours, None)["vs_paper"]
+    assert vs["memory_measure"] == "gpu_used_peak_mb"
+    assert abs(vs["memory_ratio"] - 1757.0 / 450.0) < 1e-9
+    text = format_table({"machine": {"cpu": "x"}, "ours": ours, "peer": None, "comparison": {"vs_paper": vs}})
+    assert "GPU in use, peak [MB]" in text and "engine device [MB]" in text
