@@ -37,6 +37,7 @@ struct Scratch {
     std::vector<float> ex[DSL_NUM_TYPES];     // 1-D Gaussian factors along x, per type (threads)
     std::vector<float> ey[DSL_NUM_TYPES];
     std::vector<int32_t> candidates[DSL_NUM_TYPES];  // pixels >= keypoint threshold (listed by the fusion)
+    std::vector<int32_t> cand_buf[DSL_NUM_TYPES];    // the fusion's append buffer (grows, never shrinks)
     std::vector<int32_t> maxima;              // centre maxima, then ranked
     std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering
     std::vector<int32_t> kept;                // surviving centre indices, in rank order

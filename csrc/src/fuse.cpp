@@ -10,6 +10,13 @@
 
 #include "core.hpp"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DSL_NO_CLONES)
+#include <immintrin.h>
+#define DSL_AVX2_KERNEL 1
+#else
+#define DSL_AVX2_KERNEL 0
+#endif
+
 namespace dsl {
 
 namespace {
@@ -50,7 +57,62 @@ void clear_map(Scratch& s, int k) {
     s.dense[k] = false;
 }
 
-DSL_SIMD_CLONES
+// Adds v * (fy * ex[x]) to row[x] for x in [x0, x1) (same float32 operations in every path, no FMA).
+// When `cand` is set, appends base + x for each pixel that went from below `thr` to at or above it.
+// Returns the new candidate count.
+int32_t splat_row_plain(float* __restrict row, const float* __restrict ex, int32_t x0, int32_t x1, float v, float fy,
+                        float thr, int32_t base, int32_t* __restrict cand, int32_t n) {
+    for (int32_t xx = x0; xx < x1; ++xx) {
+        const float b = row[xx];
+        const float nb = b + v * (fy * ex[xx]);
+        row[xx] = nb;
+        if (cand) {
+            cand[n] = base + xx;  // branch-free append: the slot is kept only for a crossing
+            n += (b < thr && nb >= thr) ? 1 : 0;
+        }
+    }
+    return n;
+}
+
+#if DSL_AVX2_KERNEL
+// The same in 8-float lanes; the ragged tail uses masked loads and stores, so rows of ~15 pixels (the usual
+// support) never fall back to scalar code, and crossings come from one compare per lane group.
+__attribute__((target("avx2"))) int32_t splat_row_avx2(float* row, const float* ex, int32_t x0, int32_t x1, float v,
+                                                       float fy, float thr, int32_t base, int32_t* cand, int32_t n) {
+    const __m256 vv = _mm256_set1_ps(v), vfy = _mm256_set1_ps(fy), vthr = _mm256_set1_ps(thr);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int32_t xx = x0; xx < x1; xx += 8) {
+        const int32_t r = x1 - xx;
+        __m256 b, e;
+        __m256i mask = _mm256_set1_epi32(-1);
+        if (r >= 8) {
+            b = _mm256_loadu_ps(row + xx);
+            e = _mm256_loadu_ps(ex + xx);
+        } else {
+            mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), lane);
+            b = _mm256_maskload_ps(row + xx, mask);
+            e = _mm256_maskload_ps(ex + xx, mask);
+        }
+        const __m256 nb = _mm256_add_ps(b, _mm256_mul_ps(vv, _mm256_mul_ps(vfy, e)));
+        if (r >= 8)
+            _mm256_storeu_ps(row + xx, nb);
+        else
+            _mm256_maskstore_ps(row + xx, mask, nb);
+        if (cand) {
+            const __m256 crossed = _mm256_and_ps(_mm256_cmp_ps(b, vthr, _CMP_LT_OQ), _mm256_cmp_ps(nb, vthr, _CMP_GE_OQ));
+            unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(crossed)) & ((r >= 8) ? 0xffu : ((1u << r) - 1u));
+            while (bits) {
+                cand[n++] = base + xx + __builtin_ctz(bits);
+                bits &= bits - 1;
+            }
+        }
+    }
+    return n;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
 void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
     clear_map(s, k);
     const size_t plane = static_cast<size_t>(hp) * wp;
@@ -65,8 +127,12 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     const float t = p.truncate, div = p.weight_divisor, thr = p.keypoint_threshold;
     // Maxima are searched among pixels >= thr; with thr > 0 those are pixels a splat pushed over it.
     const bool track = !exact && thr > 0.0f && k != DSL_TYPE_BALL;  // the ball is an argmax, not maxima
-    std::vector<int32_t>& cand = s.candidates[k];
-    cand.clear();
+    // Values only grow, so a pixel crosses the threshold once: the list needs no dedup and holds at most H*W.
+    std::vector<int32_t>& buf = s.cand_buf[k];
+    int32_t n_cand = 0;
+#if DSL_AVX2_KERNEL
+    const bool avx2 = kHaveAvx2;
+#endif
     for (size_t c = 0; c < plane; ++c) {
         const float conf_c = conf[c];
         if (!(conf_c >= p.seed_threshold)) continue;
@@ -82,34 +148,36 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
         }
         const int32_t near_x = factors(ex, x0, x1, x, two_s2);
         const int32_t near_y = factors(ey, y0, y1, y, two_s2);
+        if (track) {
+            const size_t need = static_cast<size_t>(n_cand) + static_cast<size_t>(y1 - y0) * (x1 - x0);
+            if (buf.size() < need) buf.resize(std::max(need, 2 * buf.size()));
+        }
+        int32_t* cand = track ? buf.data() : nullptr;
         for (int32_t yy = y0; yy < y1; ++yy) {
             float* row = m + static_cast<size_t>(yy) * w;
             const float fy = ey[yy];
             const int32_t nx = (!exact && yy == near_y) ? near_x : -1;  // this row's full-value pixel, if any
             const float b_nx = nx >= 0 ? row[nx] : 0.0f;
-            if (track) {
-                // Values only grow, so a pixel crosses the threshold once: the candidate list needs no dedup.
-                // Counted without branches (SIMD); the full-value pixel is checked on its own.
-                int32_t crossings = 0;
-                for (int32_t xx = x0; xx < x1; ++xx) {
-                    const float b = row[xx];
-                    crossings += (b + v * (fy * ex[xx]) >= thr ? 1 : 0) - (b >= thr ? 1 : 0);
-                }
-                if (nx >= 0 && b_nx < thr && b_nx + v >= thr) ++crossings;
-                if (crossings > 0)
-                    for (int32_t xx = x0; xx < x1; ++xx) {
-                        const float b = row[xx];
-                        if (b < thr && b + v * (xx == nx ? 1.0f : fy * ex[xx]) >= thr) cand.push_back(yy * w + xx);
-                    }
+#if DSL_AVX2_KERNEL
+            if (avx2)
+                n_cand = splat_row_avx2(row, ex, x0, x1, v, fy, thr, yy * w, cand, n_cand);
+            else
+#endif
+                n_cand = splat_row_plain(row, ex, x0, x1, v, fy, thr, yy * w, cand, n_cand);
+            if (nx >= 0) {
+                // The nearest pixel takes the full value (weight 1); the row pass listed it only if its
+                // weighted value already crossed, and the full value is never smaller.
+                const float weighted = b_nx + v * (fy * ex[nx]);
+                row[nx] = b_nx + v;
+                if (track && b_nx < thr && !(weighted >= thr) && row[nx] >= thr) cand[n_cand++] = yy * w + nx;
             }
-            for (int32_t xx = x0; xx < x1; ++xx) row[xx] += v * (fy * ex[xx]);  // SIMD lanes
-            if (nx >= 0) row[nx] = b_nx + v;  // the nearest pixel takes the full value (weight 1)
         }
         if (exact)
             s.dense[k] = true;
         else
             s.dirty[k].push_back(Rect{x0, y0, x1, y1});
     }
+    s.candidates[k].assign(buf.begin(), buf.begin() + n_cand);
 }
 
 }  // namespace
