@@ -148,12 +148,12 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
     const float* ox = offset;
     const float* oy = offset + plane;
     int32_t bad = std::numeric_limits<int32_t>::max();
-    const int nt = p.num_threads;
+    const int nt = int64_t(n_fg) * n_centers >= kParallelDistances ? p.num_threads : 1;
     (void)nt;
     constexpr int32_t kSpan = 64 * kLanes;  // pixels per OpenMP work item
     const int32_t n_spans = (n_fg + kSpan - 1) / kSpan;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n_spans > 4) reduction(min : bad)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n_spans > 1) reduction(min : bad)
 #endif
     for (int32_t b = 0; b < n_spans; ++b) {
         const int32_t f0 = b * kSpan;

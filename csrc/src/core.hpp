@@ -57,8 +57,15 @@ struct Scratch {
 };
 
 // Eq. 3 into scratch.fused; checks the pif values it reads (throws Error on NaN/inf).
-void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
-void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact);
+// Returns the number of seeds (confidence >= seed_threshold), which sizes the fusion's work.
+int64_t check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
+
+// Below these amounts of work a second OpenMP thread costs more than it saves (fork/join and barrier waits,
+// worse on a shared machine where the other core is busy), so the regions run on the calling thread.
+constexpr int64_t kParallelSeeds = 8192;              // truncated splats over all types
+constexpr int64_t kParallelDistances = int64_t(1) << 23;  // Eq. 4: player pixels x centres
+constexpr int64_t kParallelCandidates = int64_t(1) << 16; // poses: listed pixels over all body parts
+void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact, int64_t seeds);
 
 // Unique pixels of map k at or above the keypoint threshold, in no particular order (call once per fusion).
 void collect_candidates(Scratch& s, int k, const dsl_params& p);

@@ -85,7 +85,10 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
     if (n == 0) return;
     const int32_t radius = p.nms_window / 2;
     int32_t* held = s.kp_index.data();  // raster index of the kept maximum; valid where its score > 0
-    const int nt = p.num_threads;
+    int64_t listed = 0;
+    for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k)
+        listed += s.dense[k] ? int64_t(s.height) * s.width : static_cast<int64_t>(s.candidates[k].size());
+    const int nt = listed >= dsl::kParallelCandidates ? p.num_threads : 1;
     (void)nt;
     bool failed = false;
 #ifdef _OPENMP
@@ -149,10 +152,10 @@ int decode_frame(dsl_decoder* d, const dsl_fields& f, dsl_output* out) {
     const dsl_params& p = d->params;
     Clock::time_point t = Clock::now();
     const Clock::time_point start = t;
-    dsl::check_pif(f.pif, f.pif_height, f.pif_width, p);
+    const int64_t seeds = dsl::check_pif(f.pif, f.pif_height, f.pif_width, p);
     prepare(d, f.height, f.width);
     d->has_fused = false;
-    dsl::fuse_all(s, f.pif, f.pif_height, f.pif_width, p, p.exact != 0);
+    dsl::fuse_all(s, f.pif, f.pif_height, f.pif_width, p, p.exact != 0, seeds);
     d->has_fused = true;
     out->timings_ms[DSL_STAGE_FUSE] = ms_since(t);
 
@@ -289,10 +292,10 @@ int dsl_decoder_fuse(dsl_decoder* d, const float* pif, int32_t pif_height, int32
     const std::string why = check_size(pif_height, pif_width, height, width);
     if (!why.empty()) return fail(DSL_ERR_ARGUMENT, why);
     return guarded([&] {
-        dsl::check_pif(pif, pif_height, pif_width, d->params);
+        const int64_t seeds = dsl::check_pif(pif, pif_height, pif_width, d->params);
         prepare(d, height, width);
         d->has_fused = false;
-        dsl::fuse_all(d->s, pif, pif_height, pif_width, d->params, exact != 0);
+        dsl::fuse_all(d->s, pif, pif_height, pif_width, d->params, exact != 0, seeds);
         d->has_fused = true;
         std::memcpy(out, d->s.fused.data(), sizeof(float) * d->s.fused.size());
         return DSL_OK;

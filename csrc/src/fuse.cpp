@@ -182,7 +182,8 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
 
 }  // namespace
 
-void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
+int64_t check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
+    int64_t seeds = 0;
     static const char* channel[DSL_PIF_CHANNELS] = {"confidence", "x", "y", "b", "sigma"};
     const size_t plane = static_cast<size_t>(hp) * wp;
     for (int k = 0; k < DSL_NUM_TYPES; ++k) {
@@ -191,19 +192,23 @@ void check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
             int bad = -1;
             if (!finite(conf[c]))
                 bad = 0;
-            else if (conf[c] >= p.seed_threshold)
+            else if (conf[c] >= p.seed_threshold) {
+                ++seeds;
                 for (int ch : {1, 2, 4})
                     if (!finite(conf[ch * plane + c])) { bad = ch; break; }
+            }
             if (bad >= 0)
                 throw Error{DSL_ERR_NONFINITE,
                             "pif: non-finite " + std::string(channel[bad]) + " at type " + std::to_string(k) +
                                 ", cell (x=" + std::to_string(c % wp) + ", y=" + std::to_string(c / wp) + ")"};
         }
     }
+    return seeds;
 }
 
-void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
-    const int nt = p.num_threads;
+void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact, int64_t seeds) {
+    // Exact mode splats every seed over the whole map: always worth the threads.
+    const int nt = (exact && seeds > 0) || seeds >= kParallelSeeds ? p.num_threads : 1;
     (void)nt;
     bool failed = false;
 #ifdef _OPENMP
