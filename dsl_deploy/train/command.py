@@ -17,7 +17,7 @@ FLAG_KEYS = {
     "backbone": "model.backbone", "size": "model.size", "backbone_weights": "model.backbone_weights",
     "batch_size": "optim.batch_size", "lr": "optim.lr", "warmup_steps": "optim.warmup_steps",
     "epochs": "run.epochs", "steps_per_epoch": "run.steps_per_epoch", "seed": "run.seed",
-    "device": "run.device", "out_dir": "run.out_dir",
+    "device": "run.device", "threads": "run.threads", "out_dir": "run.out_dir",
 }
 
 
@@ -47,6 +47,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"DataLoader worker processes (default: {D.data.workers})")
     g.add_argument("--device", default=None,
                    help=f"auto, cpu, cuda or cuda:N (default: {D.run.device}: CUDA when present)")
+    g.add_argument("--threads", type=int, default=None,
+                   help=f"torch CPU threads, e.g. 1 next to other work on a small machine "
+                        f"(default: {D.run.threads}: torch's own choice, one per core)")
     g.add_argument("--out-dir", metavar="DIR", default=None,
                    help=f"run folder for last.pth, best.pth, log.csv, config.toml (default: {D.run.out_dir})")
     g.add_argument("--resume", metavar="PTH", default=None,

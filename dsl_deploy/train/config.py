@@ -63,6 +63,7 @@ class RunConfig:
     steps_per_epoch: int = 0  # optimizer steps per epoch; 0 = one pass over the training source
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads (torch.set_num_threads); 0 = torch's default (one per core)
     out_dir: str = "runs/train"
     val_metrics: bool = True  # decode the validation images and score them (pSQ, pDQ, AP, bDQ)
     log_every: int = 1  # write a CSV row every this many steps
@@ -168,6 +169,8 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         raise bad("optim.batch_size/warmup_steps", "must be >= 1 and >= 0")
     if d.train2 and o.batch_size % 2:
         raise bad("optim.batch_size", f"is {o.batch_size}; an equal share of two sources needs an even batch")
+    if r.threads < 0:
+        raise bad("run.threads", f"is {r.threads}; expected 0 (torch's default) or a positive count")
     if r.epochs < 1 or r.steps_per_epoch < 0 or r.log_every < 1:
         raise bad("run.epochs/steps_per_epoch/log_every", "must be >= 1, >= 0 and >= 1")
 

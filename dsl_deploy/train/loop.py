@@ -84,6 +84,8 @@ class Trainer:
         self.out_dir = Path(c.run.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(c.run.device)
+        if c.run.threads > 0:
+            torch.set_num_threads(c.run.threads)
         seed_everything(c.run.seed)
         if resume is not None:
             check_resumable(resume.train, resume_path)
@@ -174,8 +176,8 @@ class Trainer:
         n_params = sum(p.numel() for p in self.model.parameters())
         self.echo(f"training {self.spec.backbone} ({n_params / 1e6:.1f} M parameters) at "
                   f"{self.spec.input.width}x{self.spec.input.height} on {self.device}: epochs {c.run.epochs} x "
-                  f"{self.steps_per_epoch} steps, batch {c.optim.batch_size}, lr {c.optim.lr:g}; "
-                  f"output {self.out_dir}")
+                  f"{self.steps_per_epoch} steps, batch {c.optim.batch_size}, lr {c.optim.lr:g}, "
+                  f"{torch.get_num_threads()} thread(s); output {self.out_dir}")
         train_losses: list[float] = []
         try:
             with _StopFlag() as stop:

@@ -25,6 +25,12 @@ means `sem` and `off` by four orders of magnitude and SGD at the paper's lr dive
 OpenPifPaf, whose PIF losses the paper adapts, divides its sums by 1000 (and by the batch size); the
 default follows it, which is what makes the paper's weights balance.
 
+`w_ball` and `w_center` (default 1: the paper's loss) multiply the ball (type 17) and player-centre
+(type 18) terms inside the three PIF sums. Each keypoint marks a 4 x 4 block of cells, so an image with
+N players has about 16 N positive cells per body part and per centre but only 16 for its one ball: in a
+short run from random weights the ball channel gets too little signal to rise above its background.
+A weight near the players per image (e.g. 8) gives the ball type the share of a body-part type.
+
 `total` = w_sem sem + w_off off + w_cnf cnf + w_loc loc + w_sig sig (Eq. 1).
 """
 from __future__ import annotations
@@ -36,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..spec import BALL, CENTER
 
 LOSS_NAMES = ("sem", "off", "cnf", "loc", "sig")
 # exp() of a predicted log sigma above this overflows nothing yet stays far beyond any real keypoint size.
@@ -56,6 +63,8 @@ class LossConfig:
     loc_form: str = "gaussian"  # "gaussian": |d|^2/b^2 + log b (Eq. 2); "laplace": |d|/b + log b
     log_b_min: float = -3.0  # soft floor of the predicted log b (cells)
     pif_divisor: float = 1000.0  # the PIF sums (cnf, loc, sig) are divided by batch size x this (1: Eq. 2 as written)
+    w_ball: float = 1.0  # weight of the ball type (17) inside cnf, loc and sig (1: as the paper)
+    w_center: float = 1.0  # weight of the player-centre type (18) inside cnf, loc and sig (1: as the paper)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -70,6 +79,14 @@ class LossConfig:
     def weights(self) -> dict[str, float]:
         """Weight of each sub-loss, keyed as LOSS_NAMES."""
         return {name: float(getattr(self, "w_" + name)) for name in LOSS_NAMES}
+
+    def type_weights(self, num_types: int) -> torch.Tensor | None:
+        """Per-type factor [num_types] of the PIF sums (ball and centre weights), None when all are 1."""
+        if self.w_ball == 1.0 and self.w_center == 1.0:
+            return None
+        w = torch.ones(num_types)
+        w[BALL], w[CENTER] = float(self.w_ball), float(self.w_center)
+        return w
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for configs and checkpoints)."""
@@ -110,15 +127,24 @@ def offset_loss(offset: torch.Tensor, target: torch.Tensor, semantic: torch.Tens
     return (sq * valid).sum() / w.sum().clamp(min=1.0)
 
 
-def confidence_loss(logit: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """BCE with logits summed over the unmasked cells and types, per image of the batch."""
+def _per_type(values: torch.Tensor, type_weight: torch.Tensor | None) -> torch.Tensor:
+    """values [B,K,H,W] scaled by type_weight [K] (unchanged when None)."""
+    if type_weight is None:
+        return values
+    return values * type_weight.to(values.device, values.dtype)[None, :, None, None]
+
+
+def confidence_loss(logit: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                    type_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE with logits summed over the unmasked cells and types (each type scaled by type_weight), per image."""
     bce = F.binary_cross_entropy_with_logits(logit, torch.nan_to_num(target), reduction="none")
     m = torch.nan_to_num(mask).clamp(min=0)
-    return (bce * m).sum() / logit.shape[0]
+    return _per_type(bce * m, type_weight).sum() / logit.shape[0]
 
 
 def localization_loss(reg: torch.Tensor, log_b: torch.Tensor, target: torch.Tensor,
-                      form: str = "gaussian", log_b_min: float = -3.0) -> torch.Tensor:
+                      form: str = "gaussian", log_b_min: float = -3.0,
+                      type_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Regression loss with a learned scale b, summed over cells whose target is finite, per image.
 
     reg, target: [B,K,2,H,W] in cell units; log_b: [B,K,H,W].
@@ -131,14 +157,15 @@ def localization_loss(reg: torch.Tensor, log_b: torch.Tensor, target: torch.Tens
     else:
         # sqrt of 0 has an infinite gradient: a tiny epsilon keeps the perfect-prediction case finite.
         err = torch.sqrt((diff * diff).sum(dim=2) + 1e-12) * torch.exp(-log_b)
-    return ((err + log_b) * present).sum() / reg.shape[0]
+    return _per_type((err + log_b) * present, type_weight).sum() / reg.shape[0]
 
 
-def sigma_loss(log_sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def sigma_loss(log_sigma: torch.Tensor, target: torch.Tensor,
+               type_weight: torch.Tensor | None = None) -> torch.Tensor:
     """L1 between exp(log sigma) and the target sigma (cell units) where it is finite, per image."""
     present = torch.isfinite(target)
     sigma = torch.exp(log_sigma.clamp(max=LOG_SIGMA_MAX))
-    return ((sigma - torch.nan_to_num(target)).abs() * present).sum() / log_sigma.shape[0]
+    return _per_type((sigma - torch.nan_to_num(target)).abs() * present, type_weight).sum() / log_sigma.shape[0]
 
 
 def compute_losses(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
@@ -156,12 +183,14 @@ def compute_losses(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, to
         raise InputError(f"losses: missing output/target tensors {missing}")
     _check_shapes(outputs, targets)
     pif = outputs["pif"]
+    tw = cfg.type_weights(pif.shape[1])
     losses = {
         "sem": semantic_loss(outputs["semantic"], targets["semantic"], targets["seg_weight"]),
         "off": offset_loss(outputs["offset"], targets["offset"], targets["semantic"], targets["seg_weight"]),
-        "cnf": confidence_loss(pif[:, :, 0], targets["pif_conf"], targets["pif_mask"]),
-        "loc": localization_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], cfg.loc_form, cfg.log_b_min),
-        "sig": sigma_loss(pif[:, :, 4], targets["pif_sigma"]),
+        "cnf": confidence_loss(pif[:, :, 0], targets["pif_conf"], targets["pif_mask"], tw),
+        "loc": localization_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], cfg.loc_form, cfg.log_b_min,
+                                  tw),
+        "sig": sigma_loss(pif[:, :, 4], targets["pif_sigma"], tw),
     }
     if cfg.pif_divisor != 1.0:
         for name in ("cnf", "loc", "sig"):

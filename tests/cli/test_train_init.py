@@ -56,6 +56,7 @@ def test_help_explains_every_option():
     (["--init-only", "-o", "x.onnx"], "should end in .pth"),
     (["--init-only", "--backbone-weights", "nope.pth", "--backbone", "resnet18", "--size", "129", "-o", "x.pth"],
      "backbone weight file not found"),
+    ([], "no training data: training is not available without --data"),
 ])
 def test_bad_arguments_give_one_line(args, message, tmp_path):
     res = subprocess.run([_cmd("dsl-train"), *args], capture_output=True, text=True, timeout=300, cwd=tmp_path)

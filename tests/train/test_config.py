@@ -64,3 +64,12 @@ def test_bad_overrides():
         load_config(None, ["data.train2=synthetic:4", "optim.batch_size=3"])
     with pytest.raises(InputError, match="no such file"):
         load_config("/nonexistent/config.toml")
+
+
+def test_threads_and_type_weights_are_options():
+    c = load_config(None, ["run.threads=1", "loss.w_ball=8"])
+    assert (c.run.threads, c.loss.w_ball, c.loss.w_center) == (1, 8.0, 1.0)
+    assert resolve_config({"threads": 2}).run.threads == 2
+    assert (TrainConfig().run.threads, TrainConfig().loss.w_ball) == (0, 1.0)
+    with pytest.raises(InputError, match="run.threads"):
+        load_config(None, ["run.threads=-1"])

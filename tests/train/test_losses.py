@@ -184,3 +184,23 @@ def test_pif_divisor_scales_only_the_pif_terms():
         assert thousand[name].item() == pytest.approx(one[name].item() / 1000.0, rel=1e-6)
     # With zero outputs: cnf = 19 * 4 cells * 2 images * log 2 / 2 images, Eq. 2 as written.
     assert one["cnf"].item() == pytest.approx(19 * 4 * math.log(2), rel=1e-6)
+
+
+def test_ball_and_center_weights_scale_only_their_types():
+    outputs, targets = _batch(b=1)
+    targets["pif_mask"][:] = 1.0
+    for k in (3, 17, 18):  # one body part, the ball, a centre: each one present cell
+        targets["pif_conf"][0, k, 1, 1] = 1.0
+        targets["pif_reg"][0, k, :, 1, 1] = 0.5
+        targets["pif_sigma"][0, k, 1, 1] = 2.0
+    base = compute_losses(outputs, targets, LossConfig(pif_divisor=1.0))
+    weighted = compute_losses(outputs, targets, LossConfig(pif_divisor=1.0, w_ball=8.0, w_center=3.0))
+    assert LossConfig().type_weights(19) is None  # the paper's loss: no per-type factor at all
+    assert weighted["sem"].item() == base["sem"].item()
+    # Zero outputs give every type the same cnf (4 cells x log 2), loc and sig (one present cell each):
+    # the weighted sums count the ball 8 times and the centre 3 times, i.e. 17 + 8 + 3 = 28 type-units.
+    for name in ("cnf", "loc", "sig"):
+        assert weighted[name].item() == pytest.approx(base[name].item() * 28 / 19 if name == "cnf"
+                                                      else base[name].item() * (1 + 8 + 3) / 3, rel=1e-6)
+    with pytest.raises(InputError, match="w_ball"):
+        LossConfig(w_ball=-1.0)
