@@ -6,6 +6,13 @@
 
 #include "core.hpp"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DSL_NO_CLONES)
+#include <immintrin.h>
+#define DSL_AVX2_KERNEL 1
+#else
+#define DSL_AVX2_KERNEL 0
+#endif
+
 namespace dsl {
 
 namespace {
@@ -82,18 +89,78 @@ int32_t prune_centers(const float* tx, const float* ty, const float* cx, const f
     return n;
 }
 
+// Nearest of centres js[0..nj) (ascending; js NULL: 0..nj-1) for each of the kLanes targets: strict "closer", so the lowest
+// index keeps a tie. Distances (cx - tx)^2 + (cy - ty)^2 in float32 with separate multiply and add.
+void nearest_block_plain(const float* tx, const float* ty, const float* cx, const float* cy, const int32_t* js,
+                         int32_t nj, int32_t* bj) {
+    float best[kLanes];
+    const int32_t j0 = js ? js[0] : 0;
+    const float cx0 = cx[j0], cy0 = cy[j0];
+    for (int32_t l = 0; l < kLanes; ++l) {
+        const float ddx = cx0 - tx[l], ddy = cy0 - ty[l];
+        best[l] = ddx * ddx + ddy * ddy;
+        bj[l] = j0;
+    }
+    for (int32_t q = 1; q < nj; ++q) {
+        const int32_t j = js ? js[q] : q;
+        const float cxj = cx[j], cyj = cy[j];
+        for (int32_t l = 0; l < kLanes; ++l) {
+            const float ddx = cxj - tx[l], ddy = cyj - ty[l];
+            const float d = ddx * ddx + ddy * ddy;
+            const bool closer = d < best[l];
+            best[l] = closer ? d : best[l];
+            bj[l] = closer ? j : bj[l];
+        }
+    }
+}
+
+#if DSL_AVX2_KERNEL
+static_assert(kLanes == 16, "the AVX2 block is two 8-float registers");
+
+__attribute__((target("avx2"))) inline __m256 dist(__m256 c_x, __m256 c_y, __m256 t_x, __m256 t_y) {
+    const __m256 ddx = _mm256_sub_ps(c_x, t_x), ddy = _mm256_sub_ps(c_y, t_y);
+    return _mm256_add_ps(_mm256_mul_ps(ddx, ddx), _mm256_mul_ps(ddy, ddy));
+}
+
+// The same with explicit AVX2 (the auto-vectoriser left the 16 lanes scalar through the indirect centre list).
+__attribute__((target("avx2"))) void nearest_block_avx2(const float* tx, const float* ty, const float* cx,
+                                                        const float* cy, const int32_t* js, int32_t nj, int32_t* bj) {
+    const __m256 tx0 = _mm256_loadu_ps(tx), tx1 = _mm256_loadu_ps(tx + 8);
+    const __m256 ty0 = _mm256_loadu_ps(ty), ty1 = _mm256_loadu_ps(ty + 8);
+    const int32_t j0 = js ? js[0] : 0;
+    __m256 c_x = _mm256_set1_ps(cx[j0]), c_y = _mm256_set1_ps(cy[j0]);
+    __m256 best0 = dist(c_x, c_y, tx0, ty0), best1 = dist(c_x, c_y, tx1, ty1);
+    __m256 bj0 = _mm256_castsi256_ps(_mm256_set1_epi32(j0)), bj1 = bj0;
+    for (int32_t q = 1; q < nj; ++q) {
+        const int32_t j = js ? js[q] : q;
+        c_x = _mm256_set1_ps(cx[j]);
+        c_y = _mm256_set1_ps(cy[j]);
+        const __m256 jv = _mm256_castsi256_ps(_mm256_set1_epi32(j));
+        const __m256 d0 = dist(c_x, c_y, tx0, ty0), d1 = dist(c_x, c_y, tx1, ty1);
+        const __m256 m0 = _mm256_cmp_ps(d0, best0, _CMP_LT_OQ), m1 = _mm256_cmp_ps(d1, best1, _CMP_LT_OQ);
+        best0 = _mm256_blendv_ps(best0, d0, m0);
+        best1 = _mm256_blendv_ps(best1, d1, m1);
+        bj0 = _mm256_blendv_ps(bj0, jv, m0);
+        bj1 = _mm256_blendv_ps(bj1, jv, m1);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bj), _mm256_castps_si256(bj0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bj + 8), _mm256_castps_si256(bj1));
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
 // Nearest centre (Eq. 4) of pixels fg[0..n); returns the first pixel with a non-finite offset or INT32_MAX.
 // An AVX2 clone is picked at load time where the CPU has it; IEEE results are the same (no FMA contraction).
 DSL_SIMD_CLONES
 int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t w, const float* ox,
                       const float* oy, const float* cx, const float* cy, int32_t n_centers, int32_t* lab) {
     int32_t bad = std::numeric_limits<int32_t>::max();
-    int32_t all[kPruneMax], cand[kPruneMax];
+    int32_t cand[kPruneMax];
     const bool prune = n_centers >= 4 && n_centers <= kPruneMax;
-    for (int32_t j = 0; j < std::min(n_centers, kPruneMax); ++j) all[j] = j;
     for (int32_t f0 = 0; f0 < n; f0 += kLanes) {
         const int32_t nl = std::min(kLanes, n - f0);
-        float tx[kLanes], ty[kLanes], best[kLanes];
+        float tx[kLanes], ty[kLanes];
         int32_t bj[kLanes];
         for (int32_t l = 0; l < kLanes; ++l) {
             const int32_t f = f0 + std::min(l, nl - 1);  // the tail repeats its last pixel
@@ -103,30 +170,19 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
             tx[l] = static_cast<float>(i - y * w) + dxo;
             ty[l] = static_cast<float>(y) + dyo;
         }
-        const int32_t* js = all;
+        const int32_t* js = nullptr;  // every centre
         int32_t nj = n_centers;
         if (prune) {
             nj = prune_centers(tx, ty, cx, cy, n_centers, cand);
-            js = nj > 0 ? cand : all;
-            if (nj == 0) nj = n_centers;
+            if (nj > 0) js = cand;  // none left only when a bound is NaN (a non-finite offset, reported below)
+            else nj = n_centers;
         }
-        const float cx0 = cx[js[0]], cy0 = cy[js[0]];
-        for (int32_t l = 0; l < kLanes; ++l) {
-            const float ddx = cx0 - tx[l], ddy = cy0 - ty[l];
-            best[l] = ddx * ddx + ddy * ddy;
-            bj[l] = js[0];
-        }
-        for (int32_t q = 1; q < nj; ++q) {
-            const int32_t j = prune ? js[q] : q;
-            const float cxj = cx[j], cyj = cy[j];
-            for (int32_t l = 0; l < kLanes; ++l) {
-                const float ddx = cxj - tx[l], ddy = cyj - ty[l];
-                const float d = ddx * ddx + ddy * ddy;
-                const bool closer = d < best[l];  // strict, centres in ascending order: the lowest j keeps a tie
-                best[l] = closer ? d : best[l];
-                bj[l] = closer ? j : bj[l];
-            }
-        }
+#if DSL_AVX2_KERNEL
+        if (kHaveAvx2)
+            nearest_block_avx2(tx, ty, cx, cy, js, nj, bj);
+        else
+#endif
+            nearest_block_plain(tx, ty, cx, cy, js, nj, bj);
         for (int32_t l = 0; l < nl; ++l) lab[f0 + l] = bj[l];
     }
     return bad;
