@@ -57,6 +57,8 @@ void collect_foreground(Scratch& s, const float* player, float thr) {
 // Blocks of kLanes pixels against one centre at a time: the compiler turns the lane loops into SIMD.
 constexpr int32_t kLanes = 16;
 constexpr int32_t kPruneMax = 256;  // more centres than this: no pruning, every centre is tested
+// Fewer centres than this: testing them all (two AVX2 registers per centre) costs less than the bounds.
+constexpr int32_t kPruneMin = 48;
 
 // Centres that can be nearest to some target of a block (ascending), from bounds over the targets' box.
 // Float rounding is monotone, so lower <= each target's float distance <= upper: a centre whose lower
@@ -157,7 +159,7 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
                       const float* oy, const float* cx, const float* cy, int32_t n_centers, int32_t* lab) {
     int32_t bad = std::numeric_limits<int32_t>::max();
     int32_t cand[kPruneMax];
-    const bool prune = n_centers >= 4 && n_centers <= kPruneMax;
+    const bool prune = n_centers >= kPruneMin && n_centers <= kPruneMax;
     for (int32_t f0 = 0; f0 < n; f0 += kLanes) {
         const int32_t nl = std::min(kLanes, n - f0);
         float tx[kLanes], ty[kLanes];

@@ -182,3 +182,32 @@ def test_exact_ties_go_to_the_lowest_centre_with_many_centres() -> None:
     np.testing.assert_array_equal(a.labels, b.labels)
     assert a.labels[0, 24] == 1 and a.labels[24, 0] == 1  # equidistant from centres 1 and 2 (or 3): the lowest wins
     assert a.labels[16, 16] == 1  # equidistant from centre 1 (8, 8) and centre 5 (24, 24)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_centres_pruned_and_split_across_threads(threads: int) -> None:
+    """49 centres (the core prunes centres per pixel block) over 449x449 player pixels (enough Eq. 4 work that
+    two threads split it): labels equal the reference's."""
+    h = w = 449
+    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), keypoint_threshold=0.01)
+    pif = np.zeros((19, 5, (h - 1) // 8 + 1, (w - 1) // 8 + 1), np.float32)
+    pif[:, 4] = 1.0
+    rng = np.random.default_rng(11)
+    for i, (y, x) in enumerate((y, x) for y in range(32, h, 64) for x in range(32, w, 64)):
+        pif[CENTER, :, y // 8, x // 8] = (0.5 + 0.01 * i, x, y, 8.0, 1.0)
+    offset = rng.normal(0.0, 20.0, (2, h, w)).astype(np.float32)
+    offset[:, ::7, ::5] = np.round(offset[:, ::7, ::5])  # integer targets: ties between centres happen
+    fields = {"player": np.ones((1, h, w), np.float32), "offset": offset, "pif": pif}
+    a, b, _, _ = both(fields, spec, threads=threads)
+    assert a.num_players == 49
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.areas, b.areas)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
+def test_two_threads_in_exact_mode(make_fields, assert_same_result) -> None:
+    """Exact mode splats over whole maps, so fusion and poses take the threaded paths even on a small frame."""
+    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(97), exact=True)
+    fields = make_fields(np.random.default_rng(12), 97, 97, 4)
+    a, b, player, offset = both(fields, spec, threads=2)
+    assert_same_result(a, b, player, offset)
