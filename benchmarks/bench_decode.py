@@ -7,6 +7,10 @@ native-vs-paper-style ratio (of medians, and of minima) measured in the same run
 
     python benchmarks/bench_decode.py                       # the full run (about a minute)
     python benchmarks/bench_decode.py --quick               # fewer iterations, a smoke run
+    python benchmarks/bench_decode.py --pin-core 0          # single-thread decoders on core 0 only
+
+With --pin-core the process runs on that core for every single-threaded decoder and on all the cores it was
+allowed (its affinity at start) for the 2-thread case; the JSON records which case ran where.
 """
 from __future__ import annotations
 
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=4, help="distinct synthetic frames cycled through (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20/2/1 iterations, 641 only")
+    parser.add_argument("--pin-core", type=int, default=None,
+                        help="run the single-thread decoders pinned to this CPU core (default: no pinning)")
     parser.add_argument("--notes", default="", help="free text stored in the JSON 'notes' (e.g. machine load)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output JSON (default benchmarks/results/decode-<machine>.json)")
@@ -91,12 +97,25 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     from dsl_deploy.decode import _native
 
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    if args.pin_core is not None and (allowed is None or args.pin_core not in allowed):
+        print(f"bench_decode: --pin-core {args.pin_core}: not one of this process's cores {allowed}", file=sys.stderr)
+        return 2
+
+    def place(threads: int) -> list[int] | None:
+        """Pin to --pin-core for one thread, else restore the starting affinity; returns the cores used."""
+        if args.pin_core is None or allowed is None:
+            return allowed
+        cores = [args.pin_core] if threads == 1 else allowed
+        os.sched_setaffinity(0, cores)
+        return cores
+
     info = machine_info()
     load_before = os.getloadavg()
     report: dict[str, object] = {
         "benchmark": "cpu decoder", "machine": info, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {"iters": args.iters, "numpy_iters": args.numpy_iters, "paper_iters": args.paper_iters,
-                     "frames": args.frames, "seed": args.seed, "openmp": _native.has_openmp(),
+                     "frames": args.frames, "seed": args.seed, "pin_core": args.pin_core, "openmp": _native.has_openmp(),
                      "core_version": _native.version(), "fields": "ideal_fields of SyntheticScenes, position noise 0.5 cells (4 px std)"},
         "cases": [],
     }
@@ -104,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         spec, fields = scene_fields(size, players, args.frames, args.seed)
         print(f"{size}x{size}, {players} players", file=sys.stderr)
         runs = {}
-        for name, make, iters in (
-            ("native-1t", lambda: Decoder(spec, impl="native", threads=1), args.iters),
-            ("native-2t", lambda: Decoder(spec, impl="native", threads=2), args.iters),
-            ("numpy", lambda: Decoder(spec, impl="numpy"), args.numpy_iters),
-            ("paper-style", lambda: PaperStyleDecoder(spec), args.paper_iters),
+        for name, make, iters, threads in (
+            ("native-1t", lambda: Decoder(spec, impl="native", threads=1), args.iters, 1),
+            ("native-2t", lambda: Decoder(spec, impl="native", threads=2), args.iters, 2),
+            ("numpy", lambda: Decoder(spec, impl="numpy"), args.numpy_iters, 1),
+            ("paper-style", lambda: PaperStyleDecoder(spec), args.paper_iters, 1),
         ):
+            cores = place(threads)
             runs[name] = time_decoder(make(), fields, iters, warmup=min(3, iters))
+            runs[name]["cores"] = cores
             med = runs[name]["stages_ms"]["total"]["median"]
             print(f"  {name:12s} total median {med:9.3f} ms", file=sys.stderr)
         totals = {k: v["stages_ms"]["total"]["median"] for k, v in runs.items()}
@@ -122,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_native_1t_vs_numpy": ratio(totals["numpy"], totals["native-1t"]),
             "agreement_native_vs_numpy": agreement(spec, fields[0]),
         })
+    place(2)
     load_after = os.getloadavg()
     report["notes"] = (f"{args.notes} Load average (1, 5, 15 min) before {load_before}, after {load_after}: this "
                        f"machine's {info['cores']} cores are shared with other work, so medians carry that "
