@@ -164,13 +164,31 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
         const int32_t nl = std::min(kLanes, n - f0);
         float tx[kLanes], ty[kLanes];
         int32_t bj[kLanes];
-        for (int32_t l = 0; l < kLanes; ++l) {
-            const int32_t f = f0 + std::min(l, nl - 1);  // the tail repeats its last pixel
-            const int32_t i = fg[f], y = fg_y[f];
-            const float dxo = ox[i], dyo = oy[i];
-            if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
-            tx[l] = static_cast<float>(i - y * w) + dxo;
-            ty[l] = static_cast<float>(y) + dyo;
+        const int32_t i0 = fg[f0], y0 = fg_y[f0];
+        if (nl == kLanes && fg[f0 + kLanes - 1] - i0 == kLanes - 1 && fg_y[f0 + kLanes - 1] == y0) {
+            // The usual block inside a player: 16 neighbours on one row, so plain vector loads, no gather.
+            const float* bx = ox + i0;
+            const float* by = oy + i0;
+            const int32_t xs = i0 - y0 * w;
+            int nonfinite = 0;
+            for (int32_t l = 0; l < kLanes; ++l) {
+                const float dxo = bx[l], dyo = by[l];
+                nonfinite |= (dxo - dxo != 0.0f) | (dyo - dyo != 0.0f);  // NaN and inf both give NaN
+                tx[l] = static_cast<float>(xs + l) + dxo;
+                ty[l] = static_cast<float>(y0) + dyo;
+            }
+            if (nonfinite)
+                for (int32_t l = 0; l < kLanes; ++l)
+                    if (!std::isfinite(bx[l]) || !std::isfinite(by[l])) bad = std::min(bad, i0 + l);
+        } else {
+            for (int32_t l = 0; l < kLanes; ++l) {
+                const int32_t f = f0 + std::min(l, nl - 1);  // the tail repeats its last pixel
+                const int32_t i = fg[f], y = fg_y[f];
+                const float dxo = ox[i], dyo = oy[i];
+                if (!std::isfinite(dxo) || !std::isfinite(dyo)) bad = std::min(bad, i);
+                tx[l] = static_cast<float>(i - y * w) + dxo;
+                ty[l] = static_cast<float>(y) + dyo;
+            }
         }
         const int32_t* js = nullptr;  // every centre
         int32_t nj = n_centers;

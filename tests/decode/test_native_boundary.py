@@ -147,3 +147,16 @@ def test_fuzz_never_crashes(frame, assert_same_result) -> None:
         with np.errstate(over="ignore", under="ignore"):
             ref = decode_reference(player, offset, pif, DecoderSpec(**params))
         assert_same_result(ref, r, player, offset, params["player_threshold"])
+
+
+def test_non_finite_offsets_inside_a_wide_player_report_the_first() -> None:
+    """Two bad offsets in one run of 16 player pixels on a row (the core's contiguous block): the first is named."""
+    dec = native.NativeDecoder(DEFAULTS, 1)
+    player, offset, pif = good()
+    player[5:20, 2:40] = 0.9
+    pif[18, 0, 1, 1] = 0.9  # a centre, so the offsets are read
+    pif[18, 1:3, 1, 1] = 12.0
+    offset[1, 10, 25] = np.nan
+    offset[0, 10, 21] = -np.inf
+    with pytest.raises(InputError, match=r"offset: non-finite value at player pixel \(x=21, y=10\)"):
+        dec.decode(player, offset, pif)
