@@ -159,12 +159,19 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
                       const float* oy, const float* cx, const float* cy, int32_t n_centers, int32_t* lab) {
     int32_t bad = std::numeric_limits<int32_t>::max();
     int32_t cand[kPruneMax];
+    constexpr int32_t kAhead = 4 * kLanes;
     const bool prune = n_centers >= kPruneMin && n_centers <= kPruneMax;
     for (int32_t f0 = 0; f0 < n; f0 += kLanes) {
         const int32_t nl = std::min(kLanes, n - f0);
         float tx[kLanes], ty[kLanes];
         int32_t bj[kLanes];
         const int32_t i0 = fg[f0], y0 = fg_y[f0];
+        // Offsets are read in short runs (one player's width per row), too short for the hardware prefetcher
+        // to follow from a cold start: ask for the lines a few blocks ahead.
+        if (f0 + kAhead < n) {
+            __builtin_prefetch(ox + fg[f0 + kAhead]);
+            __builtin_prefetch(oy + fg[f0 + kAhead]);
+        }
         if (nl == kLanes && fg[f0 + kLanes - 1] - i0 == kLanes - 1 && fg_y[f0 + kLanes - 1] == y0) {
             // The usual block inside a player: 16 neighbours on one row, so plain vector loads, no gather.
             const float* bx = ox + i0;
