@@ -32,6 +32,7 @@ struct Error {
 struct Scratch {
     int32_t height = 0, width = 0;
     std::vector<float> fused;                 // [19, H, W]
+    std::vector<int32_t> seeds[DSL_NUM_TYPES];  // grid cells at or above seed_threshold (check_pif)
     std::vector<Rect> dirty[DSL_NUM_TYPES];   // rectangles written by the last fusion, cleared by the next
     bool dense[DSL_NUM_TYPES] = {};           // the last fusion wrote the whole map (exact mode)
     std::vector<float> ex[DSL_NUM_TYPES];     // 1-D Gaussian factors along x, per type (threads)
@@ -56,15 +57,17 @@ struct Scratch {
     float* map(int k) { return fused.data() + static_cast<size_t>(k) * height * width; }
 };
 
-// Eq. 3 into scratch.fused; checks the pif values it reads (throws Error on NaN/inf).
-// Returns the number of seeds (confidence >= seed_threshold), which sizes the fusion's work.
-int64_t check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
+// Checks the pif values the fusion reads (throws Error on NaN/inf) and lists each type's seeds (grid cells at
+// or above seed_threshold, raster order) in s.seeds; returns their number, which sizes the fusion's work.
+int64_t check_pif(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p);
 
 // Below these amounts of work a second OpenMP thread costs more than it saves (fork/join and barrier waits,
 // worse on a shared machine where the other core is busy), so the regions run on the calling thread.
 constexpr int64_t kParallelSeeds = 8192;              // truncated splats over all types
 constexpr int64_t kParallelDistances = int64_t(1) << 23;  // Eq. 4: player pixels x centres
 constexpr int64_t kParallelCandidates = int64_t(1) << 16; // poses: listed pixels over all body parts
+
+// Eq. 3 into scratch.fused from the seeds check_pif listed.
 void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact, int64_t seeds);
 
 // Unique pixels of map k at or above the keypoint threshold, in no particular order (call once per fusion).

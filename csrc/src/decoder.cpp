@@ -152,7 +152,7 @@ int decode_frame(dsl_decoder* d, const dsl_fields& f, dsl_output* out) {
     const dsl_params& p = d->params;
     Clock::time_point t = Clock::now();
     const Clock::time_point start = t;
-    const int64_t seeds = dsl::check_pif(f.pif, f.pif_height, f.pif_width, p);
+    const int64_t seeds = dsl::check_pif(s, f.pif, f.pif_height, f.pif_width, p);
     prepare(d, f.height, f.width);
     d->has_fused = false;
     dsl::fuse_all(s, f.pif, f.pif_height, f.pif_width, p, p.exact != 0, seeds);
@@ -292,7 +292,7 @@ int dsl_decoder_fuse(dsl_decoder* d, const float* pif, int32_t pif_height, int32
     const std::string why = check_size(pif_height, pif_width, height, width);
     if (!why.empty()) return fail(DSL_ERR_ARGUMENT, why);
     return guarded([&] {
-        const int64_t seeds = dsl::check_pif(pif, pif_height, pif_width, d->params);
+        const int64_t seeds = dsl::check_pif(d->s, pif, pif_height, pif_width, d->params);
         prepare(d, height, width);
         d->has_fused = false;
         dsl::fuse_all(d->s, pif, pif_height, pif_width, d->params, exact != 0, seeds);

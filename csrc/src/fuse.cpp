@@ -133,9 +133,8 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
 #if DSL_AVX2_KERNEL
     const bool avx2 = kHaveAvx2;
 #endif
-    for (size_t c = 0; c < plane; ++c) {
+    for (const int32_t c : s.seeds[k]) {  // raster order of the grid, listed by check_pif
         const float conf_c = conf[c];
-        if (!(conf_c >= p.seed_threshold)) continue;
         const float x = px[c], y = py[c];
         const float sig = std::max(psig[c], p.sigma_min);
         const double two_s2 = 2.0 * static_cast<double>(sig) * static_cast<double>(sig);
@@ -182,18 +181,21 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
 
 }  // namespace
 
-int64_t check_pif(const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
+int64_t check_pif(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p) {
     int64_t seeds = 0;
     static const char* channel[DSL_PIF_CHANNELS] = {"confidence", "x", "y", "b", "sigma"};
     const size_t plane = static_cast<size_t>(hp) * wp;
     for (int k = 0; k < DSL_NUM_TYPES; ++k) {
         const float* conf = pif + static_cast<size_t>(k) * DSL_PIF_CHANNELS * plane;
+        std::vector<int32_t>& list = s.seeds[k];
+        list.clear();
         for (size_t c = 0; c < plane; ++c) {
             int bad = -1;
             if (!finite(conf[c]))
                 bad = 0;
             else if (conf[c] >= p.seed_threshold) {
                 ++seeds;
+                list.push_back(static_cast<int32_t>(c));
                 for (int ch : {1, 2, 4})
                     if (!finite(conf[ch * plane + c])) { bad = ch; break; }
             }
