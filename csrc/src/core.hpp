@@ -65,7 +65,7 @@ int64_t check_pif(Scratch& s, const float* pif, int32_t hp, int32_t wp, const ds
 // worse on a shared machine where the other core is busy), so the regions run on the calling thread.
 constexpr int64_t kParallelSeeds = 8192;              // truncated splats over all types
 constexpr int64_t kParallelDistances = int64_t(1) << 23;  // Eq. 4: player pixels x centres
-constexpr int64_t kParallelCandidates = int64_t(1) << 16; // poses: listed pixels over all body parts
+constexpr int64_t kParallelCandidates = int64_t(1) << 20; // poses: listed pixels (exact mode: always)
 
 // Eq. 3 into scratch.fused from the seeds check_pif listed.
 void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact, int64_t seeds);

@@ -86,9 +86,12 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
     const int32_t radius = p.nms_window / 2;
     int32_t* held = s.kp_index.data();  // raster index of the kept maximum; valid where its score > 0
     int64_t listed = 0;
-    for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k)
-        listed += s.dense[k] ? int64_t(s.height) * s.width : static_cast<int64_t>(s.candidates[k].size());
-    const int nt = listed >= dsl::kParallelCandidates ? p.num_threads : 1;
+    bool dense = false;
+    for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k) {
+        listed += static_cast<int64_t>(s.candidates[k].size());
+        dense = dense || s.dense[k];  // exact mode: every pixel is a candidate, scanned in collect_candidates
+    }
+    const int nt = dense || listed >= dsl::kParallelCandidates ? p.num_threads : 1;
     (void)nt;
     bool failed = false;
 #ifdef _OPENMP
