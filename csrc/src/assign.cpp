@@ -6,13 +6,6 @@
 
 #include "core.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DSL_NO_CLONES)
-#include <immintrin.h>
-#define DSL_AVX2_KERNEL 1
-#else
-#define DSL_AVX2_KERNEL 0
-#endif
-
 namespace dsl {
 
 namespace {
@@ -149,7 +142,6 @@ __attribute__((target("avx2"))) void nearest_block_avx2(const float* tx, const f
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(bj + 8), _mm256_castps_si256(bj1));
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 // Nearest centre (Eq. 4) of pixels fg[0..n); returns the first pixel with a non-finite offset or INT32_MAX.
@@ -160,6 +152,9 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
     int32_t bad = std::numeric_limits<int32_t>::max();
     int32_t cand[kPruneMax];
     constexpr int32_t kAhead = 4 * kLanes;
+#if DSL_AVX2_KERNEL
+    const bool avx2 = use_avx2();
+#endif
     const bool prune = n_centers >= kPruneMin && n_centers <= kPruneMax;
     for (int32_t f0 = 0; f0 < n; f0 += kLanes) {
         const int32_t nl = std::min(kLanes, n - f0);
@@ -205,7 +200,7 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
             else nj = n_centers;
         }
 #if DSL_AVX2_KERNEL
-        if (kHaveAvx2)
+        if (avx2)
             nearest_block_avx2(tx, ty, cx, cy, js, nj, bj);
         else
 #endif

@@ -15,7 +15,19 @@
 #define DSL_SIMD_CLONES
 #endif
 
+// Hand-written AVX2 kernels (intrinsics in target("avx2") functions) next to plain C++ ones; x86-64 only.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DSL_NO_CLONES)
+#include <immintrin.h>
+#define DSL_AVX2_KERNEL 1
+#else
+#define DSL_AVX2_KERNEL 0
+#endif
+
 namespace dsl {
+
+// True when the AVX2 kernels run: built with them, the CPU has AVX2, and DSL_DECODE_PLAIN is unset or "0"
+// (the tests set it to check that the plain kernels give the same results).
+bool use_avx2();
 
 // A rectangle [x0, x1) x [y0, y1) of one fused map that a splat wrote.
 struct Rect {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
@@ -211,6 +212,19 @@ int guarded(F&& body) {
 }
 
 }  // namespace
+
+bool dsl::use_avx2() {
+#if DSL_AVX2_KERNEL
+    static const bool on = [] {
+        __builtin_cpu_init();
+        const char* plain = std::getenv("DSL_DECODE_PLAIN");
+        return __builtin_cpu_supports("avx2") && !(plain && *plain && std::strcmp(plain, "0") != 0);
+    }();
+    return on;
+#else
+    return false;
+#endif
+}
 
 static size_t n_players_capacity(int32_t max_players) { return static_cast<size_t>(max_players) * DSL_NUM_BODY_PARTS; }
 

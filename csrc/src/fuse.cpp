@@ -10,13 +10,6 @@
 
 #include "core.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DSL_NO_CLONES)
-#include <immintrin.h>
-#define DSL_AVX2_KERNEL 1
-#else
-#define DSL_AVX2_KERNEL 0
-#endif
-
 namespace dsl {
 
 namespace {
@@ -110,7 +103,6 @@ __attribute__((target("avx2"))) int32_t splat_row_avx2(float* row, const float* 
     return n;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
@@ -131,7 +123,7 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     std::vector<int32_t>& buf = s.cand_buf[k];
     int32_t n_cand = 0;
 #if DSL_AVX2_KERNEL
-    const bool avx2 = kHaveAvx2;
+    const bool avx2 = use_avx2();
 #endif
     for (const int32_t c : s.seeds[k]) {  // raster order of the grid, listed by check_pif
         const float conf_c = conf[c];

@@ -1,6 +1,9 @@
 """The native C++ decoder agrees with the NumPy reference: fused maps, centres, labels, poses, ball."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -211,3 +214,34 @@ def test_two_threads_in_exact_mode(make_fields, assert_same_result) -> None:
     fields = make_fields(np.random.default_rng(12), 97, 97, 4)
     a, b, player, offset = both(fields, spec, threads=2)
     assert_same_result(a, b, player, offset)
+
+
+PLAIN_SCRIPT = """
+import numpy as np
+from dsl_deploy.data.encode import ideal_fields
+from dsl_deploy.data.synthetic import SyntheticScenes
+from dsl_deploy.decode import Decoder, fuse
+from dsl_deploy.spec import default_spec
+
+spec = default_spec(size=161)
+scenes = SyntheticScenes(seed=5, width=161, height=161, min_players=3, max_players=6)
+rng = np.random.default_rng(5)
+for i in range(3):
+    fields = ideal_fields(scenes[i][1], spec, noise=0.5, rng=rng)
+    a, b = Decoder(spec, impl="numpy")(fields), Decoder(spec, impl="native")(fields)
+    assert a.num_players == b.num_players > 0
+    for name in ("labels", "keypoints", "scores", "boxes", "areas", "centers"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for exact in (False, True):
+        np.testing.assert_array_equal(fuse(fields["pif"], 161, 161, exact=exact, impl="numpy"),
+                                      fuse(fields["pif"], 161, 161, exact=exact, impl="native"))
+print("plain ok")
+"""
+
+
+def test_plain_kernels_match_the_reference() -> None:
+    """DSL_DECODE_PLAIN=1 selects the plain C++ kernels (what non-AVX2 CPUs run): same results as the reference."""
+    env = {**os.environ, "DSL_DECODE_PLAIN": "1"}
+    done = subprocess.run([sys.executable, "-c", PLAIN_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "plain ok" in done.stdout
