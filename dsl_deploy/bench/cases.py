@@ -60,6 +60,14 @@ def make_decoder(name: str, spec: ModelSpec) -> Callable[[Mapping[str, np.ndarra
     return Decoder(spec, impl=name)
 
 
+def decoder_impl(name: str) -> str:
+    """The implementation a decoder name runs here ('auto' resolved)."""
+    if name == "paper":
+        return "paper-style"
+    from ..decode import resolve_impl
+    return resolve_impl(name)
+
+
 def _backend(case: Case):
     from ..backends import artifact_kind, load_backend
     kind = artifact_kind(case.artifact)
@@ -148,6 +156,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         "providers": list(getattr(backend, "providers", []) or []),
         "spec": {"backbone": spec.backbone, "width": spec.input.width, "height": spec.input.height},
         "decode_fields": describe_fields(case),
+        "decoder_impl": decoder_impl(case.decoder),
         "load_ms": load_ms,
         "ms": stats,
         "fps": case.batch * 1e3 / median_total if median_total > 0 else None,

@@ -22,8 +22,10 @@ def run_isolated(case: Case, workdir: Path) -> dict[str, Any]:
     slug = "".join(c if c.isalnum() else "_" for c in case.label)[:40]
     case_path, result_path = workdir / f"{slug}.case.json", workdir / f"{slug}.result.json"
     case_path.write_text(json.dumps(case.to_dict()), encoding="utf-8")
+    # cwd=workdir: `-m` puts the working folder first on sys.path, and a source checkout there (no compiled
+    # decoder) would shadow the installed package the parent runs.
     proc = subprocess.run([sys.executable, "-m", "dsl_deploy.bench.worker", str(case_path), str(result_path)],
-                          stdout=subprocess.DEVNULL)
+                          stdout=subprocess.DEVNULL, cwd=workdir)
     if proc.returncode != 0 or not result_path.exists():
         return {"case": case.to_dict(), "error": f"the benchmark worker exited with status {proc.returncode}"}
     return json.loads(result_path.read_text(encoding="utf-8"))
@@ -66,6 +68,8 @@ def compare(ours: dict[str, Any], peer: dict[str, Any] | None) -> dict[str, Any]
 
 def run_suite(ours: Case, peer: Case | None, *, settings: dict[str, Any]) -> dict[str, Any]:
     """Measure ours and (optionally) the peer, each in its own process, and assemble the result document."""
+    for case in filter(None, (ours, peer)):
+        case.artifact = str(Path(case.artifact).resolve())
     with tempfile.TemporaryDirectory(prefix="dsl-bench-") as tmp:
         work = Path(tmp)
         ours.save_outputs = str(work / "ours.npz")

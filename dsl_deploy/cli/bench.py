@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
                   seed=args.seed)
     from ..decode import resolve_impl
-    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {resolve_impl(args.decoder)} decoder)", artifact=artifact,
-                decoder=args.decoder, **common)
+    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {resolve_impl(args.decoder)} decoder)",
+                artifact=artifact, decoder=args.decoder, **common)
     peer = None
     if not args.no_peer:
         peer_artifact = reference if reference and importlib.util.find_spec("torch") else artifact
@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     doc = run_suite(ours, peer, settings=settings)
     if "error" in doc["ours"]:  # nothing was measured: one line, no table and no result files
         raise DslError(doc["ours"]["error"])
+    used = doc["ours"].get("decoder_impl")
+    if used and used != resolve_impl(args.decoder):
+        _log(f"warning: the measuring process decoded with '{used}', not '{resolve_impl(args.decoder)}'")
     print(format_table(doc))
     name = f"bench-{machine_slug(doc['machine'])}-{Path(artifact).stem}"
     json_path = Path(args.json) if args.json else Path(args.out) / f"{name}.json"

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import time
+import warnings
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -30,8 +33,21 @@ def resolve_impl(impl: str) -> str:
     if impl not in IMPLS:
         raise InputError(f"impl: {impl!r} is not one of {', '.join(IMPLS)}")
     if impl == "auto":
-        return "native" if native_available() else "numpy"
+        if native_available():
+            return "native"
+        _warn_fallback()
+        return "numpy"
     return impl
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_fallback() -> None:
+    """Say once per process that 'auto' fell back to the NumPy reference (tens of times slower)."""
+    package = Path(__file__).resolve().parent
+    warnings.warn(f"the native decoder is not built in {package} (dsl_deploy.decode._native is missing); "
+                  f"decoding with the NumPy reference, about 30x slower. Build it with 'pip install .' or "
+                  f"'python setup.py build_ext --inplace' (a source checkout on sys.path shadows an installed "
+                  f"copy: run from another folder)", RuntimeWarning, stacklevel=3)
 
 
 def _native_module() -> Any:

@@ -84,3 +84,19 @@ def test_import_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_auto_warns_once_when_it_falls_back_to_numpy(monkeypatch):
+    import warnings
+
+    from dsl_deploy.decode import decoder as decoder_module
+
+    monkeypatch.setattr(decoder_module, "native_available", lambda: False)
+    decoder_module._warn_fallback.cache_clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert decoder_module.resolve_impl("auto") == "numpy"
+        assert decoder_module.resolve_impl("auto") == "numpy"
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and "native decoder is not built" in messages[0]
+    decoder_module._warn_fallback.cache_clear()
