@@ -133,10 +133,14 @@ def _report(summary: dict[str, Any], trainer: Any) -> None:
         line = "  ".join(f"{k} {_v(a.get(k))} -> {_v(b.get(k))}" for k in keys)
         print(f"validation (step {a['step']} -> {b['step']}): loss {a['val_total']:.4g} -> "
               f"{b['val_total']:.4g}  {line}")
+    seconds = summary.get("seconds")
+    if seconds is not None:
+        print(f"wall time: {seconds:.0f} s ({seconds / 60:.1f} min) for {len(losses)} steps and "
+              f"{len(hist)} validations, {summary.get('threads', '?')} torch thread(s)")
     out = trainer.out_dir
     print(f"wrote {out / 'last.pth'}, {out / 'best.pth'}, {out / 'log.csv'}, {out / 'config.toml'}")
     print(f"next: dsl-export {out / 'best.pth'} -o {out / 'model.onnx'}")
 
 
 def _v(x: Any) -> str:
-    return "-" if x is None else f"{x:.1f}"
+    return "-" if x is None else f"{x:.2f}"

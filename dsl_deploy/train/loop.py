@@ -170,6 +170,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Train for the configured epochs; returns a summary (first/last losses, validation history)."""
         c = self.config
+        t_start = time.perf_counter()
         log = RunLog(self.out_dir)
         if log.tb_note:
             self.echo(f"note: {log.tb_note}")
@@ -205,7 +206,8 @@ class Trainer:
         finally:
             log.close()
         return {"step": self.step, "epoch": self.epoch, "train_losses": train_losses, "history": self.history,
-                "out_dir": str(self.out_dir)}
+                "out_dir": str(self.out_dir), "seconds": time.perf_counter() - t_start,
+                "threads": torch.get_num_threads()}
 
     def _run_epoch(self, log: RunLog, stop: _StopFlag, train_losses: list[float]) -> None:
         c = self.config
@@ -243,7 +245,8 @@ class Trainer:
 
 
 def _fmt(v: Any) -> str:
-    return "-" if v is None else f"{v:.1f}"
+    # Two decimals: early in a run AP is a few hundredths of a percent, which one decimal prints as 0.0.
+    return "-" if v is None else f"{v:.2f}"
 
 
 def _losses(res: dict[str, Any], prefix: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.torch
 # The smallest useful run: resnet18 at 65 x 65, two images per step, a tiny validation set.
 TINY = ["--data", "synthetic:6", "--val-data", "synthetic:2", "--backbone", "resnet18", "--size", "65",
-        "--batch-size", "2", "--device", "cpu", "--no-progress"]
+        "--batch-size", "2", "--device", "cpu", "--threads", "1", "--no-progress"]
 
 
 def _cmd(name: str) -> str:
@@ -41,6 +41,7 @@ def test_train_writes_checkpoints_and_resume_continues(tmp_path):
     res = run(*TINY, "--epochs", "1", "--steps-per-epoch", "2", "--out-dir", str(out))
     assert res.returncode == 0, res.stderr
     assert "val untrained" in res.stdout and "train loss" in res.stdout
+    assert "1 thread(s)" in res.stdout and "1 torch thread(s)" in res.stdout  # --threads took effect
     for name in ("last.pth", "best.pth", "log.csv", "config.toml"):
         assert (out / name).is_file(), name
     ckpt = load_checkpoint(out / "last.pth")

@@ -73,3 +73,16 @@ def test_threads_and_type_weights_are_options():
     assert (TrainConfig().run.threads, TrainConfig().loss.w_ball) == (0, 1.0)
     with pytest.raises(InputError, match="run.threads"):
         load_config(None, ["run.threads=-1"])
+
+
+def test_documented_small_run_config_loads_and_fits_the_strides():
+    from pathlib import Path
+
+    from dsl_deploy.spec import default_spec
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "synthetic-small.toml"
+    c = load_config(path)
+    assert c.model.backbone == "resnet18" and c.run.device == "cpu"
+    assert default_spec(c.model.backbone, c.model.size).fits_strides()
+    # Only the ball and centre factors depart from the paper's loss; Eq. 1 weights and the divisor are kept.
+    assert c.loss.weights() == TrainConfig().loss.weights() and c.loss.pif_divisor == 1000.0
