@@ -125,15 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"bench_decode_cuda: cannot run here: {reason}", file=sys.stderr)
         return 3
+    from dsl_deploy.errors import BackendUnavailable
+    from dsl_deploy.tensorrt.cuda import cudart as cuda_runtime
     try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart
-        except ImportError:
-            print("bench_decode_cuda: cannot run here: cuda-python is not installed (pip install cuda-python)",
-                  file=sys.stderr)
-            return 3
+        cudart = cuda_runtime()
+    except BackendUnavailable as exc:
+        print(f"bench_decode_cuda: cannot run here: {exc}", file=sys.stderr)
+        return 3
     modes = (False, True) if args.exact else (False,)
     runs = []
     for size, players in CASES:

@@ -12,13 +12,12 @@ def _has(module: str) -> bool:
 
 def cuda_device_count() -> int:
     """CUDA devices visible through cuda-python, or 0."""
+    from dsl_deploy.errors import BackendUnavailable
+    from dsl_deploy.tensorrt.cuda import cudart as cuda_runtime
     try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart  # older cuda-python
-        except ImportError:
-            return 0
+        cudart = cuda_runtime()
+    except BackendUnavailable:
+        return 0
     try:
         err, n = cudart.cudaGetDeviceCount()
         return int(n) if int(err) == 0 else 0

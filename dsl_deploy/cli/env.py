@@ -117,13 +117,12 @@ def _gpu() -> str:
     if found:
         return "; ".join(f"{g['name']} (sm_{g['compute_capability'].replace('.', '')}, driver {g['driver']}, "
                          f"{g['memory']})" for g in found)
+    from ..errors import BackendUnavailable
+    from ..tensorrt.cuda import cudart as cuda_runtime
     try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart
-        except ImportError:
-            return "none found (no nvidia-smi, no cuda-python)"
+        cudart = cuda_runtime()
+    except BackendUnavailable:
+        return "none found (no nvidia-smi, no cuda-python)"
     err, count = cudart.cudaGetDeviceCount()
     if int(err) != 0 or count == 0:
         return "none found (cuda-python sees no device)"
