@@ -25,10 +25,18 @@ def peak_rss_mb() -> float:
     return kb / 1024.0
 
 
-def current_rss_mb() -> float:
-    """Current resident set size of this process, in MB."""
+def current_rss_mb() -> float | None:
+    """Current resident set size of this process in MB, or None where the kernel does not report it."""
     kb = _status_kb("VmRSS")
-    return peak_rss_mb() if kb is None else kb / 1024.0
+    if kb is not None:
+        return kb / 1024.0
+    try:  # some sandboxed kernels leave VmRSS out of /proc/self/status but keep statm
+        with open("/proc/self/statm", encoding="ascii") as f:
+            resident_pages = int(f.read().split()[1])
+        return resident_pages * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        # The peak is no stand-in: it would hide any growth below it.
+        return None
 
 
 def gpu_used_mb(device: int = 0) -> float | None:

@@ -10,17 +10,10 @@ import sys
 sys.modules["torch"] = None  # type: ignore[assignment]  # any `import torch` now fails: the runtime must not need it
 
 import json  # noqa: E402
-import os  # noqa: E402
 
+from dsl_deploy.bench.memory import current_rss_mb  # noqa: E402
 from dsl_deploy.runtime import Pipeline  # noqa: E402
 from dsl_deploy.runtime.sinks import JsonLinesSink  # noqa: E402
-
-
-def rss_mb() -> float:
-    """Resident set size of this process in MB, from /proc/self/statm."""
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
 def main(model: str, video: str, out: str, every: int) -> None:
@@ -30,7 +23,7 @@ def main(model: str, video: str, out: str, every: int) -> None:
         for n, (frame, result) in enumerate(stream, 1):
             sink.write(frame, result)
             if n % every == 0:
-                samples.append((n, rss_mb()))
+                samples.append((n, current_rss_mb()))
     torch_loaded = any(name == "torch" or name.startswith("torch.") for name, mod in sys.modules.items()
                        if mod is not None)
     print(json.dumps({"samples": samples, "stats": stream.stats.to_dict(), "torch_loaded": torch_loaded}))
