@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,8 @@ the paper's Table 1; ms is the mean +- std of the pipeline's per-frame total (pr
 decode, mapping back to the frame); MB is the peak resident memory of this process. A frame that fails
 is reported on stderr with its id and reason, counted as failed, and the run goes on. With --out: a
 JSON summary, COCO-format keypoint and segmentation results (RLE masks), and for synthetic data the
-ground truth in COCO format, all readable by pycocotools.
+ground truth in COCO format, all readable by pycocotools. Ctrl-C (or SIGTERM) stops after the current
+frame and still prints and writes the scores of the frames done (exit 130); a second Ctrl-C aborts.
 """
 
 
@@ -205,16 +208,63 @@ def _versions() -> dict[str, str]:
     return out
 
 
+@dataclass
+class _Records:
+    """What a run collected for the COCO-format output files."""
+
+    keypoints: list[dict] = field(default_factory=list)
+    segments: list[dict] = field(default_factory=list)
+    gt_images: list[dict] = field(default_factory=list)
+    gt_anns: list[dict] = field(default_factory=list)
+
+
+def _score_frames(data: EvalData, pipeline: Any, evaluator: Any, count: int, *, keep_records: bool,
+                  progress: bool) -> tuple[_Records, int, str]:
+    """Run and score `count` frames. Ctrl-C or SIGTERM ends the run after the current frame, keeping what was
+    scored; returns the records, the frames done and the name of the signal that stopped it ('' if none)."""
+    from tqdm import tqdm
+
+    from ..metrics.coco_format import groundtruth_records, result_records
+    from ..signals import GracefulStop
+
+    records = _Records()
+    done = 0
+    with GracefulStop() as stop, tqdm(range(count), desc="dsl-eval", unit="frame", disable=not progress,
+                                      file=sys.stderr) as bar:
+        for i in bar:
+            if stop.requested:
+                break
+            done += 1
+            frame_id = data.frame_name(i)
+            try:
+                frame_id, image, ann = data.load(i)
+                result = pipeline(image)
+                evaluator.add(result, ann)
+            except Exception as exc:  # one bad frame (unreadable image, backend or decoder error) must not stop the run
+                reason = str(exc) if isinstance(exc, DslError) else f"{type(exc).__name__}: {exc}"
+                evaluator.add_failure(frame_id, reason)
+                tqdm.write(f"dsl-eval: frame {frame_id}: failed: {reason}", file=sys.stderr)
+                continue
+            if keep_records:
+                image_id = data.image_id(i, ann)
+                kps, segs = result_records(result, image_id)
+                records.keypoints += kps
+                records.segments += segs
+                if data.synthetic:
+                    entry, anns = groundtruth_records(ann, image_id, len(records.gt_anns) + 1, file_name=frame_id)
+                    records.gt_images.append(entry)
+                    records.gt_anns += anns
+    return records, done, stop.signal_name
+
+
 @cli_entry("dsl-eval")
 def main(argv: list[str] | None = None) -> int:
     """Evaluate an artifact on a dataset; print the paper's table; write JSON and COCO results with --out."""
     args = build_parser().parse_args(argv)
     _check_args(args)
     check_data_source(args.data)
-    from tqdm import tqdm
-
     from ..bench.memory import peak_rss_mb
-    from ..metrics.coco_format import coco_document, groundtruth_records, result_records
+    from ..metrics.coco_format import coco_document
     from ..metrics.evaluator import Evaluator, format_table
     from ..runtime import Pipeline
 
@@ -228,34 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     if count == 0:
         raise DataError(f"--data {args.data}: the dataset has no frame")
     evaluator = Evaluator(spec, tp_radii=args.tp_radii, tp_min_px=args.tp_min_px, court_rule=args.court_rule)
-    kp_results: list[dict] = []
-    seg_results: list[dict] = []
-    gt_images: list[dict] = []
-    gt_anns: list[dict] = []
     started = time.perf_counter()
-    bar = tqdm(range(count), desc="dsl-eval", unit="frame", disable=args.no_progress, file=sys.stderr)
-    for i in bar:
-        frame_id = data.frame_name(i)
-        try:
-            frame_id, image, ann = data.load(i)
-            result = pipeline(image)
-            evaluator.add(result, ann)
-        except Exception as exc:  # one bad frame (unreadable image, backend or decoder error) must not stop the run
-            reason = str(exc) if isinstance(exc, DslError) else f"{type(exc).__name__}: {exc}"
-            evaluator.add_failure(frame_id, reason)
-            tqdm.write(f"dsl-eval: frame {frame_id}: failed: {reason}", file=sys.stderr)
-            continue
-        image_id = data.image_id(i, ann)
-        if out is not None:
-            kps, segs = result_records(result, image_id)
-            kp_results += kps
-            seg_results += segs
-            if data.synthetic:
-                image_entry, anns = groundtruth_records(ann, image_id, len(gt_anns) + 1, file_name=frame_id)
-                gt_images.append(image_entry)
-                gt_anns += anns
-    bar.close()
+    records, done, stopped_by = _score_frames(data, pipeline, evaluator, count, keep_records=out is not None,
+                                              progress=not args.no_progress)
     pipeline.close()
+    if stopped_by:
+        print(f"dsl-eval: stopped by {stopped_by} after {done} of {count} frames; the scores below cover those "
+              "only", file=sys.stderr)
 
     summary = evaluator.summary()
     summary["MB"] = round(peak_rss_mb(), 1)
@@ -267,16 +296,19 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"model": str(args.model), "data": args.data, "limit": args.limit, "decoder": args.decoder,
                "spec": spec.to_dict(), "settings": {"court_rule": args.court_rule, "tp_radii": args.tp_radii,
                                                      "tp_min_px": args.tp_min_px, "seed": args.seed},
+               "frames_requested": count, "stopped_by": stopped_by or None,
                "summary": summary, "failures": [{"frame": f, "reason": r} for f, r in evaluator.failures],
                "versions": _versions()}
         _write_json(out / "summary.json", doc)
-        _write_json(out / "keypoints_results.json", kp_results)
-        _write_json(out / "segmentation_results.json", seg_results)
+        _write_json(out / "keypoints_results.json", records.keypoints)
+        _write_json(out / "segmentation_results.json", records.segments)
         written = ["summary.json", "keypoints_results.json", "segmentation_results.json"]
         if data.synthetic:
-            _write_json(out / "groundtruth.json", coco_document(gt_images, gt_anns))
+            _write_json(out / "groundtruth.json", coco_document(records.gt_images, records.gt_anns))
             written.append("groundtruth.json")
         print(f"wrote {', '.join(written)} to {out}")
+    if stopped_by:
+        return 128 + int(getattr(signal, stopped_by))
     if summary["frames"] == 0:
         print(f"dsl-eval: error: every one of the {count} frames failed (see the lines above)", file=sys.stderr)
         return 1

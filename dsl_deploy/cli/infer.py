@@ -5,15 +5,13 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 
 from ..errors import DslError, InputError
+from ..signals import GracefulStop
 from .common import cli_entry
 
 PROG = "dsl-infer"
@@ -123,36 +121,25 @@ def _check(args: argparse.Namespace) -> None:
 
 def _check_no_clobber(args: argparse.Namespace) -> None:
     """An output that is the source or the model would destroy it (e.g. -o match.mp4 meant for --render)."""
+    from ..runtime.sources import IMAGE_SUFFIXES
+
     inputs = {Path(p).resolve(): what for p, what in ((args.source, "SOURCE"), (args.model, "--model"))
               if p and Path(p).is_file()}
+    source_dir = Path(args.source).resolve() if args.source and Path(args.source).is_dir() else None
     for option, path in (("--output", args.output), ("--coco", args.coco), ("--render", args.render),
                          ("--summary-json", args.summary_json)):
-        if path and path not in ("-", "none") and Path(path).resolve() in inputs:
-            raise InputError(f"{option} {path}: is the {inputs[Path(path).resolve()]} file; writing there would "
-                             "destroy it")
-
-
-class _Stopper:
-    """SIGINT/SIGTERM set an event (the stream then ends cleanly); a second signal aborts."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signum: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt  # second signal: give up on a clean finish
-        self.signum = signum
-        self.event.set()
+        if not path or path in ("-", "none"):
+            continue
+        target = Path(path).resolve()
+        if target in inputs:
+            raise InputError(f"{option} {path}: is the {inputs[target]} file; writing there would destroy it")
+        # Frames extracted as frame_%06d.jpg share the names a rendered folder writes.
+        if source_dir is not None and option == "--render" and target == source_dir:
+            raise InputError(f"--render {path}: is the SOURCE folder; rendered frame_NNNNNN.jpg files could "
+                             "overwrite its images; render into another folder")
+        if source_dir is not None and target.parent == source_dir and target.suffix.lower() in IMAGE_SUFFIXES:
+            raise InputError(f"{option} {path}: is an image in the SOURCE folder; writing there would destroy "
+                             "it or add it to the frames")
 
 
 class _TqdmLogHandler(logging.Handler):
@@ -219,14 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
     logger.propagate = False
-    stopper = _Stopper()
-    stopper.install()
+    stopper = GracefulStop()
     reconnect = Reconnect(delay=args.reconnect_delay, max_delay=args.reconnect_max_delay,
                           attempts=args.reconnect_attempts)
     providers = [s.strip() for s in args.providers.split(",") if s.strip()] if args.providers else None
     stream = None
     try:
-        with ExitStack() as stack:
+        with stopper, ExitStack() as stack:
             source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect))
             pipeline = stack.enter_context(Pipeline(args.model, decoder=args.decoder, threads=args.threads,
                                                     providers=providers))
@@ -256,7 +242,6 @@ def main(argv: list[str] | None = None) -> int:
                     last_log = time.monotonic()
                     tqdm.write(f"{PROG}: {stream.stats.summary().splitlines()[0]}", file=sys.stderr)
     finally:
-        stopper.restore()
         logger.removeHandler(handler)
         if stream is not None:
             for line in stream.stats.summary().splitlines():
@@ -264,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.summary_json:
                 _write_json_atomically(args.summary_json, stream.stats.to_dict())
     if stopper.signum is not None:
-        print(f"{PROG}: stopped by {signal.Signals(stopper.signum).name}; outputs flushed and closed",
+        print(f"{PROG}: stopped by {stopper.signal_name}; outputs flushed and closed",
               file=sys.stderr)
         return 128 + stopper.signum
     stats = stream.stats if stream is not None else None

@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import BackendUnavailable, DslError, InputError
+from ..signals import GracefulStop
 from ..model import Checkpoint, build_model, save_checkpoint
 from ..spec import default_spec
 from .config import TrainConfig
@@ -45,29 +46,6 @@ def resolve_device(name: str) -> torch.device:
     elif device.type != "cpu":
         raise InputError(f"--device: {name!r} is not supported; expected auto, cpu, cuda or cuda:N")
     return device
-
-
-class _StopFlag:
-    """First Ctrl-C asks the loop to stop at the next step boundary; a second one interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> "_StopFlag":
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: leave Ctrl-C alone
-            self._previous = None
-        return self
-
-    def _handle(self, _signum: int, _frame: Any) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _warmup(steps: int) -> Callable[[int], float]:
@@ -181,7 +159,7 @@ class Trainer:
                   f"{torch.get_num_threads()} thread(s); output {self.out_dir}")
         train_losses: list[float] = []
         try:
-            with _StopFlag() as stop:
+            with GracefulStop((signal.SIGINT,)) as stop:
                 if self.step == 0 and not self.history:
                     self._validate(log, "untrained")
                 while self.epoch < c.run.epochs:
@@ -209,7 +187,7 @@ class Trainer:
                 "out_dir": str(self.out_dir), "seconds": time.perf_counter() - t_start,
                 "threads": torch.get_num_threads()}
 
-    def _run_epoch(self, log: RunLog, stop: _StopFlag, train_losses: list[float]) -> None:
+    def _run_epoch(self, log: RunLog, stop: GracefulStop, train_losses: list[float]) -> None:
         c = self.config
         b = c.optim.batch_size
         plan = epoch_plan([len(s) for s in self.sources], b, self.steps_per_epoch, c.run.seed, self.epoch)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +137,31 @@ def test_failed_frames_are_reported_and_counted(oracle: Path, monkeypatch: pytes
     monkeypatch.setattr(eval_cli, "open_dataset", lambda *a, **k: eval_cli.EvalData("bad", items[1:2]))
     assert eval_cli.main(["--model", str(oracle), "--data", "synthetic:1", "--no-progress"]) != 0
     assert "every one of the 1 frames failed" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_frames_scored(oracle: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    from dsl_deploy.cli import eval as eval_cli
+
+    image, ann = SyntheticScenes(0, SIZE, SIZE)[0]
+
+    class InterruptedAtFrame2(list):
+        def __getitem__(self, i):
+            if i == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C while frame 2 is read
+            return super().__getitem__(i)
+
+    items = InterruptedAtFrame2([(image, ann)] * 6)
+    monkeypatch.setattr(eval_cli, "open_dataset", lambda *a, **k: eval_cli.EvalData("synthetic", items))
+    previous = signal.getsignal(signal.SIGINT)
+    rc = eval_cli.main(["--model", str(oracle), "--data", "synthetic:6", "--no-progress", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert rc == 130 and signal.getsignal(signal.SIGINT) is previous
+    assert "stopped by SIGINT after 3 of 6 frames" in err and "3 frames scored, 0 failed" in out
+    doc = json.loads((tmp_path / "summary.json").read_text())
+    assert doc["stopped_by"] == "SIGINT" and doc["frames_requested"] == 6 and doc["summary"]["frames"] == 3
+    assert doc["summary"]["pSQ"] == 100.0
+    assert len({r["image_id"] for r in json.loads((tmp_path / "keypoints_results.json").read_text())}) == 3
 
 
 def test_coco_json_data_with_a_missing_image(oracle: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 _spec = importlib.util.spec_from_file_location(
@@ -130,6 +131,23 @@ def test_bad_input_is_one_clear_line(model: Path, video: Path, args, message):
     assert out.returncode != 0
     assert message in out.stderr and "Traceback" not in out.stderr
     assert "WARN" not in out.stderr  # OpenCV's own chatter is silenced
+
+
+@pytest.mark.parametrize("option,name,message", [
+    ("--render", ".", "is the SOURCE folder"),
+    ("--render", "./", "is the SOURCE folder"),
+    ("-o", "a.png", "is an image in the SOURCE folder"),
+    ("--coco", "new.jpg", "is an image in the SOURCE folder"),
+])
+def test_outputs_into_a_source_folder_are_refused(model: Path, tmp_path: Path, option, name, message):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = np.zeros((40, 60, 3), np.uint8)
+    cv2.imwrite(str(frames / "a.png"), image)
+    before = (frames / "a.png").read_bytes()
+    out = _run(str(frames), "--model", str(model), option, str(frames / name), "--no-progress")
+    assert out.returncode != 0 and message in out.stderr and "Traceback" not in out.stderr
+    assert sorted(p.name for p in frames.iterdir()) == ["a.png"] and (frames / "a.png").read_bytes() == before
 
 
 def test_unreadable_single_image_fails_clearly(model: Path, tmp_path: Path):
