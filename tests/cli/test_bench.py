@@ -2,23 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from dsl_testing.commands import run_command
+
 SIZE = 97
-BIN = Path(sys.executable).parent
 
 
 def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    exe = shutil.which("dsl-bench", path=str(BIN)) or "dsl-bench"
-    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return run_command("dsl-bench", *args, cwd=cwd, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -2,42 +2,27 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from dsl_testing.commands import run_command
+from dsl_testing.onnx_models import tiny_conv_model
+
 onnx = pytest.importorskip("onnx")
 
 
-def _cmd() -> str:
-    found = shutil.which("dsl-build") or str(Path(sys.executable).parent / "dsl-build")
-    if not Path(found).exists():
-        pytest.skip("dsl-build is not installed (pip install -e .)")
-    return found
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_cmd(), *map(str, args)], capture_output=True, text=True, timeout=120)
-
-
-def _tiny_model(**kwargs):
-    # The tiny-graph builder lives with the TensorRT tests; load it by path (tests are not a package).
-    path = Path(__file__).parents[1] / "tensorrt" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_trt_test_models", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.tiny_model(**kwargs)
+def _run(*args: object) -> subprocess.CompletedProcess:
+    return run_command("dsl-build", *args, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("build_cli")
     good, nospec, text = root / "model.onnx", root / "nospec.onnx", root / "text.onnx"
-    onnx.save(_tiny_model(), str(good))
-    onnx.save(_tiny_model(with_spec=False), str(nospec))
+    onnx.save(tiny_conv_model(), str(good))
+    onnx.save(tiny_conv_model(with_spec=False), str(nospec))
     text.write_text("hello\n" * 50)
     return {"good": good, "nospec": nospec, "text": text, "root": root}
 

@@ -2,23 +2,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
+from dsl_testing.commands import run_command
 
 
-def _cmd(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
 
 
 def test_prints_every_component():
-    res = subprocess.run([_cmd("dsl-env"), "--json"], capture_output=True, text=True, timeout=120)
+    res = run_command("dsl-env", "--json", timeout=120)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     for key in ("Python", "CPU", "numpy", "OpenCV", "ONNX Runtime", "torch", "torchvision", "onnx",

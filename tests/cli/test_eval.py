@@ -5,7 +5,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,23 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dsl_testing.commands import run_command
+from dsl_testing.onnx_models import write_constant_fields_model
+
 from dsl_deploy.data.encode import ideal_fields
 from dsl_deploy.data.synthetic import SyntheticScenes
-from dsl_deploy.spec import NUM_TYPES, default_spec
+from dsl_deploy.spec import default_spec
 
 SIZE = 129
-BIN = Path(sys.executable).parent
-
-
-def _cmd(name: str) -> str:
-    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([_cmd(args[0]), *args[1:]], capture_output=True, text=True, timeout=300, cwd=cwd)
+    return run_command(args[0], *args[1:], cwd=cwd)
 
 
 def write_oracle_model(path: Path, seed: int = 0) -> None:
@@ -39,43 +33,10 @@ def write_oracle_model(path: Path, seed: int = 0) -> None:
     Evaluated on that same scene (synthetic:1 at the input size: the letterbox is the identity), the
     whole dsl-eval path must give the round trip's perfect masks: a known answer for the CLI.
     """
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    from dsl_deploy.export.metadata import META_FORMAT_VERSION, META_SPEC, META_VERSION, ONNX_FORMAT_VERSION
-
+    pytest.importorskip("onnx")
     spec = default_spec("resnet18", SIZE)
     _, ann = SyntheticScenes(seed, SIZE, SIZE)[0]
-    fields = ideal_fields(ann, spec)
-    hp, wp = spec.pif_size
-    inits = [numpy_helper.from_array(fields[k][None].astype(np.float32), f"c_{k}") for k in ("player", "offset", "pif")]
-    inits += [numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-              numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
-              numpy_helper.from_array(np.array([4], np.int64), "axis4")]
-    nodes = [
-        # A zero that depends on the input, so the outputs follow its batch size.
-        helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=1),
-        helper.make_node("Mul", ["mean", "zero"], ["z4"]),
-        helper.make_node("Unsqueeze", ["z4", "axis4"], ["z5"]),
-        helper.make_node("Add", ["z4", "c_player"], ["player"]),
-        helper.make_node("Add", ["z4", "c_offset"], ["offset"]),
-        helper.make_node("Add", ["z5", "c_pif"], ["pif"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "oracle",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["B", 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("player", TensorProto.FLOAT, ["B", 1, SIZE, SIZE]),
-         helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["B", 2, SIZE, SIZE]),
-         helper.make_tensor_value_info("pif", TensorProto.FLOAT, ["B", NUM_TYPES, 5, hp, wp])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    for key, value in ((META_SPEC, spec.to_json()), (META_VERSION, "test"),
-                       (META_FORMAT_VERSION, str(ONNX_FORMAT_VERSION))):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    write_constant_fields_model(path, spec, ideal_fields(ann, spec))
 
 
 @pytest.fixture(scope="module")

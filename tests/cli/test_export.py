@@ -3,27 +3,20 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from dsl_testing.commands import run_command
 
 pytestmark = pytest.mark.torch
 
 PARITY = re.compile(r"parity: (\w+) .* max abs diff (\S+) \(ok")
 
 
-def _cmd(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
-
-
 def run(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([_cmd(name), *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+    return run_command(name, *args, cwd=cwd, timeout=600)
 
 
 def assert_one_error_line(res: subprocess.CompletedProcess, message: str) -> None:

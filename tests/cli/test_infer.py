@@ -1,12 +1,9 @@
 """dsl-infer, run as the installed console command: sources, outputs, corrupt frames, errors, signals."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,29 +11,22 @@ import cv2
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "runtime_fake_model", Path(__file__).resolve().parents[1] / "runtime" / "fake_model.py")
-fake_model = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake_model)
+from dsl_testing.commands import installed, run_command
+from dsl_testing.onnx_models import disc_frame, write_disc_model
+
 
 FRAMES = 12
 
 
-def _exe() -> str:
-    exe = shutil.which("dsl-infer") or str(Path(sys.executable).parent / "dsl-infer")
-    assert Path(exe).exists(), "dsl-infer is not installed (pip install -e .)"
-    return exe
-
-
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([_exe(), *args], capture_output=True, text=True, timeout=timeout)
+    return run_command("dsl-infer", *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     pytest.importorskip("onnx", reason="the stand-in model is written with onnx (the train extra)")
     path = tmp_path_factory.mktemp("m") / "fake.onnx"
-    fake_model.write_fake_model(path, 129)
+    write_disc_model(path, 129)
     return path
 
 
@@ -45,7 +35,7 @@ def video(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("v") / "discs.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (258, 160))
     for i in range(FRAMES):
-        writer.write(fake_model.disc_frame(258, 160, [(40 + 8 * i, 60, 18), (200, 110, 15)]))
+        writer.write(disc_frame(258, 160, [(40 + 8 * i, 60, 18), (200, 110, 15)]))
     writer.release()
     return path
 
@@ -91,9 +81,9 @@ def test_video_to_stdout_coco_and_rendered_video(model: Path, video: Path, tmp_p
 def test_folder_with_a_corrupt_image_is_skipped_and_counted(model: Path, tmp_path: Path):
     folder = tmp_path / "frames"
     folder.mkdir()
-    cv2.imwrite(str(folder / "a.png"), fake_model.disc_frame(200, 120, [(100, 60, 20)]))
+    cv2.imwrite(str(folder / "a.png"), disc_frame(200, 120, [(100, 60, 20)]))
     (folder / "b.png").write_bytes(b"\x89PNG broken")
-    cv2.imwrite(str(folder / "c.jpg"), fake_model.disc_frame(120, 200, [(60, 100, 20)]))
+    cv2.imwrite(str(folder / "c.jpg"), disc_frame(120, 200, [(60, 100, 20)]))
     out_file, renders = tmp_path / "out.jsonl", tmp_path / "renders"
     out = _run(str(folder), "--model", str(model), "-o", str(out_file), "--masks", "none", "--render",
                str(renders), "--decoder", "numpy", "--threads", "1")
@@ -169,7 +159,7 @@ def test_truncated_video_ends_without_ffmpeg_chatter(model: Path, video: Path, t
 def test_signal_flushes_and_closes_every_output(model: Path, video: Path, tmp_path: Path, sig):
     out_file, coco, overlay = tmp_path / "out.jsonl", tmp_path / "coco.json", tmp_path / "overlay.avi"
     # As a live source the video is reopened whenever it ends: a stream that never stops on its own.
-    proc = subprocess.Popen([_exe(), str(video), "--model", str(model), "--live", "--reconnect-delay", "0.01",
+    proc = subprocess.Popen([installed("dsl-infer"), str(video), "--model", str(model), "--live", "--reconnect-delay", "0.01",
                              "-o", str(out_file), "--coco", str(coco), "--render", str(overlay)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

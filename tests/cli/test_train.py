@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from dsl_testing.commands import installed, run_command
 
 pytestmark = pytest.mark.torch
 # The smallest useful run: resnet18 at 65 x 65, two images per step, a tiny validation set.
@@ -17,15 +17,8 @@ TINY = ["--data", "synthetic:6", "--val-data", "synthetic:2", "--backbone", "res
         "--batch-size", "2", "--device", "cpu", "--threads", "1", "--no-progress"]
 
 
-def _cmd(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
-
-
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([_cmd("dsl-train"), *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    return run_command("dsl-train", *args, cwd=cwd)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -64,7 +57,7 @@ def test_train_writes_checkpoints_and_resume_continues(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_writes_a_resumable_checkpoint(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([_cmd("dsl-train"), *TINY, "--val-data", "none", "--epochs", "1",
+    proc = subprocess.Popen([installed("dsl-train"), *TINY, "--val-data", "none", "--epochs", "1",
                              "--steps-per-epoch", "200", "--out-dir", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = out / "log.csv"

@@ -1,25 +1,18 @@
 """dsl-train --init-only through the installed console command."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from dsl_testing.commands import run_command
+
 pytestmark = pytest.mark.torch
 
 
-def _cmd(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_cmd("dsl-train"), *args], capture_output=True, text=True, timeout=300)
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return run_command("dsl-train", *args, cwd=cwd)
 
 
 def test_init_only_is_seeded(tmp_path):
@@ -59,7 +52,7 @@ def test_help_explains_every_option():
     ([], "no training data: training is not available without --data"),
 ])
 def test_bad_arguments_give_one_line(args, message, tmp_path):
-    res = subprocess.run([_cmd("dsl-train"), *args], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    res = run(*args, cwd=tmp_path)
     assert res.returncode != 0
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dsl-train: error:") and message in lines[0], res.stderr

@@ -1,16 +1,15 @@
-"""Fixtures for the runtime tests: a stand-in ONNX model (fake_model.py) and small videos of bright discs."""
+"""Fixtures for the runtime tests: a stand-in ONNX model (dsl_testing.onnx_models) and small videos of bright discs."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location("runtime_fake_model", Path(__file__).with_name("fake_model.py"))
-fake_model = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake_model)
+from dsl_testing.onnx_models import disc_frame as draw_discs
+from dsl_testing.onnx_models import write_disc_model
+
 
 VIDEO_W, VIDEO_H, VIDEO_FRAMES = 258, 160, 24
 
@@ -25,7 +24,7 @@ def write_disc_video(path: Path, frames: int = VIDEO_FRAMES, width: int = VIDEO_
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
     assert writer.isOpened(), "OpenCV cannot write MJPG .avi here"
     for i in range(frames):
-        writer.write(fake_model.disc_frame(width, height, _disc_positions(i % 40)))
+        writer.write(draw_discs(width, height, _disc_positions(i % 40)))
     writer.release()
     return path
 
@@ -35,7 +34,7 @@ def fake_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of the stand-in model at 129x129."""
     pytest.importorskip("onnx", reason="the stand-in model is written with onnx (the train extra)")
     path = tmp_path_factory.mktemp("model") / "fake129.onnx"
-    fake_model.write_fake_model(path, 129)
+    write_disc_model(path, 129)
     return path
 
 
@@ -47,8 +46,8 @@ def disc_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def disc_frame():
-    """fake_model.disc_frame(width, height, discs)."""
-    return fake_model.disc_frame
+    """dsl_testing.onnx_models.disc_frame(width, height, discs)."""
+    return draw_discs
 
 
 @pytest.fixture
