@@ -10,6 +10,8 @@ import numpy as np
 
 # Latency percentiles come from the most recent frames only, so a run of days keeps constant memory.
 LATENCY_WINDOW = 4096
+# What each pipeline thread spends per frame, in the stage timings: a stream cannot beat its slowest one.
+THREAD_STAGES = {"preprocess": ("preprocess",), "inference": ("inference",), "decode+map": ("decode", "map")}
 
 
 @dataclass
@@ -50,6 +52,21 @@ class StreamStats:
         n = max(self.frames, 1)
         return {k: v / n for k, v in self._stage_sums.items()}
 
+    def slowest_stage(self) -> tuple[str, float] | None:
+        """(name, mean ms) of the pipeline thread with the most work per frame, or None before any frame."""
+        means = self.stage_means()
+        per_thread = {name: sum(means.get(k, 0.0) for k in keys) for name, keys in THREAD_STAGES.items()
+                      if any(k in means for k in keys)}
+        if not per_thread:
+            return None
+        name = max(per_thread, key=per_thread.__getitem__)
+        return name, per_thread[name]
+
+    def bound_fps(self) -> float | None:
+        """The throughput the slowest stage allows (frames/s) if every stage had a core of its own."""
+        slowest = self.slowest_stage()
+        return 1e3 / slowest[1] if slowest and slowest[1] > 0 else None
+
     def latency_percentiles(self) -> dict[str, float]:
         """p50/p95/max end-to-end latency (ms, capture to result) over the recent frames."""
         if not self._latencies:
@@ -59,11 +76,14 @@ class StreamStats:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary."""
+        slowest, bound = self.slowest_stage(), self.bound_fps()
         return {
             "frames": self.frames, "read": self.read, "dropped": self.dropped, "corrupt": self.corrupt,
             "reconnects": self.reconnects, "seconds": round(self.elapsed, 3), "fps": round(self.fps, 2),
             "stage_ms": {k: round(v, 3) for k, v in self.stage_means().items()},
             "latency_ms": {k: round(v, 3) for k, v in self.latency_percentiles().items()},
+            "slowest_stage": slowest[0] if slowest else None,
+            "bound_fps": round(bound, 2) if bound else None,
         }
 
     def summary(self) -> str:
@@ -77,6 +97,9 @@ class StreamStats:
             f"{d['seconds']:.2f} s, throughput {d['fps']:.2f} fps",
             f"mean ms per frame: {stages}" if stages else "mean ms per frame: -",
         ]
+        if d["bound_fps"]:
+            lines.append(f"slowest stage {d['slowest_stage']}: at most {d['bound_fps']:.2f} fps; "
+                         f"{100 * d['fps'] / d['bound_fps']:.0f}% of it reached")
         if lat:
             lines.append(f"latency ms (capture to result): p50 {lat['p50']:.2f}, p95 {lat['p95']:.2f}, "
                          f"max {lat['max']:.2f}")

@@ -30,3 +30,16 @@ def test_latency_memory_is_bounded():
     assert len(s._latencies) == LATENCY_WINDOW
     assert s.latency_percentiles()["max"] == LATENCY_WINDOW + 99
     assert s.frames == LATENCY_WINDOW + 100
+
+
+def test_slowest_stage_bounds_the_throughput():
+    s = StreamStats()
+    assert s.slowest_stage() is None and s.bound_fps() is None and s.to_dict()["bound_fps"] is None
+    for _ in range(4):
+        # decode and map run in one thread (the caller's): together they are the slowest stage here.
+        s.add({"preprocess": 3.0, "inference": 8.0, "decode": 6.0, "map": 4.0, "decode.fuse": 5.0, "total": 21.0})
+    s.ended = s.started + 0.1  # 40 fps reached
+    assert s.slowest_stage() == ("decode+map", 10.0) and s.bound_fps() == 100.0
+    d = s.to_dict()
+    assert d["slowest_stage"] == "decode+map" and d["bound_fps"] == 100.0
+    assert "slowest stage decode+map: at most 100.00 fps; 40% of it reached" in s.summary()
