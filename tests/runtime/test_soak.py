@@ -72,5 +72,8 @@ def test_soak_memory_is_flat_and_no_frame_is_lost(soak_model: Path, soak_video: 
     assert (stats["frames"], stats["dropped"], stats["corrupt"]) == (FRAMES, 0, 0)
 
     after_warmup = [mb for n, mb in report["samples"] if n >= WARMUP]
+    if None in after_warmup:
+        pytest.skip("frames all came through once each, but this kernel reports no current RSS "
+                    "(neither VmRSS nor /proc/self/statm), so memory growth cannot be checked")
     growth = max(after_warmup) - after_warmup[0]
     assert growth < MAX_GROWTH_MB, f"resident memory grew {growth:.2f} MB over the second half: {report['samples']}"
