@@ -26,10 +26,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dsl_deploy.backends.base import Backend
+from dsl_deploy.bench.stats import summarize
+
 ROOT = Path(__file__).resolve().parents[1]
 PLAYERS = 10
-
-from dsl_deploy.backends.base import Backend  # noqa: E402
 
 
 class SceneFields(Backend):
@@ -71,11 +72,6 @@ def time_stream(pipeline, frames: list[np.ndarray]) -> tuple[float, dict]:
     if count != len(frames):
         raise RuntimeError(f"the stream returned {count} results for {len(frames)} frames")
     return seconds, stream.stats.to_dict()
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    """min, median and max."""
-    return {"min": float(np.min(values)), "median": float(np.median(values)), "max": float(np.max(values))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         backend.close()
         case = {
             "ort_threads": t,
-            "frame_by_frame_fps": spread(sequential),
-            "stream_fps": spread(streamed),
-            "stream_bound_fps": spread(bounds),
+            "frame_by_frame_fps": summarize(sequential),
+            "stream_fps": summarize(streamed),
+            "stream_bound_fps": summarize(bounds),
             "slowest_stage": max(set(slowest), key=slowest.count),
             "stage_ms_last_stream": stats["stage_ms"],
             "speedup_median": float(np.median(streamed) / np.median(sequential)),

@@ -219,9 +219,9 @@ class _Records:
 
 
 def _score_frames(data: EvalData, pipeline: Any, evaluator: Any, count: int, *, keep_records: bool,
-                  progress: bool) -> tuple[_Records, int, str]:
+                  progress: bool) -> tuple[_Records, int, int | None]:
     """Run and score `count` frames. Ctrl-C or SIGTERM ends the run after the current frame, keeping what was
-    scored; returns the records, the frames done and the name of the signal that stopped it ('' if none)."""
+    scored; returns the records, the frames done and the signal that stopped it (None if none did)."""
     from tqdm import tqdm
 
     from ..metrics.coco_format import groundtruth_records, result_records
@@ -254,7 +254,7 @@ def _score_frames(data: EvalData, pipeline: Any, evaluator: Any, count: int, *, 
                     entry, anns = groundtruth_records(ann, image_id, len(records.gt_anns) + 1, file_name=frame_id)
                     records.gt_images.append(entry)
                     records.gt_anns += anns
-    return records, done, stop.signal_name
+    return records, done, stop.signum
 
 
 @cli_entry("dsl-eval")
@@ -279,9 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         raise DataError(f"--data {args.data}: the dataset has no frame")
     evaluator = Evaluator(spec, tp_radii=args.tp_radii, tp_min_px=args.tp_min_px, court_rule=args.court_rule)
     started = time.perf_counter()
-    records, done, stopped_by = _score_frames(data, pipeline, evaluator, count, keep_records=out is not None,
+    records, done, signum = _score_frames(data, pipeline, evaluator, count, keep_records=out is not None,
                                               progress=not args.no_progress)
     pipeline.close()
+    stopped_by = signal.Signals(signum).name if signum is not None else None
     if stopped_by:
         print(f"dsl-eval: stopped by {stopped_by} after {done} of {count} frames; the scores below cover those "
               "only", file=sys.stderr)
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"model": str(args.model), "data": args.data, "limit": args.limit, "decoder": args.decoder,
                "spec": spec.to_dict(), "settings": {"court_rule": args.court_rule, "tp_radii": args.tp_radii,
                                                      "tp_min_px": args.tp_min_px, "seed": args.seed},
-               "frames_requested": count, "stopped_by": stopped_by or None,
+               "frames_requested": count, "stopped_by": stopped_by,
                "summary": summary, "failures": [{"frame": f, "reason": r} for f, r in evaluator.failures],
                "versions": _versions()}
         _write_json(out / "summary.json", doc)
@@ -307,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             _write_json(out / "groundtruth.json", coco_document(records.gt_images, records.gt_anns))
             written.append("groundtruth.json")
         print(f"wrote {', '.join(written)} to {out}")
-    if stopped_by:
-        return 128 + int(getattr(signal, stopped_by))
+    if signum is not None:
+        return 128 + signum
     if summary["frames"] == 0:
         print(f"dsl-eval: error: every one of the {count} frames failed (see the lines above)", file=sys.stderr)
         return 1
