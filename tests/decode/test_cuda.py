@@ -8,6 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dsl_testing.fields import random_pif, with_decoder
+
 from dsl_deploy.decode import Decoder, cuda
 from dsl_deploy.decode.fields import full_resolution
 from dsl_deploy.decode.reference import fuse_maps, local_maxima
@@ -43,10 +45,6 @@ def lib() -> ctypes.CDLL:
                         f"'python setup.py build_ext --inplace'")
         pytest.skip("the CUDA decoder library is not built (no nvcc at build time)")
     return cuda.load_library()
-
-
-def with_decoder(spec: ModelSpec, **kw) -> ModelSpec:
-    return replace(spec, decoder=replace(spec.decoder, **kw))
 
 
 def params(**kw) -> cuda._Params:
@@ -219,17 +217,6 @@ def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setattr(cuda, "_lib_error", None)
         assert cuda.is_available()
     return request.param
-
-
-def random_pif(rng: np.random.Generator, h: int, w: int, density: float = 0.3) -> np.ndarray:
-    hp, wp = (h - 1) // 8 + 1, (w - 1) // 8 + 1
-    pif = np.zeros((19, 5, hp, wp), np.float32)
-    pif[:, 0] = rng.random((19, hp, wp)) * (rng.random((19, hp, wp)) < density)
-    pif[:, 1] = rng.uniform(-10, w + 10, (19, hp, wp))
-    pif[:, 2] = rng.uniform(-10, h + 10, (19, hp, wp))
-    pif[:, 3] = rng.uniform(0, 10, (19, hp, wp))
-    pif[:, 4] = rng.uniform(-1, 12, (19, hp, wp))
-    return pif
 
 
 def both(fields: dict, spec: ModelSpec):

@@ -9,6 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dsl_testing.fields import random_pif, with_decoder
+
 from dsl_deploy.decode import Decoder, fuse
 from dsl_deploy.decode.fields import full_resolution
 from dsl_deploy.spec import BALL, CENTER, ModelSpec
@@ -23,21 +25,6 @@ def both(fields: dict, spec: ModelSpec, threads: int = 1):
     b = Decoder(spec, impl="native", threads=threads)(fields)
     player, offset, _ = full_resolution(fields, spec)
     return a, b, player, offset
-
-
-def with_decoder(spec: ModelSpec, **kw) -> ModelSpec:
-    return replace(spec, decoder=replace(spec.decoder, **kw))
-
-
-def random_pif(rng: np.random.Generator, h: int, w: int, density: float = 0.3) -> np.ndarray:
-    hp, wp = (h - 1) // 8 + 1, (w - 1) // 8 + 1
-    pif = np.zeros((19, 5, hp, wp), np.float32)
-    pif[:, 0] = rng.random((19, hp, wp)) * (rng.random((19, hp, wp)) < density)
-    pif[:, 1] = rng.uniform(-10, w + 10, (19, hp, wp))
-    pif[:, 2] = rng.uniform(-10, h + 10, (19, hp, wp))
-    pif[:, 3] = rng.uniform(0, 10, (19, hp, wp))
-    pif[:, 4] = rng.uniform(-1, 12, (19, hp, wp))
-    return pif
 
 
 @pytest.mark.parametrize("exact", [False, True])

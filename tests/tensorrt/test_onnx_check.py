@@ -1,11 +1,26 @@
 """ONNX-side validation before a build: file, format, spec metadata and the I/O contract."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dsl_deploy.errors import ArtifactError, SpecError
+from dsl_deploy.export.metadata import META_SPEC
 from dsl_deploy.tensorrt.onnx_check import inspect_onnx
 from dsl_deploy.tensorrt.sidecar import sha256_file
+
+
+def _with_spec_json(source: Path, spec_json: str, path: Path) -> Path:
+    """A copy of `source` whose spec metadata is `spec_json`."""
+    import onnx
+
+    model = onnx.load(str(source))
+    for prop in model.metadata_props:
+        if prop.key == META_SPEC:
+            prop.value = spec_json
+    onnx.save(model, str(path))
+    return path
 
 
 def test_valid_model(tiny_onnx):
@@ -41,29 +56,17 @@ def test_wrong_input_name(make_onnx):
 
 
 def test_bad_spec_metadata(tmp_path, tiny_onnx):
-    import onnx
 
-    model = onnx.load(str(tiny_onnx))
-    for prop in model.metadata_props:
-        if prop.key == "dsl_deploy.spec":
-            prop.value = '{"spec_version": 99}'
-    path = tmp_path / "future.onnx"
-    onnx.save(model, str(path))
+    path = _with_spec_json(tiny_onnx, '{"spec_version": 99}', tmp_path / "future.onnx")
     with pytest.raises(SpecError, match="future.onnx metadata 'dsl_deploy.spec'.*newer"):
         inspect_onnx(path)
 
 
 def test_spec_size_disagrees_with_input(tmp_path, tiny_onnx):
-    import onnx
 
     from dsl_deploy.spec import default_spec
 
-    model = onnx.load(str(tiny_onnx))
-    for prop in model.metadata_props:
-        if prop.key == "dsl_deploy.spec":
-            prop.value = default_spec("resnet18", 49).to_json()
-    path = tmp_path / "mismatch.onnx"
-    onnx.save(model, str(path))
+    path = _with_spec_json(tiny_onnx, default_spec("resnet18", 49).to_json(), tmp_path / "mismatch.onnx")
     with pytest.raises(ArtifactError, match=r"input 'image' has shape \['B', 3, 33, 33\]; expected \[B, 3, 49, 49\]"):
         inspect_onnx(path)
 
