@@ -16,7 +16,9 @@ class Annotation:
     `keypoints` is [N, 17, 3] of (x, y, v) with COCO visibility (0 not labelled, 1 occluded, 2 visible),
     or [N, 4, 3] for DeepSport poses (head, hip, foot1, foot2) when `pose_format` is 'deepsport'.
     `ball` is (x, y, radius) or None; `ignore` marks crowd or unannotated pixels the losses skip;
-    `court` marks the playing area (evaluation discards instances outside it).
+    `court` marks the playing area (evaluation discards instances outside it). `crowd` marks the pixels of
+    crowd regions (people annotated as one group, COCO's iscrowd; they are also in `ignore`): the paper's
+    evaluation protocol scores them as one player segment, where the COCO rules make them void.
     """
 
     instances: np.ndarray
@@ -26,6 +28,7 @@ class Annotation:
     court: np.ndarray | None = None
     image_id: str = ""
     pose_format: str = "coco"
+    crowd: np.ndarray | None = None
 
     @property
     def height(self) -> int:
@@ -66,7 +69,7 @@ class Annotation:
             raise DataError(f"{source}: label map values must lie in 0..{self.num_players}")
         if not np.isfinite(self.keypoints).all():
             raise DataError(f"{source}: keypoints contain NaN or inf")
-        for name in ("ignore", "court"):
+        for name in ("ignore", "court", "crowd"):
             m = getattr(self, name)
             if m is not None and m.shape != self.instances.shape:
                 raise DataError(f"{source}: '{name}' mask has shape {m.shape}, expected {self.instances.shape}")

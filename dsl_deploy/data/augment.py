@@ -79,7 +79,7 @@ def warp(image: np.ndarray, ann: Annotation, matrix: np.ndarray, width: int, hei
         if -0.5 <= x < width - 0.5 and -0.5 <= y < height - 0.5:
             ball = (float(x), float(y), float(r) * scale)
     res = replace(ann, instances=labels, keypoints=_move_points(ann, m), ball=ball, ignore=mask(ann.ignore),
-                  court=mask(ann.court))
+                  court=mask(ann.court), crowd=mask(ann.crowd))
     return out, _drop_vanished(res)
 
 
@@ -95,7 +95,7 @@ def hflip(image: np.ndarray, ann: Annotation) -> tuple[np.ndarray, Annotation]:
     flip = (lambda a: None if a is None else np.ascontiguousarray(a[:, ::-1]))
     ball = None if ann.ball is None else ((w - 1) - ann.ball[0], ann.ball[1], ann.ball[2])
     res = replace(ann, instances=flip(ann.instances), keypoints=kp, ball=ball, ignore=flip(ann.ignore),
-                  court=flip(ann.court))
+                  court=flip(ann.court), crowd=flip(ann.crowd))
     return np.ascontiguousarray(image[:, ::-1]), res
 
 
@@ -156,5 +156,5 @@ def resize_to_input(image: np.ndarray, ann: Annotation, spec: ModelSpec) -> tupl
         bx, by = lb.to_input(np.array(ann.ball[:2], np.float32))
         ball = (float(bx), float(by), float(ann.ball[2]) * float(np.sqrt(lb.scale_x * lb.scale_y)))
     res = replace(ann, instances=mask(ann.instances, np.int32), keypoints=kp, ball=ball,
-                  ignore=mask(ann.ignore, bool), court=mask(ann.court, bool))
+                  ignore=mask(ann.ignore, bool), court=mask(ann.court, bool), crowd=mask(ann.crowd, bool))
     return canvas, _drop_vanished(res)

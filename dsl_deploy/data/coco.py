@@ -2,8 +2,9 @@
 
 The paper's filter (Sec. 4) keeps images that show people or a ball and drops images where one person
 covers more than 10% of the image (close-ups unlike sports footage). Crowd regions (iscrowd = 1) become
-the ignore mask. Entries are checked when the file is opened, so a malformed file fails at once with
-the file and the entry named; masks and images are decoded lazily, per item.
+the ignore mask, and also `Annotation.crowd` (the paper's evaluation protocol scores them as a player).
+Entries are checked when the file is opened, so a malformed file fails at once with the file and the
+entry named; masks and images are decoded lazily, per item.
 """
 from __future__ import annotations
 
@@ -195,7 +196,8 @@ class CocoDataset:
             if bw > 0 and bh > 0:
                 # Continuous box -> pixel-centre coordinates of its centre; radius from the mean side.
                 ball = (float(x + bw / 2 - 0.5), float(y + bh / 2 - 0.5), float((bw + bh) / 4))
-        ann = Annotation(labels, kps, ball=ball, ignore=ignore, image_id=str(im.file_name))
+        ann = Annotation(labels, kps, ball=ball, ignore=ignore, image_id=str(im.file_name),
+                         crowd=None if ignore is None else ignore.copy())
         return ann.validate(f"{self.path}: image id {im.id}")
 
     def _mask(self, n: int, h: int, w: int) -> np.ndarray:

@@ -112,3 +112,16 @@ def test_bad_input_raises(scene):
         resize_to_input(img.astype(np.float32), ann, default_spec("resnet18", 129))
     with pytest.raises(DataError, match="scale_range"):
         random_augment(img, ann, default_spec("resnet18", 129), np.random.default_rng(0), scale_range=(0, 1))
+
+
+def test_crowd_mask_moves_with_the_pixels(make_ann):
+    crowd = np.zeros((129, 129), bool)
+    crowd[10:20, 30:50] = True
+    ann = make_ann()
+    ann.crowd, ann.ignore = crowd, crowd.copy()
+    img = np.zeros((129, 129, 3), np.uint8)
+    _f, f = hflip(img, ann)
+    np.testing.assert_array_equal(f.crowd, crowd[:, ::-1])
+    _w, w = warp(img, ann, np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), 257, 257)
+    assert w.crowd.shape == (257, 257) and w.crowd.sum() == pytest.approx(4 * crowd.sum(), rel=0.05)
+    np.testing.assert_array_equal(w.crowd, w.ignore)

@@ -65,6 +65,7 @@ def test_loads_filters_and_decodes(tmp_path):
     np.testing.assert_allclose(ann.keypoints[0, 10], (18, 21, 1))
     np.testing.assert_allclose(ann.ball, (52.5, 42.5, 3.0))
     assert ann.ignore is not None and ann.ignore.sum() == 200 and ann.ignore[5, 70]
+    np.testing.assert_array_equal(ann.crowd, ann.ignore)  # COCO's ignore pixels are its crowd regions
     _img, ann4 = ds[1]
     assert ann4.num_players == 0 and ann4.ball is not None and ann4.ignore is None
     assert len(CocoDataset(tmp_path / "ann.json", tmp_path, max_person_fraction=None)) == 3
