@@ -1,13 +1,16 @@
 """ModelSpec: everything the stages must agree on, defined once and carried in every artifact."""
 from __future__ import annotations
 
+import functools
 import json
+import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from .errors import SpecError
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: the authors' decoding rules (DecoderSpec) and network variants
 
 # The 19 keypoint types in their fixed order: 17 COCO body parts, then ball, then player centre.
 BODY_PARTS: tuple[str, ...] = (
@@ -38,6 +41,8 @@ SKELETON: tuple[tuple[int, int], ...] = (
 )
 
 BACKBONES = ("resnet18", "resnet34", "resnet50")
+# Network variants (docs/architecture.md "Network"): the authors' network (default) and the lighter one.
+ARCHITECTURES = ("deepsportlab", "light")
 
 
 def flip_permutation() -> list[int]:
@@ -61,19 +66,33 @@ class InputSpec:
     name: str = "image"
 
 
+# Choices of the decoder's rules (docs/architecture.md, "Decoding"); the first of each is the authors' rule.
+SUPPORTS = ("disc", "square")
+GAUSSIANS = ("approx", "exp")
+KEYPOINT_ASSIGNMENTS = ("nearest-centre", "own-mask")
+
+
 @dataclass(frozen=True)
 class DecoderSpec:
-    """Decoder parameters (Sec. 3.4 and DESIGN.md)."""
+    """Decoder parameters (Sec. 3.4); the defaults are the rules of the authors' decoder (DESIGN.md)."""
 
-    seed_threshold: float = 0.1  # PIF cells below this confidence do not splat
-    keypoint_threshold: float = 0.1  # fused maxima below this are discarded
-    player_threshold: float = 0.5  # a pixel is a player when its probability is at least this
-    nms_window: int = 3  # local-maximum window, odd, in full-resolution pixels
+    seed_threshold: float = 0.1  # PIF cells at or below this confidence do not splat
+    keypoint_threshold: float = 0.1  # fused maxima at or below this are discarded
+    player_threshold: float = 0.5  # a pixel is a player when its probability is above this
+    strict_thresholds: bool = True  # the three thresholds compare with '>' (the authors); False: '>='
+    nms_window: int = 13  # local-maximum window, odd, in full-resolution pixels
+    support: str = "disc"  # pixels a seed splats onto: 'disc' of radius truncate*sigma, or the 'square' around it
     truncate: float = 1.0  # Gaussian support in sigmas (OpenPifPaf convention)
     sigma_min: float = 1.0  # sigma floor in pixels
     weight_divisor: float = 16.0  # each seed splats confidence / 16 (16 neighbouring cells per keypoint)
-    exact: bool = False  # True: the untruncated sum of Eq. 3
-    max_players: int = 64  # centres kept, by score, per frame
+    gaussian: str = "approx"  # 'approx': exp(x) as (1 + x/8)^8 on [-2, 2], 0 outside; 'exp': the true exp
+    clamp: float | None = 1.0  # every fused map is clamped at this value; None: no clamp
+    keypoint_assignment: str = "nearest-centre"  # body-part maxima join the centre nearest to pixel + offset,
+    #                                             or only the player whose mask they lie on ('own-mask')
+    discard_mask_pixels: int = 100  # players with at most this many mask pixels are dropped
+    min_keypoints: int = 5  # players with fewer keypoints found (the centre counted) are dropped
+    exact: bool = False  # True: the untruncated sum of Eq. 3 (true exp, no clamp, weight 1)
+    max_players: int = 256  # centres kept, by score, per frame (a resource bound; the authors keep all)
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,7 @@ class ModelSpec:
 
     spec_version: int = SPEC_VERSION
     backbone: str = "resnet50"
+    architecture: str = "deepsportlab"  # the authors' network; "light": max-pool, dilated layer4, stride-4 decoder
     input: InputSpec = field(default_factory=InputSpec)
     pif_stride: int = 8
     seg_stride: int = 1  # 1: player/offset at input resolution (paper); 4: the decoder upsamples
@@ -124,6 +144,19 @@ class ModelSpec:
         """A copy of this spec for another input size."""
         return replace(self, input=replace(self.input, width=int(width), height=int(height or width)))
 
+    def with_decoder(self, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> "ModelSpec":
+        """A copy with some decoder parameters replaced (names of DecoderSpec fields); validated."""
+        changes = {**(overrides or {}), **kwargs}
+        if not changes:
+            return self
+        names = {f.name for f in fields(DecoderSpec)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise SpecError(f"decoder parameter(s) {unknown} unknown; expected some of {', '.join(sorted(names))}")
+        spec = replace(self, decoder=replace(self.decoder, **changes))
+        validate_decoder(spec.decoder, source="decoder override")
+        return spec
+
     # ---- serialisation ----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -147,6 +180,9 @@ class ModelSpec:
                             f"(expected <= {SPEC_VERSION}); upgrade dsl_deploy or re-export with this version")
         if version < 1:
             raise SpecError(f"{source}: model spec version {version} is not valid (expected 1..{SPEC_VERSION})")
+        if version == 1:
+            data = _migrate_v1(data, source)
+            data = _migrate_v1_architecture(data)
         try:
             kwargs = _known(cls, data, source)
             kwargs["input"] = InputSpec(**_tuples(_known(InputSpec, data.get("input", {}), source + ".input")))
@@ -177,6 +213,11 @@ class ModelSpec:
         def bad(name: str, why: str) -> SpecError:
             return SpecError(f"{source}: field '{name}' {why}")
 
+        if self.architecture not in ARCHITECTURES:
+            raise bad("architecture", f"is {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
+        if self.architecture == "deepsportlab" and self.seg_stride != 1:
+            raise bad("seg_stride", f"is {self.seg_stride}; the deepsportlab network gives its segmentation at "
+                                    "input resolution (seg_stride 1); seg_stride 4 is the light network's option")
         if self.backbone not in BACKBONES:
             raise bad("backbone", f"is {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
         if self.input.width < 33 or self.input.height < 33:
@@ -198,17 +239,95 @@ class ModelSpec:
             raise bad("outputs", f"is {list(self.outputs)}; expected ['player', 'offset', 'pif']")
         if tuple(self.pif_channels) != ("confidence", "x", "y", "b", "sigma"):
             raise bad("pif_channels", f"is {list(self.pif_channels)}; expected confidence, x, y, b, sigma")
-        d = self.decoder
-        if not (0.0 <= d.seed_threshold <= 1.0 and 0.0 <= d.keypoint_threshold <= 1.0):
-            raise bad("decoder thresholds", "must lie in [0, 1]")
-        if not 0.0 < d.player_threshold <= 1.0:
-            raise bad("decoder.player_threshold", f"is {d.player_threshold}; expected in (0, 1]")
-        if d.nms_window < 1 or d.nms_window % 2 == 0:
-            raise bad("decoder.nms_window", f"is {d.nms_window}; expected an odd positive integer")
-        if d.truncate <= 0 or d.sigma_min <= 0 or d.weight_divisor <= 0:
-            raise bad("decoder.truncate/sigma_min/weight_divisor", "must be positive")
-        if d.max_players < 1:
-            raise bad("decoder.max_players", f"is {d.max_players}; expected at least 1")
+        validate_decoder(self.decoder, source=source)
+
+
+_UNIT = (0.0, 1.0)
+
+
+def validate_decoder(d: DecoderSpec, *, source: str = "spec") -> None:
+    """Check every DecoderSpec field's type and range; raise SpecError naming the field."""
+    def bad(name: str, why: str) -> SpecError:
+        return SpecError(f"{source}: field 'decoder.{name}' is {getattr(d, name)!r}; expected {why}")
+
+    def number(name: str, lo: float, hi: float, *, open_lo: bool = False) -> None:
+        v = getattr(d, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or not (lo < v if open_lo else lo <= v) or v > hi:
+            raise bad(name, f"a finite number in {'(' if open_lo else '['}{lo:g}, {hi:g}]")
+
+    def integer(name: str, lo: int, hi: int) -> None:
+        v = getattr(d, name)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise bad(name, f"an integer in [{lo}, {hi}]")
+
+    def choice(name: str, options: tuple) -> None:
+        if getattr(d, name) not in options:
+            raise bad(name, "one of " + ", ".join(repr(o) for o in options))
+
+    number("seed_threshold", *_UNIT)
+    number("keypoint_threshold", *_UNIT)
+    number("player_threshold", *_UNIT, open_lo=True)
+    choice("strict_thresholds", (True, False))
+    integer("nms_window", 1, 255)
+    if d.nms_window % 2 == 0:
+        raise bad("nms_window", "an odd integer in [1, 255]")
+    choice("support", SUPPORTS)
+    number("truncate", 0.0, 16.0, open_lo=True)
+    number("sigma_min", 0.0, 1024.0, open_lo=True)
+    number("weight_divisor", 1e-3, 1e6)
+    choice("gaussian", GAUSSIANS)
+    if d.clamp is not None:
+        number("clamp", 0.0, 1e30, open_lo=True)
+    choice("keypoint_assignment", KEYPOINT_ASSIGNMENTS)
+    integer("discard_mask_pixels", 0, 1 << 26)
+    integer("min_keypoints", 0, NUM_TYPES)
+    choice("exact", (True, False))
+    integer("max_players", 1, 65535)
+
+
+# DecoderSpec as spec_version 1 wrote it; a v1 value that differs from these was chosen, the rest were defaults.
+_V1_DECODER_DEFAULTS: dict[str, Any] = {
+    "seed_threshold": 0.1, "keypoint_threshold": 0.1, "player_threshold": 0.5, "nms_window": 3, "truncate": 1.0,
+    "sigma_min": 1.0, "weight_divisor": 16.0, "exact": False, "max_players": 64,
+}
+
+
+def _migrate_v1(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A v1 spec as v2: its decoder defaults become the authors' rules, values it chose are kept; say so once."""
+    out = dict(data)
+    old = data.get("decoder", {})
+    if not isinstance(old, Mapping):
+        return out  # from_dict names the malformed field
+    chosen = {k: v for k, v in old.items() if k not in _V1_DECODER_DEFAULTS or v != _V1_DECODER_DEFAULTS[k]}
+    out["decoder"] = chosen
+    _notice_v1(source, tuple(sorted(chosen.items(), key=lambda kv: kv[0])))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _notice_v1(source: str, chosen: tuple) -> None:
+    applied = DecoderSpec(**dict(chosen)) if chosen else DecoderSpec()
+    kept = f"; kept from the file: {', '.join(f'{k}={v!r}' for k, v in chosen)}" if chosen else ""
+    warnings.warn(f"{source}: model spec version 1 (written before dsl_deploy decoded with the authors' rules): "
+                  f"decoding with {describe_decoder(applied)}{kept}. Override with --decoder-set KEY=VALUE, or "
+                  f"re-export the model to record them", SpecUpgradeWarning, stacklevel=2)
+
+
+def _migrate_v1_architecture(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Version-1 artifacts were all made with today's "light" network (the field did not exist yet)."""
+    out = dict(data)
+    out.setdefault("architecture", "light")
+    return out
+
+
+class SpecUpgradeWarning(UserWarning):
+    """An artifact written with an older spec version was read with today's rules (the message says which)."""
+
+
+def describe_decoder(d: DecoderSpec) -> str:
+    """The decoder parameters in effect, as 'key=value' pairs on one line."""
+    return ", ".join(f"{f.name}={getattr(d, f.name)!r}" for f in fields(d))
 
 
 def _known(cls: type, data: Any, source: str) -> dict[str, Any]:
@@ -227,8 +346,8 @@ def _tuples(d: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
-def default_spec(backbone: str = "resnet50", size: int = 641) -> ModelSpec:
-    """The paper's configuration, with another backbone or input size when asked."""
-    spec = ModelSpec(backbone=backbone).with_input_size(size)
+def default_spec(backbone: str = "resnet50", size: int = 641, architecture: str = "deepsportlab") -> ModelSpec:
+    """The paper's configuration, with another backbone, input size or network variant when asked."""
+    spec = ModelSpec(backbone=backbone, architecture=architecture).with_input_size(size)
     spec.validate()
     return spec

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define DSL_DECODE_VERSION "1.0.0"
+#define DSL_DECODE_VERSION "2.0.0"  /* 2: the authors' rules (dsl_params grew) */
 
 #define DSL_NUM_TYPES 19      /* 17 COCO body parts, ball, player centre */
 #define DSL_NUM_BODY_PARTS 17
@@ -46,18 +46,32 @@ enum {
     DSL_NUM_STAGES = 6
 };
 
+/* Choices of the decoder's rules (docs/architecture.md, "Decoding"); 0 is the authors' rule. */
+enum { DSL_SUPPORT_DISC = 0, DSL_SUPPORT_SQUARE = 1 };
+enum { DSL_GAUSSIAN_APPROX = 0, DSL_GAUSSIAN_EXP = 1 };
+enum { DSL_KEYPOINTS_NEAREST_CENTRE = 0, DSL_KEYPOINTS_OWN_MASK = 1 };
+
 /* Decoder parameters: the fields of dsl_deploy.spec.DecoderSpec, plus the thread count. */
 typedef struct dsl_params {
-    float seed_threshold;     /* PIF cells below this confidence do not splat */
-    float keypoint_threshold; /* fused maxima below this are discarded */
-    float player_threshold;   /* a pixel is a player when its probability is at least this */
+    float seed_threshold;     /* PIF cells above this confidence splat */
+    float keypoint_threshold; /* fused maxima above this are kept */
+    float player_threshold;   /* a pixel is a player when its probability is above this */
     int32_t nms_window;       /* local-maximum window, odd, full-resolution pixels */
     float truncate;           /* Gaussian support in sigmas */
     float sigma_min;          /* sigma floor in pixels */
     float weight_divisor;     /* each seed splats confidence / this */
-    int32_t exact;            /* non-zero: the untruncated sum of Eq. 3 */
+    int32_t exact;            /* non-zero: the untruncated sum of Eq. 3 (true exp, no clamp, weight 1) */
     int32_t max_players;      /* centres kept, by score */
     int32_t num_threads;      /* OpenMP threads (1: none; ignored when built without OpenMP) */
+    /* since 2.0.0 */
+    int32_t strict_thresholds; /* non-zero: the three thresholds compare with '>' (else '>=') */
+    int32_t support;          /* DSL_SUPPORT_*: a seed's pixels are the disc of radius truncate*sigma or its square */
+    int32_t gaussian;         /* DSL_GAUSSIAN_*: exp(x) as (1 + x/8)^8 on [-2, 2] (0 outside), or the true exp */
+    float clamp;              /* fused maps are clamped at this value; <= 0: no clamp */
+    int32_t keypoint_assignment; /* DSL_KEYPOINTS_*: body-part maxima join the centre nearest to pixel + offset,
+                                    or the player whose mask holds them */
+    int32_t discard_mask_pixels; /* players with at most this many mask pixels are dropped */
+    int32_t min_keypoints;    /* players with fewer keypoints found (the centre counted) are dropped */
 } dsl_params;
 
 /* One frame of ready fields (batch removed). */
@@ -81,7 +95,7 @@ typedef struct dsl_output {
     float* boxes;             /* [max_players * 4] x0, y0, x1, y1 (x1, y1 exclusive) */
     int64_t* areas;           /* [max_players] */
     float* centers;           /* [max_players * 2] (x, y) */
-    int32_t num_players;      /* written: players found (<= max_players) */
+    int32_t num_players;      /* written: players kept (<= max_players), by score descending */
     int32_t has_ball;         /* written: 1 when ball holds a detection */
     float ball[3];            /* written: (x, y, score) */
     double timings_ms[DSL_NUM_STAGES]; /* written */
@@ -89,7 +103,8 @@ typedef struct dsl_output {
 
 typedef struct dsl_decoder dsl_decoder;
 
-/* The defaults of DecoderSpec (0.1, 0.1, 0.5, 3, 1.0, 1.0, 16.0, exact 0, 64 players, 1 thread). */
+/* The defaults of DecoderSpec: the authors' rules (thresholds 0.1, 0.1, 0.5 strict, window 13, disc, approx exp,
+ * clamp 1.0, nearest-centre keypoints, more than 100 mask pixels and 5 keypoints), 256 players, 1 thread. */
 void dsl_params_default(dsl_params* params);
 
 /* A new decoder, or NULL (see dsl_decoder_last_error) when params are invalid or memory is short. */

@@ -1,17 +1,18 @@
-// Eq. 4: every player pixel joins the centre nearest to pixel + offset; then compact renumbering.
+// Eq. 4: every player pixel joins the centre nearest to pixel + offset (provisional labels, counts, boxes).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "core.hpp"
+#include "params.hpp"
 
 namespace dsl {
 
 namespace {
 
-// Raster indices of the pixels at or above the threshold; throws on a non-finite probability.
-void collect_foreground(Scratch& s, const float* player, float thr) {
+// Raster indices of the pixels that pass the threshold; throws on a non-finite probability.
+void collect_foreground(Scratch& s, const float* player, float thr, bool strict) {
     const int32_t h = s.height, w = s.width;
     int32_t* fg = s.fg.data();
     int32_t* fg_y = s.fg_y.data();
@@ -28,14 +29,14 @@ void collect_foreground(Scratch& s, const float* player, float thr) {
             for (int32_t x = x0; x < x1; ++x) {
                 const float v = row[x];
                 nonfinite |= (v - v != 0.0f);  // NaN and inf both give NaN here
-                any |= (v >= thr);
+                any |= passes(v, thr, strict);
             }
             bad |= nonfinite != 0;
             if (!any) continue;
             for (int32_t x = x0; x < x1; ++x) {
                 fg[count] = base + x;  // branch-free compaction: the slot is kept only for player pixels
                 fg_y[count] = y;
-                count += row[x] >= thr ? 1 : 0;
+                count += passes(row[x], thr, strict) ? 1 : 0;
             }
         }
     }
@@ -212,13 +213,19 @@ int32_t nearest_range(const int32_t* fg, const int32_t* fg_y, int32_t n, int32_t
 
 }  // namespace
 
-int32_t assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
-                      int32_t n_centers, const dsl_params& p, int32_t* labels, int32_t* kept) {
+void assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
+                   int32_t n_centers, const dsl_params& p, int32_t* labels) {
     const int32_t h = s.height, w = s.width;
     const size_t plane = static_cast<size_t>(h) * w;
     std::memset(labels, 0, sizeof(int32_t) * plane);
-    collect_foreground(s, player, p.player_threshold);
-    if (n_centers == 0) return 0;
+    collect_foreground(s, player, p.player_threshold, p.strict_thresholds != 0);
+    int64_t* count = s.count.data();
+    int32_t* box = s.box.data();
+    std::fill(count, count + n_centers, 0);
+    if (n_centers == 0) {
+        s.fg_label.clear();
+        return;
+    }
     const int32_t n_fg = static_cast<int32_t>(s.fg_label.size());
     const int32_t* fg = s.fg.data();
     const int32_t* fg_y = s.fg_y.data();
@@ -241,9 +248,6 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
     if (bad != std::numeric_limits<int32_t>::max())
         throw Error{DSL_ERR_NONFINITE, "offset: non-finite value at player pixel (x=" + std::to_string(bad % w) +
                                            ", y=" + std::to_string(bad / w) + ")"};
-    int64_t* count = s.count.data();
-    int32_t* box = s.box.data();
-    std::fill(count, count + n_centers, 0);
     for (int32_t j = 0; j < n_centers; ++j) {
         box[4 * j] = w;
         box[4 * j + 1] = h;
@@ -263,14 +267,34 @@ int32_t assign_labels(Scratch& s, const float* player, const float* offset, cons
         b[3] = std::max(b[3], y);
         f = g;
     }
-    int32_t* lut = s.lut.data();
-    int32_t n_kept = 0;
+    for (int32_t f = 0; f < n_fg; ++f) labels[fg[f]] = lab[f] + 1;
+}
+
+int32_t nearest_center(const float* offset, int32_t h, int32_t w, int32_t idx, const float* cx, const float* cy,
+                       int32_t n_centers) {
+    const size_t plane = static_cast<size_t>(h) * w;
+    const float dxo = offset[idx], dyo = offset[plane + idx];
+    if (!std::isfinite(dxo) || !std::isfinite(dyo)) return -1;
+    // The arithmetic of nearest_block_plain: (c - (pixel + offset))^2 summed in float32, strict "closer".
+    const float tx = static_cast<float>(idx % w) + dxo, ty = static_cast<float>(idx / w) + dyo;
+    int32_t best_j = 0;
+    float best = 0.0f;
     for (int32_t j = 0; j < n_centers; ++j) {
-        lut[j] = count[j] > 0 ? ++n_kept : 0;
-        if (count[j] > 0) kept[n_kept - 1] = j;
+        const float ddx = cx[j] - tx, ddy = cy[j] - ty;
+        const float d = ddx * ddx + ddy * ddy;
+        if (j == 0 || d < best) {
+            best = d;
+            best_j = j;
+        }
     }
+    return best_j;
+}
+
+void relabel(Scratch& s, const int32_t* lut, int32_t* labels) {
+    const int32_t n_fg = static_cast<int32_t>(s.fg_label.size());
+    const int32_t* fg = s.fg.data();
+    const int32_t* lab = s.fg_label.data();
     for (int32_t f = 0; f < n_fg; ++f) labels[fg[f]] = lut[lab[f]];
-    return n_kept;
 }
 
 }  // namespace dsl

@@ -51,12 +51,13 @@ struct Scratch {
     std::vector<float> ey[DSL_NUM_TYPES];
     std::vector<int32_t> candidates[DSL_NUM_TYPES];  // pixels >= keypoint threshold (listed by the fusion)
     std::vector<int32_t> cand_buf[DSL_NUM_TYPES];    // the fusion's append buffer (grows, never shrinks)
-    std::vector<int32_t> maxima;              // centre maxima, then ranked
-    std::vector<float> center_x, center_y, center_score;  // ranked centres before renumbering
-    std::vector<int32_t> kept;                // surviving centre indices, in rank order
+    std::vector<int32_t> maxima;              // centre maxima, ranked by score
+    std::vector<float> center_x, center_y, center_score;  // the centres kept by score, in raster order
+    std::vector<int32_t> kept;                // centres that pass the filters, by score descending
     std::vector<int32_t> fg;                  // raster indices of player pixels
     std::vector<int32_t> fg_y;                // their rows
-    std::vector<int32_t> kp_index;            // per player and body part: raster index of the held keypoint
+    std::vector<int32_t> kp_index;            // per centre and body part: raster index of the held keypoint
+    std::vector<float> kp_centre;             // per centre and body part: (x, y, score) before the filters
     std::vector<int32_t> fg_label;            // their 0-based centre index
     std::vector<int32_t> labels;              // decoder-owned label output
     std::vector<float> keypoints, scores, boxes, centers;
@@ -82,13 +83,20 @@ constexpr int64_t kParallelCandidates = int64_t(1) << 20; // poses: listed pixel
 // Eq. 3 into scratch.fused from the seeds check_pif listed.
 void fuse_all(Scratch& s, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact, int64_t seeds);
 
-// Unique pixels of map k at or above the keypoint threshold, in no particular order (call once per fusion).
+// Unique pixels of map k that pass the keypoint threshold, in no particular order (call once per fusion).
 void collect_candidates(Scratch& s, int k, const dsl_params& p);
-// True when pixel idx of map m is the maximum of its window (first in raster order wins ties).
+// True when pixel idx of map m is the maximum of its window (the last in raster order wins ties).
 bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius);
 
-// Eq. 4 over player pixels; returns the number of centres that kept pixels, labels renumbered.
-int32_t assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
-                      int32_t n_centers, const dsl_params& p, int32_t* labels, int32_t* kept);
+// Eq. 4 over player pixels: labels = 1 + index of the nearest centre (0 elsewhere), per-centre counts and
+// boxes in s.count and s.box, each pixel's centre index in s.fg_label.
+void assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
+                   int32_t n_centers, const dsl_params& p, int32_t* labels);
+// Eq. 4's argmin for one pixel (any pixel, player or not), with the arithmetic of assign_labels; -1 when its
+// offset is not finite.
+int32_t nearest_center(const float* offset, int32_t h, int32_t w, int32_t idx, const float* cx, const float* cy,
+                       int32_t n_centers);
+// labels of the player pixels of the last assign_labels become lut[centre index] (0: dropped).
+void relabel(Scratch& s, const int32_t* lut, int32_t* labels);
 
 }  // namespace dsl

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <string>
 
@@ -59,19 +60,20 @@ void prepare(dsl_decoder* d, int32_t h, int32_t w) {
     if (d->s.height != h || d->s.width != w || d->s.fused.empty()) d->s.resize(h, w, d->params.max_players);
 }
 
-// The centre maxima of map 18, by score descending (ties: raster order), at most max_players.
-int32_t rank_centers(dsl::Scratch& s, const dsl_params& p) {
+// The centre maxima of map 18: the best max_players by score (ties: raster order), listed in raster order
+// (Eq. 4 then breaks distance ties towards the first centre in raster order, as the authors' argmin does).
+int32_t find_centers(dsl::Scratch& s, const dsl_params& p) {
     dsl::collect_candidates(s, DSL_TYPE_CENTER, p);
     const float* m = s.map(DSL_TYPE_CENTER);
     const int32_t radius = p.nms_window / 2;
     s.maxima.clear();
     for (int32_t idx : s.candidates[DSL_TYPE_CENTER])
         if (dsl::is_local_max(m, s.height, s.width, idx, radius)) s.maxima.push_back(idx);
-    // A total order (score, then raster index), so an unstable sort that allocates nothing is enough.
-    std::sort(s.maxima.begin(), s.maxima.end(), [m](int32_t a, int32_t b) {
-        return m[a] > m[b] || (m[a] == m[b] && a < b);
-    });
     const int32_t n = std::min<int32_t>(static_cast<int32_t>(s.maxima.size()), p.max_players);
+    // A total order (score, then raster index), so an unstable partial sort that allocates nothing is enough.
+    std::nth_element(s.maxima.begin(), s.maxima.begin() + (n > 0 ? n - 1 : 0), s.maxima.end(),
+                     [m](int32_t a, int32_t b) { return m[a] > m[b] || (m[a] == m[b] && a < b); });
+    std::sort(s.maxima.begin(), s.maxima.begin() + n);
     for (int32_t j = 0; j < n; ++j) {
         const int32_t idx = s.maxima[j];
         s.center_x[j] = static_cast<float>(idx % s.width);
@@ -81,11 +83,16 @@ int32_t rank_centers(dsl::Scratch& s, const dsl_params& p) {
     return n;
 }
 
-void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, float* keypoints, int32_t n) {
+// Per centre and body part, the most confident maximum of that part's map (later in raster order on ties)
+// among those the centre owns: nearest to pixel + offset (the authors), or on the centre's own mask.
+void find_poses(dsl::Scratch& s, const dsl_params& p, const float* offset, const int32_t* labels, int32_t n) {
+    float* keypoints = s.kp_centre.data();
     std::fill(keypoints, keypoints + static_cast<size_t>(n) * DSL_NUM_BODY_PARTS * 3, 0.0f);
     if (n == 0) return;
     const int32_t radius = p.nms_window / 2;
-    int32_t* held = s.kp_index.data();  // raster index of the kept maximum; valid where its score > 0
+    const bool nearest = p.keypoint_assignment == DSL_KEYPOINTS_NEAREST_CENTRE;
+    int32_t* held = s.kp_index.data();  // raster index of the kept maximum; -1: none yet
+    std::fill(held, held + static_cast<size_t>(n) * DSL_NUM_BODY_PARTS, -1);
     int64_t listed = 0;
     bool dense = false;
     for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k) {
@@ -95,8 +102,9 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
     const int nt = dense || listed >= dsl::kParallelCandidates ? p.num_threads : 1;
     (void)nt;
     bool failed = false;
+    int32_t bad = std::numeric_limits<int32_t>::max();
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1) reduction(|| : failed)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1) reduction(|| : failed) reduction(min : bad)
 #endif
     for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k) {
         try {  // an exception must not leave an OpenMP region
@@ -107,14 +115,23 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
         }
         const float* m = s.map(k);
         for (int32_t idx : s.candidates[k]) {
-            const int32_t lab = labels[idx];
-            if (lab <= 0) continue;
-            const size_t slot = static_cast<size_t>(lab - 1) * DSL_NUM_BODY_PARTS + k;
-            float* kp = keypoints + slot * 3;
             const float v = m[idx];
-            // Raster order with a strict "beats": the best score wins, the first in raster order among equals.
-            const bool better = v > kp[2] || (kp[2] > 0.0f && v == kp[2] && idx < held[slot]);
-            if (better && dsl::is_local_max(m, s.height, s.width, idx, radius)) {
+            if (!dsl::is_local_max(m, s.height, s.width, idx, radius)) continue;
+            int32_t j;
+            if (nearest) {
+                j = dsl::nearest_center(offset, s.height, s.width, idx, s.center_x.data(), s.center_y.data(), n);
+                if (j < 0) {
+                    bad = std::min(bad, idx);
+                    continue;
+                }
+            } else {
+                j = labels[idx] - 1;
+                if (j < 0) continue;
+            }
+            const size_t slot = static_cast<size_t>(j) * DSL_NUM_BODY_PARTS + k;
+            float* kp = keypoints + slot * 3;
+            // Candidates come in no particular order: the best score wins, the last in raster order among equals.
+            if (v > kp[2] || (v == kp[2] && idx > held[slot])) {
                 kp[0] = static_cast<float>(idx % s.width);
                 kp[1] = static_cast<float>(idx / s.width);
                 kp[2] = v;
@@ -123,6 +140,27 @@ void find_poses(dsl::Scratch& s, const dsl_params& p, const int32_t* labels, flo
         }
     }
     if (failed) throw std::bad_alloc();  // candidate lists grow with the map in dense mode
+    if (bad != std::numeric_limits<int32_t>::max())
+        throw dsl::Error{DSL_ERR_NONFINITE, "offset: non-finite value at keypoint pixel (x=" +
+                                                std::to_string(bad % s.width) + ", y=" + std::to_string(bad / s.width) + ")"};
+}
+
+// The centres that pass the filters (more than discard_mask_pixels mask pixels, at least min_keypoints
+// keypoints with the centre counted), by score descending (ties: raster order) in s.kept; lut[j] = new label.
+int32_t select_players(dsl::Scratch& s, const dsl_params& p, int32_t n) {
+    int32_t n_kept = 0;
+    for (int32_t j = 0; j < n; ++j) {
+        const float* kp = s.kp_centre.data() + static_cast<size_t>(j) * DSL_NUM_BODY_PARTS * 3;
+        int32_t found = s.center_score[j] > 0.0f ? 1 : 0;
+        for (int k = 0; k < DSL_NUM_BODY_PARTS; ++k) found += kp[3 * k + 2] > 0.0f ? 1 : 0;
+        if (s.count[j] > std::max(p.discard_mask_pixels, 0) && found >= p.min_keypoints) s.kept[n_kept++] = j;
+    }
+    const float* score = s.center_score.data();
+    std::sort(s.kept.begin(), s.kept.begin() + n_kept,
+              [score](int32_t a, int32_t b) { return score[a] > score[b] || (score[a] == score[b] && a < b); });
+    std::fill(s.lut.begin(), s.lut.begin() + n + 1, 0);
+    for (int32_t i = 0; i < n_kept; ++i) s.lut[s.kept[i] + 1] = i + 1;
+    return n_kept;
 }
 
 // First raster-order argmax of the ball map; false when it is all zero.
@@ -163,7 +201,7 @@ int decode_frame(dsl_decoder* d, const dsl_fields& f, dsl_output* out) {
     d->has_fused = true;
     out->timings_ms[DSL_STAGE_FUSE] = ms_since(t);
 
-    const int32_t n_centers = rank_centers(s, p);
+    const int32_t n_centers = find_centers(s, p);
     out->timings_ms[DSL_STAGE_MAXIMA] = ms_since(t);
 
     if (!out->labels) out->labels = s.labels.data();
@@ -172,8 +210,12 @@ int decode_frame(dsl_decoder* d, const dsl_fields& f, dsl_output* out) {
     if (!out->boxes) out->boxes = s.boxes.data();
     if (!out->areas) out->areas = s.areas.data();
     if (!out->centers) out->centers = s.centers.data();
-    const int32_t n = dsl::assign_labels(s, f.player, f.offset, s.center_x.data(), s.center_y.data(), n_centers, p,
-                                         out->labels, s.kept.data());
+    dsl::assign_labels(s, f.player, f.offset, s.center_x.data(), s.center_y.data(), n_centers, p, out->labels);
+    out->timings_ms[DSL_STAGE_ASSIGN] = ms_since(t);
+
+    find_poses(s, p, f.offset, out->labels, n_centers);
+    const int32_t n = select_players(s, p, n_centers);
+    dsl::relabel(s, s.lut.data() + 1, out->labels);
     for (int32_t i = 0; i < n; ++i) {
         const int32_t j = s.kept[i];
         out->scores[i] = s.center_score[j];
@@ -184,11 +226,11 @@ int decode_frame(dsl_decoder* d, const dsl_fields& f, dsl_output* out) {
             out->boxes[4 * i + c] = static_cast<float>(s.box[4 * j + c]);
             out->boxes[4 * i + 2 + c] = static_cast<float>(s.box[4 * j + 2 + c] + 1);
         }
+        std::memcpy(out->keypoints + static_cast<size_t>(i) * DSL_NUM_BODY_PARTS * 3,
+                    s.kp_centre.data() + static_cast<size_t>(j) * DSL_NUM_BODY_PARTS * 3,
+                    sizeof(float) * DSL_NUM_BODY_PARTS * 3);
     }
     out->num_players = n;
-    out->timings_ms[DSL_STAGE_ASSIGN] = ms_since(t);
-
-    find_poses(s, p, out->labels, out->keypoints, n);
     out->timings_ms[DSL_STAGE_POSES] = ms_since(t);
 
     out->has_ball = find_ball(s, out->ball) ? 1 : 0;
@@ -244,6 +286,7 @@ void dsl::Scratch::resize(int32_t h, int32_t w, int32_t max_players) {
     fg.assign(plane, 0);
     fg_y.assign(plane, 0);
     kp_index.assign(n_players_capacity(max_players), 0);
+    kp_centre.assign(n_players_capacity(max_players) * 3, 0.0f);
     fg_label.clear();
     fg_label.reserve(plane);
     labels.assign(plane, 0);
@@ -255,7 +298,7 @@ void dsl::Scratch::resize(int32_t h, int32_t w, int32_t max_players) {
     areas.assign(n, 0);
     count.assign(n, 0);
     box.assign(n * 4, 0);
-    lut.assign(n, 0);
+    lut.assign(n + 1, 0);
     kept.assign(n, 0);
     center_x.assign(n, 0.0f);
     center_y.assign(n, 0.0f);
@@ -270,13 +313,20 @@ void dsl_params_default(dsl_params* p) {
     p->seed_threshold = 0.1f;
     p->keypoint_threshold = 0.1f;
     p->player_threshold = 0.5f;
-    p->nms_window = 3;
+    p->nms_window = 13;
     p->truncate = 1.0f;
     p->sigma_min = 1.0f;
     p->weight_divisor = 16.0f;
     p->exact = 0;
-    p->max_players = 64;
+    p->max_players = 256;
     p->num_threads = 1;
+    p->strict_thresholds = 1;
+    p->support = DSL_SUPPORT_DISC;
+    p->gaussian = DSL_GAUSSIAN_APPROX;
+    p->clamp = 1.0f;
+    p->keypoint_assignment = DSL_KEYPOINTS_NEAREST_CENTRE;
+    p->discard_mask_pixels = 100;
+    p->min_keypoints = 5;
 }
 
 dsl_decoder* dsl_decoder_create(const dsl_params* params) {

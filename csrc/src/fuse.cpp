@@ -1,14 +1,17 @@
 // Eq. 3 fusion: each PIF seed splats a Gaussian onto its type's full-resolution map.
 //
 // Only the rectangles written by the previous frame are cleared, so a frame costs the area its
-// seeds touch, not 19 full maps. Arithmetic mirrors dsl_deploy/decode/reference.py exactly:
-// float32 everywhere except the Gaussian factors (float64, rounded once), seeds in raster order.
+// seeds touch, not 19 full maps. Arithmetic mirrors dsl_deploy/decode/reference.py exactly, seeds in
+// raster order: the authors' convention in float32 (disc support, (1 + x/8)^8, nearest pixel at full
+// value, clamp), and in exact mode separable float64 factors rounded once.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "core.hpp"
+#include "params.hpp"
 
 namespace dsl {
 
@@ -16,12 +19,10 @@ namespace {
 
 bool finite(float v) { return std::isfinite(v); }
 
-// Truncated support [lo, hi) along one axis, in float32 like the reference.
+// Support [lo, hi) along one axis as the authors compute it: clip to the map, then truncate (float32).
 void support(float mu, float reach, int32_t size, int32_t& lo, int32_t& hi) {
-    float lo_f = std::floor(mu - reach);
-    lo = static_cast<int32_t>(std::min(std::max(lo_f, 0.0f), static_cast<float>(size - 1)));
-    float hi_f = std::floor(mu + reach) + 1.0f;
-    hi = static_cast<int32_t>(std::min(std::max(hi_f, static_cast<float>(lo + 1)), static_cast<float>(size)));
+    lo = static_cast<int32_t>(std::min(std::max(mu - reach, 0.0f), static_cast<float>(size - 1)));
+    hi = static_cast<int32_t>(std::min(std::max((mu + reach) + 1.0f, static_cast<float>(lo + 1)), static_cast<float>(size)));
 }
 
 // Gaussian factors of pixels lo..hi-1 (exp in float64, rounded once to float32); returns the pixel within
@@ -105,6 +106,128 @@ __attribute__((target("avx2"))) int32_t splat_row_avx2(float* row, const float* 
 
 #endif
 
+// One row of a truncated splat, the authors' arithmetic: dist2 = dx2[x] + dy2; outside the support (dist2 >
+// lim) nothing; the nearest pixel (dx2 and dy2 < 0.25) v; else v * (1 + e/8)^8 with e = (-0.5 dist2) / s2
+// (0 when e is outside [-2, 2]) or v * exp(e); the sum clamped at `clamp` (<= 0: none). Lists the pixels
+// that crossed the threshold (from not passing to passing) into cand. Returns the new candidate count.
+struct RowSplat {
+    float v, dy2, lim, s2, clamp, thr;
+    bool strict, approx;
+};
+
+int32_t splat_row_authors_plain(float* __restrict row, const float* __restrict dx2, int32_t x0, int32_t x1,
+                                const RowSplat& r, int32_t base, int32_t* __restrict cand, int32_t n) {
+    const bool near_row = r.dy2 < 0.25f;
+    for (int32_t xx = x0; xx < x1; ++xx) {
+        const float dist2 = dx2[xx] + r.dy2;
+        float vv = 0.0f;
+        if (!(dist2 > r.lim)) {
+            const float e = (-0.5f * dist2) / r.s2;
+            float a;
+            if (r.approx) {
+                a = 1.0f + e * 0.125f;
+                a = a * a;
+                a = a * a;
+                a = a * a;
+                if (e > 2.0f || e < -2.0f) a = 0.0f;
+            } else {
+                a = static_cast<float>(std::exp(static_cast<double>(e)));
+            }
+            vv = (near_row && dx2[xx] < 0.25f) ? r.v : r.v * a;
+        }
+        const float b = row[xx];
+        float nb = b + vv;
+        if (r.clamp > 0.0f) nb = std::min(nb, r.clamp);
+        row[xx] = nb;
+        if (cand) {
+            cand[n] = base + xx;  // branch-free append: the slot is kept only for a crossing
+            n += (!passes(b, r.thr, r.strict) && passes(nb, r.thr, r.strict)) ? 1 : 0;
+        }
+    }
+    return n;
+}
+
+#if DSL_AVX2_KERNEL
+// The same in 8-float lanes (approx Gaussian only); masked loads and stores for the ragged tail.
+__attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const float* dx2, int32_t x0, int32_t x1,
+                                                               const RowSplat& r, int32_t base, int32_t* cand,
+                                                               int32_t n) {
+    const __m256 vv_full = _mm256_set1_ps(r.v), dy2 = _mm256_set1_ps(r.dy2), lim = _mm256_set1_ps(r.lim);
+    const __m256 s2 = _mm256_set1_ps(r.s2), half = _mm256_set1_ps(-0.5f), eighth = _mm256_set1_ps(0.125f);
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), mtwo = _mm256_set1_ps(-2.0f);
+    const __m256 quarter = _mm256_set1_ps(0.25f), thr = _mm256_set1_ps(r.thr), clampv = _mm256_set1_ps(r.clamp);
+    const __m256 near_row = r.dy2 < 0.25f ? _mm256_castsi256_ps(_mm256_set1_epi32(-1)) : _mm256_setzero_ps();
+    const bool clamp = r.clamp > 0.0f;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int32_t xx = x0; xx < x1; xx += 8) {
+        const int32_t rem = x1 - xx;
+        __m256 b, d2;
+        __m256i mask = _mm256_set1_epi32(-1);
+        if (rem >= 8) {
+            b = _mm256_loadu_ps(row + xx);
+            d2 = _mm256_loadu_ps(dx2 + xx);
+        } else {
+            mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), lane);
+            b = _mm256_maskload_ps(row + xx, mask);
+            d2 = _mm256_maskload_ps(dx2 + xx, mask);
+        }
+        const __m256 dist2 = _mm256_add_ps(d2, dy2);
+        const __m256 e = _mm256_div_ps(_mm256_mul_ps(half, dist2), s2);
+        __m256 a = _mm256_add_ps(one, _mm256_mul_ps(e, eighth));
+        a = _mm256_mul_ps(a, a);
+        a = _mm256_mul_ps(a, a);
+        a = _mm256_mul_ps(a, a);
+        const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(e, two, _CMP_LE_OQ), _mm256_cmp_ps(e, mtwo, _CMP_GE_OQ));
+        __m256 vv = _mm256_mul_ps(vv_full, _mm256_and_ps(a, in_range));
+        const __m256 nearest = _mm256_and_ps(near_row, _mm256_cmp_ps(d2, quarter, _CMP_LT_OQ));
+        vv = _mm256_blendv_ps(vv, vv_full, nearest);
+        vv = _mm256_and_ps(vv, _mm256_cmp_ps(dist2, lim, _CMP_LE_OQ));  // outside the support: nothing
+        __m256 nb = _mm256_add_ps(b, vv);
+        if (clamp) nb = _mm256_min_ps(nb, clampv);
+        if (rem >= 8)
+            _mm256_storeu_ps(row + xx, nb);
+        else
+            _mm256_maskstore_ps(row + xx, mask, nb);
+        if (cand) {
+            const __m256 was = r.strict ? _mm256_cmp_ps(b, thr, _CMP_GT_OQ) : _mm256_cmp_ps(b, thr, _CMP_GE_OQ);
+            const __m256 is = r.strict ? _mm256_cmp_ps(nb, thr, _CMP_GT_OQ) : _mm256_cmp_ps(nb, thr, _CMP_GE_OQ);
+            unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_andnot_ps(was, is))) &
+                            ((rem >= 8) ? 0xffu : ((1u << rem) - 1u));
+            while (bits) {
+                cand[n++] = base + xx + __builtin_ctz(bits);
+                bits &= bits - 1;
+            }
+        }
+    }
+    return n;
+}
+#endif
+
+// The authors' truncated splat of one seed into map m (rows y0..y1), listing threshold crossings.
+int32_t splat_authors(float* m, int32_t w, float* dx2, int32_t x0, int32_t x1, int32_t y0, int32_t y1, float x,
+                      float y, const RowSplat& base_row, int32_t* cand, int32_t n_cand) {
+    for (int32_t xx = x0; xx < x1; ++xx) {
+        const float d = static_cast<float>(xx) - x;
+        dx2[xx] = d * d;
+    }
+    RowSplat r = base_row;
+#if DSL_AVX2_KERNEL
+    const bool avx2 = r.approx && use_avx2();
+#endif
+    for (int32_t yy = y0; yy < y1; ++yy) {
+        const float d = static_cast<float>(yy) - y;
+        r.dy2 = d * d;
+        float* row = m + static_cast<size_t>(yy) * w;
+#if DSL_AVX2_KERNEL
+        if (avx2)
+            n_cand = splat_row_authors_avx2(row, dx2, x0, x1, r, yy * w, cand, n_cand);
+        else
+#endif
+            n_cand = splat_row_authors_plain(row, dx2, x0, x1, r, yy * w, cand, n_cand);
+    }
+    return n_cand;
+}
+
 void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, const dsl_params& p, bool exact) {
     clear_map(s, k);
     const size_t plane = static_cast<size_t>(hp) * wp;
@@ -117,11 +240,18 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     float* ex = s.ex[k].data();
     float* ey = s.ey[k].data();
     const float t = p.truncate, div = p.weight_divisor, thr = p.keypoint_threshold;
-    // Maxima are searched among pixels >= thr; with thr > 0 those are pixels a splat pushed over it.
-    const bool track = !exact && thr > 0.0f && k != DSL_TYPE_BALL;  // the ball is an argmax, not maxima
-    // Values only grow, so a pixel crosses the threshold once: the list needs no dedup and holds at most H*W.
+    const bool strict = p.strict_thresholds != 0;
+    // Maxima are searched among the pixels that pass thr; unless a zero pixel passes, those are pixels a
+    // splat pushed over it, listed here as they cross (values only grow, so each is listed once).
+    const bool track = !exact && k != DSL_TYPE_BALL && (strict ? thr >= 0.0f : thr > 0.0f);  // ball: argmax
     std::vector<int32_t>& buf = s.cand_buf[k];
     int32_t n_cand = 0;
+    RowSplat row_params{};
+    row_params.lim = p.support == DSL_SUPPORT_DISC ? (t * t) : std::numeric_limits<float>::infinity();
+    row_params.clamp = p.clamp;
+    row_params.thr = thr;
+    row_params.strict = strict;
+    row_params.approx = p.gaussian == DSL_GAUSSIAN_APPROX;
 #if DSL_AVX2_KERNEL
     const bool avx2 = use_avx2();
 #endif
@@ -129,44 +259,36 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
         const float conf_c = conf[c];
         const float x = px[c], y = py[c];
         const float sig = std::max(psig[c], p.sigma_min);
-        const double two_s2 = 2.0 * static_cast<double>(sig) * static_cast<double>(sig);
-        int32_t x0 = 0, x1 = w, y0 = 0, y1 = h;
-        float v = conf_c;
         if (!exact) {
-            v = conf_c / div;
+            int32_t x0, x1, y0, y1;
             support(x, t * sig, w, x0, x1);
             support(y, t * sig, h, y0, y1);
+            if (track) {
+                const size_t need = static_cast<size_t>(n_cand) + static_cast<size_t>(y1 - y0) * (x1 - x0);
+                if (buf.size() < need) buf.resize(std::max(need, 2 * buf.size()));
+            }
+            RowSplat r = row_params;
+            r.v = conf_c / div;
+            r.s2 = sig * sig;
+            r.lim = p.support == DSL_SUPPORT_DISC ? row_params.lim * r.s2 : row_params.lim;
+            n_cand = splat_authors(m, w, ex, x0, x1, y0, y1, x, y, r, track ? buf.data() : nullptr, n_cand);
+            s.dirty[k].push_back(Rect{x0, y0, x1, y1});
+            continue;
         }
-        const int32_t near_x = factors(ex, x0, x1, x, two_s2);
-        const int32_t near_y = factors(ey, y0, y1, y, two_s2);
-        if (track) {
-            const size_t need = static_cast<size_t>(n_cand) + static_cast<size_t>(y1 - y0) * (x1 - x0);
-            if (buf.size() < need) buf.resize(std::max(need, 2 * buf.size()));
-        }
-        int32_t* cand = track ? buf.data() : nullptr;
-        for (int32_t yy = y0; yy < y1; ++yy) {
+        // Exact mode: the whole map, separable true exp, no nearest-pixel rule, no clamp.
+        const double two_s2 = 2.0 * static_cast<double>(sig) * static_cast<double>(sig);
+        factors(ex, 0, w, x, two_s2);
+        factors(ey, 0, h, y, two_s2);
+        for (int32_t yy = 0; yy < h; ++yy) {
             float* row = m + static_cast<size_t>(yy) * w;
-            const float fy = ey[yy];
-            const int32_t nx = (!exact && yy == near_y) ? near_x : -1;  // this row's full-value pixel, if any
-            const float b_nx = nx >= 0 ? row[nx] : 0.0f;
 #if DSL_AVX2_KERNEL
             if (avx2)
-                n_cand = splat_row_avx2(row, ex, x0, x1, v, fy, thr, yy * w, cand, n_cand);
+                splat_row_avx2(row, ex, 0, w, conf_c, ey[yy], thr, yy * w, nullptr, 0);
             else
 #endif
-                n_cand = splat_row_plain(row, ex, x0, x1, v, fy, thr, yy * w, cand, n_cand);
-            if (nx >= 0) {
-                // The nearest pixel takes the full value (weight 1); the row pass listed it only if its
-                // weighted value already crossed, and the full value is never smaller.
-                const float weighted = b_nx + v * (fy * ex[nx]);
-                row[nx] = b_nx + v;
-                if (track && b_nx < thr && !(weighted >= thr) && row[nx] >= thr) cand[n_cand++] = yy * w + nx;
-            }
+                splat_row_plain(row, ex, 0, w, conf_c, ey[yy], thr, yy * w, nullptr, 0);
         }
-        if (exact)
-            s.dense[k] = true;
-        else
-            s.dirty[k].push_back(Rect{x0, y0, x1, y1});
+        s.dense[k] = true;
     }
     s.candidates[k].assign(buf.begin(), buf.begin() + n_cand);
 }
@@ -185,7 +307,7 @@ int64_t check_pif(Scratch& s, const float* pif, int32_t hp, int32_t wp, const ds
             int bad = -1;
             if (!finite(conf[c]))
                 bad = 0;
-            else if (conf[c] >= p.seed_threshold) {
+            else if (passes(conf[c], p.seed_threshold, p.strict_thresholds != 0)) {
                 ++seeds;
                 list.push_back(static_cast<int32_t>(c));
                 for (int ch : {1, 2, 4})

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core.hpp"
+#include "params.hpp"
 
 namespace dsl {
 
@@ -9,12 +10,13 @@ void collect_candidates(Scratch& s, int k, const dsl_params& p) {
     std::vector<int32_t>& out = s.candidates[k];
     const float* m = s.map(k);
     const float thr = p.keypoint_threshold;
-    if (s.dense[k] || !(thr > 0.0f)) {
+    const bool strict = p.strict_thresholds != 0;
+    if (s.dense[k] || !(strict ? thr >= 0.0f : thr > 0.0f)) {
         // A zero pixel can pass a zero threshold, and exact mode writes everywhere: scan it all.
         out.clear();
         const int32_t n = s.height * s.width;
         for (int32_t i = 0; i < n; ++i)
-            if (m[i] >= thr) out.push_back(i);
+            if (passes(m[i], thr, strict)) out.push_back(i);
         return;
     }
     // The fusion listed each pixel once, when it crossed the threshold. The list is not in raster order;
@@ -32,9 +34,9 @@ bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t rad
             const float q = row[xx];
             const int32_t j = yy * w + xx;
             if (j < idx) {
-                if (!(v > q)) return false;  // an earlier equal neighbour wins the tie
-            } else if (j > idx) {
                 if (!(v >= q)) return false;
+            } else if (j > idx) {
+                if (!(v > q)) return false;  // a later equal neighbour wins the tie: one maximum per plateau
             }
         }
     }

@@ -20,9 +20,19 @@ inline std::string check_decoder_params(const dsl_params& p, int32_t max_players
         return "params: nms_window must be an odd integer in [1, 255]";
     if (!positive(p.truncate) || !positive(p.sigma_min) || !positive(p.weight_divisor))
         return "params: truncate, sigma_min and weight_divisor must be positive and finite";
+    if (p.support != DSL_SUPPORT_DISC && p.support != DSL_SUPPORT_SQUARE) return "params: support must be 0 (disc) or 1 (square)";
+    if (p.gaussian != DSL_GAUSSIAN_APPROX && p.gaussian != DSL_GAUSSIAN_EXP) return "params: gaussian must be 0 (approx) or 1 (exp)";
+    if (!(p.clamp <= 0.0f) && !positive(p.clamp)) return "params: clamp must be finite (<= 0: no clamp)";
+    if (p.keypoint_assignment != DSL_KEYPOINTS_NEAREST_CENTRE && p.keypoint_assignment != DSL_KEYPOINTS_OWN_MASK)
+        return "params: keypoint_assignment must be 0 (nearest centre) or 1 (own mask)";
+    if (p.discard_mask_pixels < 0) return "params: discard_mask_pixels must not be negative";
+    if (p.min_keypoints < 0 || p.min_keypoints > DSL_NUM_TYPES) return "params: min_keypoints must lie in [0, 19]";
     if (p.max_players < 1 || p.max_players > max_players_limit)
         return "params: max_players must lie in [1, " + std::to_string(max_players_limit) + "]";
     return "";
 }
+
+// The thresholds' comparison: '>' when strict (the authors' rule), else '>='.
+inline bool passes(float v, float threshold, bool strict) { return strict ? v > threshold : v >= threshold; }
 
 }  // namespace dsl

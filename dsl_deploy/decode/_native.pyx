@@ -26,6 +26,13 @@ cdef extern from "dsl_decode.h" nogil:
         int32_t exact
         int32_t max_players
         int32_t num_threads
+        int32_t strict_thresholds
+        int32_t support
+        int32_t gaussian
+        float clamp
+        int32_t keypoint_assignment
+        int32_t discard_mask_pixels
+        int32_t min_keypoints
 
     ctypedef struct dsl_fields:
         const float* player
@@ -66,6 +73,10 @@ cdef extern from "dsl_decode.h" nogil:
 
 
 STAGES = ("fuse", "maxima", "assign", "poses", "ball", "total")
+# The C enums' order (dsl_decode.h): index 0 is the authors' rule.
+SUPPORTS = ("disc", "square")
+GAUSSIANS = ("approx", "exp")
+KEYPOINT_ASSIGNMENTS = ("nearest-centre", "own-mask")
 _MAX_SIDE = 8192
 
 
@@ -107,6 +118,12 @@ cdef int _size(str name, object value) except -1:
     return int(value)
 
 
+cdef int _choice(str name, object value, tuple options) except -1:
+    if value not in options:
+        raise InputError(f"params: {name} is {value!r}; expected one of {', '.join(options)}")
+    return options.index(value)
+
+
 cdef object _raise(int status):
     message = dsl_decoder_last_error().decode(errors="replace")
     if status == DSL_ERR_MEMORY:
@@ -133,6 +150,15 @@ cdef class NativeDecoder:
         p.weight_divisor = params.get("weight_divisor", p.weight_divisor)
         p.exact = 1 if params.get("exact", False) else 0
         p.max_players = params.get("max_players", p.max_players)
+        p.strict_thresholds = 1 if params.get("strict_thresholds", True) else 0
+        p.support = _choice("support", params.get("support", "disc"), SUPPORTS)
+        p.gaussian = _choice("gaussian", params.get("gaussian", "approx"), GAUSSIANS)
+        clamp = params.get("clamp", 1.0)
+        p.clamp = 0.0 if clamp is None else clamp
+        p.keypoint_assignment = _choice("keypoint_assignment", params.get("keypoint_assignment", "nearest-centre"),
+                                        KEYPOINT_ASSIGNMENTS)
+        p.discard_mask_pixels = params.get("discard_mask_pixels", p.discard_mask_pixels)
+        p.min_keypoints = params.get("min_keypoints", p.min_keypoints)
         p.num_threads = threads
         self._params = p
         self._ptr = dsl_decoder_create(&self._params)

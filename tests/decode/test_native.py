@@ -104,7 +104,7 @@ def test_all_one_confidences_and_player_map(make_fields, assert_same_result) -> 
 
 def test_touching_players_and_ball_at_the_border(make_fields, assert_same_result, splat_keypoint) -> None:
     h = w = 81
-    spec = ModelSpec(backbone="resnet18").with_input_size(w, h)
+    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), min_keypoints=0)
     rng = np.random.default_rng(2)
     fields = make_fields(rng, h, w, 0, ball=False)
     fields["player"][0, 10:70, 20:60] = 0.9  # one blob, split by the offsets between two centres
@@ -122,7 +122,7 @@ def test_touching_players_and_ball_at_the_border(make_fields, assert_same_result
 
 
 def test_seg_stride_4(make_fields, assert_same_result) -> None:
-    spec = replace(ModelSpec(backbone="resnet18").with_input_size(129), seg_stride=4)
+    spec = replace(ModelSpec(backbone="resnet18").with_input_size(129), seg_stride=4, architecture="light")
     full = make_fields(np.random.default_rng(3), 129, 129, 3)
     fields = {"player": np.ascontiguousarray(full["player"][:, ::4, ::4]),
               "offset": np.ascontiguousarray(full["offset"][:, ::4, ::4]), "pif": full["pif"]}
@@ -156,10 +156,12 @@ def test_two_threads_give_the_same_result(make_fields, assert_same_result) -> No
     np.testing.assert_array_equal(a.labels, b.labels)
 
 
-def test_exact_ties_go_to_the_lowest_centre_with_many_centres() -> None:
-    """Equidistant pixels (the centre lines between 4+ centres) get the lowest index in both implementations."""
+def test_exact_ties_go_to_the_first_centre_in_raster_order() -> None:
+    """Equidistant pixels (the centre lines between 4+ centres) join the first centre in raster order in both
+    implementations (the authors' argmin over centres listed in raster order)."""
     h = w = 49
-    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), keypoint_threshold=0.01)
+    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), keypoint_threshold=0.01,
+                        min_keypoints=0, discard_mask_pixels=0)
     pif = np.zeros((19, 5, 7, 7), np.float32)
     pif[:, 4] = 1.0
     spots = [(8.0, 8.0, 0.9), (40.0, 8.0, 0.8), (8.0, 40.0, 0.7), (40.0, 40.0, 0.6), (24.0, 24.0, 0.5)]
@@ -170,8 +172,9 @@ def test_exact_ties_go_to_the_lowest_centre_with_many_centres() -> None:
     b = Decoder(spec, impl="native")(fields)
     assert a.num_players == 5
     np.testing.assert_array_equal(a.labels, b.labels)
-    assert a.labels[0, 24] == 1 and a.labels[24, 0] == 1  # equidistant from centres 1 and 2 (or 3): the lowest wins
-    assert a.labels[16, 16] == 1  # equidistant from centre 1 (8, 8) and centre 5 (24, 24)
+    assert a.labels[0, 24] == 1 and a.labels[24, 0] == 1  # equidistant from (8, 8) and (40, 8) or (8, 40)
+    assert a.labels[16, 16] == 1  # equidistant from (8, 8) and (24, 24): the earlier in raster order
+    assert a.labels[24, 40] == 2 and a.labels[40, 24] == 5  # (40, 8), then (24, 24), come before (40, 40) and (8, 40)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -179,7 +182,8 @@ def test_many_centres_pruned_and_split_across_threads(threads: int) -> None:
     """49 centres (the core prunes centres per pixel block) over 449x449 player pixels (enough Eq. 4 work that
     two threads split it): labels equal the reference's."""
     h = w = 449
-    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), keypoint_threshold=0.01)
+    spec = with_decoder(ModelSpec(backbone="resnet18").with_input_size(w, h), keypoint_threshold=0.01,
+                        min_keypoints=0, discard_mask_pixels=0)
     pif = np.zeros((19, 5, (h - 1) // 8 + 1, (w - 1) // 8 + 1), np.float32)
     pif[:, 4] = 1.0
     rng = np.random.default_rng(11)
