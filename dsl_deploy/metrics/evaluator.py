@@ -1,11 +1,17 @@
-"""Evaluator: accumulate (FrameResult, Annotation) pairs into the paper's quality measures.
+"""Evaluator: accumulate (FrameResult, Annotation) pairs into the paper's quality measures, by two protocols.
 
 All measures are in percent, as the paper's Table 1: bDQ (ball ROC AUC), pSQ and pDQ (player PQ
-terms), AP, AP50, AP75, AR and F1 (OKS). An undefined measure (e.g. bDQ on a dataset where every
+terms), AP, AP50, AP75, AR and F1 (pose). An undefined measure (e.g. bDQ on a dataset where every
 frame has a ball and every detection hits it, or AP with no annotated pose) is None in the summary
-and '-' in the table. Predictions and annotations outside the court are discarded by the rule of
-`metrics.panoptic.on_court`; for poses, an annotation outside the court is ignored and a predicted
-player whose mask lies outside the court, or more than half in the ignore region, is dropped.
+and '-' in the table. Every frame is scored by both protocols; `protocol` picks the one whose
+measures the summary's top level and the table show, and `summary()["protocols"]` holds both:
+
+- 'paper': the authors' own measures, as their evaluation scripts compute them (`metrics.paper`).
+- 'coco': the standard measures. Predictions and annotations outside the court are discarded by the
+  rule of `metrics.panoptic.on_court`; the ignore region is void (PQ rules); for poses (COCO OKS AP/AR,
+  `metrics.keypoints`), an annotation outside the court is ignored and a predicted player whose mask
+  lies outside the court, or more than half in the ignore region, is dropped; bDQ is the exact ROC AUC
+  of `metrics.ball`.
 """
 from __future__ import annotations
 
@@ -22,8 +28,16 @@ from ..spec import NUM_BODY_PARTS, ModelSpec
 from .ball import DEFAULT_TP_MIN_PX, DEFAULT_TP_RADII, BallAccumulator
 from .keypoints import FEET_SWAP, OksAccumulator, deepsport_sigmas, to_deepsport
 from .panoptic import PanopticCounts, on_court, panoptic_counts
+from .paper import PaperProtocol
 
 SUMMARY_KEYS = ("bDQ", "pSQ", "pDQ", "AP", "AP50", "AP75", "AR", "F1", "frames", "failed")
+PROTOCOLS = ("paper", "coco")
+# What the table's title line says each protocol is.
+PROTOCOL_NOTES = {
+    "paper": "the authors' measures as eval_oks_pq.py and ball_metrics.py compute them; "
+             "F1 = AP AR / (AP + AR) as Table 1; bDQ closed at (1, 1)",
+    "coco": "COCO OKS AP/AR, PQ with void regions, exact ROC AUC; F1 = 2 AP AR / (AP + AR)",
+}
 
 
 def _boxes_xywh(labels: np.ndarray, count: int) -> np.ndarray:
@@ -49,11 +63,15 @@ class Evaluator:
     tp_radii: float = DEFAULT_TP_RADII
     tp_min_px: float = DEFAULT_TP_MIN_PX
     court_rule: str = "foot"
+    protocol: str = "coco"
     frames: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     times_ms: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+        self.paper = PaperProtocol()
         self.ball = BallAccumulator(self.tp_radii, self.tp_min_px)
         self.panoptic = PanopticCounts()
         self._poses: dict[str, OksAccumulator] = {}
@@ -78,8 +96,11 @@ class Evaluator:
                              "map the result back to frame coordinates first")
         counts = panoptic_counts(result.labels, ann.instances, ignore=ann.ignore, court=ann.court,
                                  court_rule=self.court_rule)
+        if result.ball is not None and not math.isfinite(float(result.ball.score)):
+            raise InputError(f"frame {ann.image_id or self.frames}: ball score must be finite, got {result.ball.score}")
         self.ball.add(result.ball, ann.ball)
         self._add_poses(result, ann)
+        self.paper.add(result, ann)
         self.panoptic += counts
         self.frames += 1
         if "total" in result.timings:
@@ -108,7 +129,21 @@ class Evaluator:
         self.failures.append((str(frame_id), str(reason)))
 
     def summary(self) -> dict[str, Any]:
-        """{bDQ, pSQ, pDQ, AP, AP50, AP75, AR, F1, F1_paper (percent or None), frames, failed, ms, ms_std, counts}."""
+        """The chosen protocol's {bDQ, pSQ, pDQ, AP, AP50, AP75, AR, F1, counts, ...} (percent or None), with
+        protocol, protocols (both protocols' measures), frames, failed, ms, ms_std, pose_format."""
+        measures = {"paper": self.paper.summary(), "coco": self._coco_summary()}
+        out: dict[str, Any] = {**measures[self.protocol], "protocol": self.protocol}
+        out["frames"] = self.frames
+        out["failed"] = len(self.failures)
+        t = np.asarray(self.times_ms)
+        out["ms"] = round(float(t.mean()), 3) if t.size else None
+        out["ms_std"] = round(float(t.std()), 3) if t.size else None
+        out["pose_format"] = next(iter(self._poses)) if self._poses else None
+        out["protocols"] = measures
+        return out
+
+    def _coco_summary(self) -> dict[str, Any]:
+        """The coco protocol's measures: {bDQ, pSQ, pDQ, AP, AP50, AP75, AR, F1, F1_paper, counts}."""
         def pct(v: float) -> float | None:
             return None if v is None or not math.isfinite(v) else round(100.0 * v, 4)
 
@@ -123,12 +158,6 @@ class Evaluator:
         # The paper's Table 1 prints AP AR / (AP + AR) under F1 (87.5, 82.1 -> 42.4): kept for comparison.
         ap, ar = out["AP"], out["AR"]
         out["F1_paper"] = round(ap * ar / (ap + ar), 4) if ap is not None and ar is not None and ap + ar > 0 else None
-        out["frames"] = self.frames
-        out["failed"] = len(self.failures)
-        t = np.asarray(self.times_ms)
-        out["ms"] = round(float(t.mean()), 3) if t.size else None
-        out["ms_std"] = round(float(t.std()), 3) if t.size else None
-        out["pose_format"] = next(iter(self._poses)) if self._poses else None
         out["counts"] = {"players_tp": self.panoptic.tp, "players_fp": self.panoptic.fp,
                          "players_fn": self.panoptic.fn, **self.ball.counts(),
                          "poses_annotated": next(iter(self._poses.values())).num_gt if self._poses else 0}
@@ -140,8 +169,10 @@ def _cell(v: Any, digits: int) -> str:
 
 
 def format_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> str:
-    """The paper's Table 1 layout: Method | bDQ | pSQ | pDQ | AP | AR | F1 | ms | MB."""
+    """A title line naming the protocol, then the paper's Table 1 layout: Method | bDQ | pSQ | pDQ | AP | AR | F1 | ms | MB."""
+    rows = list(rows)
     head = ["Method", "bDQ", "pSQ", "pDQ", "AP", "AR", "F1", "ms", "MB"]
+    protocols = sorted({str(s.get("protocol", "coco")) for _, s in rows})
     lines = []
     for name, s in rows:
         ms = "-" if s.get("ms") is None else f"{s['ms']:.1f} ± {s.get('ms_std') or 0.0:.1f}"
@@ -154,4 +185,5 @@ def format_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
 
     rule = "-" * len(fmt(head))
-    return "\n".join([fmt(head), rule] + [fmt(r) for r in lines])
+    title = "; ".join(f"protocol {p}: {PROTOCOL_NOTES.get(p, 'unknown')}" for p in protocols)
+    return "\n".join([title, fmt(head), rule] + [fmt(r) for r in lines])

@@ -46,9 +46,14 @@ def test_perfect_frames_score_100() -> None:
     assert s["bDQ"] == pytest.approx(100)
     assert s["frames"] == 4 and s["failed"] == 0 and s["ms"] == pytest.approx(12.0)
     table = format_table([("DeepSportLab (test)", {**s, "MB": 812.4})])
-    head, _, row = table.splitlines()
+    title, head, _, row = table.splitlines()
+    assert title.startswith("protocol coco: COCO OKS AP/AR")
     assert head.split() == ["Method", "bDQ", "pSQ", "pDQ", "AP", "AR", "F1", "ms", "MB"]
     assert row.split()[-5:] == ["100.0", "12.0", "±", "0.0", "812"]
+    paper = s["protocols"]["paper"]  # the same frames by the authors' rules: perfect too
+    assert paper["pSQ"] == pytest.approx(100) and paper["pDQ"] == pytest.approx(100)
+    assert paper["AP"] == pytest.approx(100) and paper["AR"] == pytest.approx(100) and paper["F1"] == pytest.approx(50)
+    assert s["protocols"]["coco"]["AP"] == s["AP"] and s["protocol"] == "coco"
 
 
 def test_degraded_result_and_failures() -> None:
@@ -64,7 +69,7 @@ def test_degraded_result_and_failures() -> None:
     assert s["F1_paper"] == pytest.approx(s["F1"] / 2, abs=1e-3)
     assert s["bDQ"] is None  # one frame, one ball: no negative sample, undefined
     assert s["failed"] == 1 and ev.failures == [("frame-7", "backend error")]
-    assert "-" in format_table([("x", s)]).splitlines()[2].split()
+    assert "-" in format_table([("x", s)]).splitlines()[3].split()
 
 
 def test_deepsport_poses_with_swapped_feet() -> None:
