@@ -39,7 +39,9 @@ def native_extensions() -> list:
     from Cython.Build import cythonize
     from setuptools import Extension
 
-    sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "src").glob("*.cpp"))
+    # csrc/src/masks.cpp (frame-resolution masks, dsl_masks.h) goes into its own module below.
+    sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "src").glob("*.cpp")
+                                                    if p.name != "masks.cpp")
     omp = openmp_flags()
     ext = Extension(
         "dsl_deploy.decode._native",
@@ -51,7 +53,15 @@ def native_extensions() -> list:
         extra_link_args=omp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
-    return cythonize([ext], language_level=3, quiet=True)
+    masks = Extension(
+        "dsl_deploy.runtime._masks",
+        sources=["dsl_deploy/runtime/_masks.pyx", "csrc/src/masks.cpp"],
+        include_dirs=["csrc/include", numpy.get_include()],
+        language="c++",
+        extra_compile_args=["-std=c++17", "-O3"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    return cythonize([ext, masks], language_level=3, quiet=True)
 
 
 class BuildExtWithCuda(build_ext):

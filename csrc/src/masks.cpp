@@ -63,6 +63,32 @@ int check_geometry(const int32_t* labels, int32_t height, int32_t width, const d
     return DSL_MASKS_OK;
 }
 
+// The sampling table of one axis ("columns" or "rows"): the caller's (checked) or the exact rule's.
+int sampling_table(const int32_t* given, int32_t src, int32_t dst, const char* axis, std::vector<int32_t>& out) {
+    if (given == nullptr) {
+        nearest_table(src, dst, out);
+        return DSL_MASKS_OK;
+    }
+    out.assign(given, given + dst);
+    for (int32_t i = 0; i < dst; ++i) {
+        const int32_t v = out[static_cast<size_t>(i)];
+        if (v < 0 || v >= src || (i > 0 && v < out[static_cast<size_t>(i) - 1])) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf, "letterbox.%s[%d] = %d: expected non-decreasing indices in 0..%d",
+                          axis, i, v, src - 1);
+            g_error = buf;
+            return DSL_MASKS_ERR_ARGUMENT;
+        }
+    }
+    return DSL_MASKS_OK;
+}
+
+int tables(const dsl_letterbox* lb, std::vector<int32_t>& xs, std::vector<int32_t>& ys) {
+    int status = sampling_table(lb->columns, lb->crop_width, lb->frame_width, "columns", xs);
+    if (status != DSL_MASKS_OK) return status;
+    return sampling_table(lb->rows, lb->crop_height, lb->frame_height, "rows", ys);
+}
+
 }  // namespace
 
 struct dsl_masks {
@@ -96,11 +122,11 @@ int dsl_masks_rle(dsl_masks* m, const int32_t* labels, int32_t height, int32_t w
     if (num_players < 0 || num_players > DSL_MASKS_MAX_PLAYERS)
         return fail(DSL_MASKS_ERR_ARGUMENT, "num_players: %lld is outside 0..%lld", num_players,
                     DSL_MASKS_MAX_PLAYERS);
-    const int32_t fw = lb->frame_width, fh = lb->frame_height, cw = lb->crop_width, ch = lb->crop_height;
+    const int32_t fw = lb->frame_width, fh = lb->frame_height, ch = lb->crop_height;
     const int64_t total = static_cast<int64_t>(fw) * fh;
     try {
-        nearest_table(cw, fw, m->xs);
-        nearest_table(ch, fh, m->ys);
+        status = tables(lb, m->xs, m->ys);
+        if (status != DSL_MASKS_OK) return status;
         m->row_start.assign(static_cast<size_t>(ch) + 1, 0);
         for (int32_t y = 0; y < fh; ++y) m->row_start[static_cast<size_t>(m->ys[static_cast<size_t>(y)]) + 1]++;
         for (int32_t r = 0; r < ch; ++r) m->row_start[static_cast<size_t>(r) + 1] += m->row_start[static_cast<size_t>(r)];
@@ -182,8 +208,8 @@ int dsl_masks_frame_labels(const int32_t* labels, int32_t height, int32_t width,
     if (out == nullptr) return fail(DSL_MASKS_ERR_ARGUMENT, "out: NULL pointer");
     std::vector<int32_t> xs, ys;
     try {
-        nearest_table(lb->crop_width, lb->frame_width, xs);
-        nearest_table(lb->crop_height, lb->frame_height, ys);
+        status = tables(lb, xs, ys);
+        if (status != DSL_MASKS_OK) return status;
     } catch (const std::bad_alloc&) {
         return fail(DSL_MASKS_ERR_MEMORY, "dsl_masks_frame_labels: out of memory");
     }
