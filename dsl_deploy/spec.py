@@ -296,6 +296,7 @@ _V1_DECODER_DEFAULTS: dict[str, Any] = {
 def _migrate_v1(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """A v1 spec as v2: its decoder defaults become the authors' rules, values it chose are kept; say so once."""
     out = dict(data)
+    out["spec_version"] = SPEC_VERSION
     old = data.get("decoder", {})
     if not isinstance(old, Mapping):
         return out  # from_dict names the malformed field

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -35,6 +35,7 @@ class Case:
     seed: int = 0
     distinct_frames: int = 8
     save_outputs: str | None = None  # .npz path: the first frame's network outputs, for parity columns
+    decoder_params: dict[str, Any] = field(default_factory=dict)  # DecoderSpec overrides (--decoder-set)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON)."""
@@ -107,7 +108,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     backend = _backend(case)
     on_gpu = runs_on_gpu(backend)
     gpu_peak = gpu_used_mb() if on_gpu else None
-    spec = backend.spec
+    spec = backend.spec.with_decoder(case.decoder_params)
     load_ms = (time.perf_counter() - t_load) * 1e3
     decoder = make_decoder(case.decoder, spec)
     pre = Preprocessor(spec)
@@ -157,6 +158,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         "spec": {"backbone": spec.backbone, "width": spec.input.width, "height": spec.input.height},
         "decode_fields": describe_fields(case),
         "decoder_impl": decoder_impl(case.decoder),
+        "decoder_params": asdict(spec.decoder),
         "load_ms": load_ms,
         "ms": stats,
         "fps": case.batch * 1e3 / median_total if median_total > 0 else None,

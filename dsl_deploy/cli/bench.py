@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..bench.cases import DECODERS, FIELD_SOURCES, Case
 from ..errors import BackendUnavailable, DslError, InputError
-from .common import cli_entry
+from .common import add_decoder_set, cli_entry, parse_decoder_set
 
 EPILOG = """\
 examples:
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
     p.add_argument("--decoder", default="auto", choices=[d for d in DECODERS if d != "paper"],
                    help="our decoder (default: auto = native if built, else numpy)")
+    add_decoder_set(p)
     p.add_argument("--fields", default="ground-truth", choices=FIELD_SOURCES,
                    help="what the decoders are timed on (default: ground-truth fields of the synthetic frames, "
                         "sparse like a trained network's; 'network' decodes the model's own outputs)")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             raise BackendUnavailable(reason)
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
-                  seed=args.seed)
+                  seed=args.seed, decoder_params=parse_decoder_set(args.decoder_set))
     from ..decode import resolve_impl
     ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {resolve_impl(args.decoder)} decoder)",
                 artifact=artifact, decoder=args.decoder, **common)
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     decoder="paper", **common)
     settings = {"artifact": artifact, "reference": reference, "iters": iters, "warmup": warmup,
                 "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
+                "decoder_set": parse_decoder_set(args.decoder_set),
                 "seed": args.seed, "demo": bool(args.demo)}
     from ..machine import machine_slug
     from ..bench.report import format_table, write_json, write_plot

@@ -1,7 +1,8 @@
-"""dsl-eval: run the whole pipeline over a dataset and score it as the paper does (bDQ, pSQ, pDQ, OKS AP/AR)."""
+"""dsl-eval: run the whole pipeline over a dataset and score it as the paper does (bDQ, pSQ, pDQ, pose AP/AR)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import signal
@@ -12,17 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, DslError, InputError
-from .common import cli_entry
+from .common import add_decoder_set, cli_entry, parse_decoder_set
 
 EPILOG = """\
 examples:
   dsl-eval --model model.onnx --data synthetic:50             # 50 synthetic scenes at the model's input size
   dsl-eval --model model.engine --data coco/person_keypoints_val2017.json --out eval/ --limit 500
   dsl-eval --model model.pth --data deepsport/ --decoder numpy
+  dsl-eval --model model.onnx --data deepsport/ --protocol coco   # the standard COCO/PQ measures instead
 
 Data: 'synthetic:N' (deterministic scenes, --seed and --frame-size), a COCO keypoints JSON
 (dsl_deploy.data.coco) or a DeepSport folder (dsl_deploy.data.deepsport). Measures are in percent, as in
-the paper's Table 1; ms is the mean +- std of the pipeline's per-frame total (preprocess, inference,
+the paper's Table 1. Protocols: 'paper' computes them as the authors' evaluation scripts do (eval_oks_pq.py,
+ball_metrics.py: the numbers to set beside Table 1); 'coco' gives the standard ones (COCO OKS AP/AR, PQ with
+void regions, exact ROC AUC). Every frame is scored by both: the table shows the chosen protocol and names it,
+summary.json holds both. ms is the mean +- std of the pipeline's per-frame total (preprocess, inference,
 decode, mapping back to the frame); MB is the peak resident memory of this process. A frame that fails
 is reported on stderr with its id and reason, counted as failed, and the run goes on. With --out: a
 JSON summary, COCO-format keypoint and segmentation results (RLE masks), and for synthetic data the
@@ -42,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for summary.json and the COCO-format result files (default: none written)")
     p.add_argument("--decoder", default="auto", choices=("auto", "native", "numpy", "cuda"),
                    help="decoder implementation (default: auto = native if built, else numpy)")
+    add_decoder_set(p)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most this many frames (default: all)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
     p.add_argument("--images", default=None, metavar="DIR",
@@ -54,11 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes (default: %(default)s)")
     p.add_argument("--frame-size", default=None, metavar="WxH",
                    help="size of the synthetic frames (default: the model's input size)")
+    p.add_argument("--protocol", default="paper", choices=("paper", "coco"),
+                   help="measures the table shows: 'paper' = as the authors' scripts compute them, for the "
+                        "comparison with Table 1; 'coco' = COCO OKS AP/AR, PQ with void, exact ROC AUC "
+                        "(default: %(default)s; summary.json holds both)")
     p.add_argument("--court-rule", default="foot", choices=("foot", "centroid", "majority"),
-                   help="when a player is on the court, if the data has a court mask (default: foot = the "
-                        "middle of its lowest pixels lies on the court)")
+                   help="coco protocol: when a player is on the court, if the data has a court mask (default: "
+                        "foot = the middle of its lowest pixels lies on the court)")
     p.add_argument("--tp-radii", type=float, default=1.0,
-                   help="a ball detection hits when within this many ball radii of the ball (default: %(default)s)")
+                   help="coco protocol: a ball detection hits when within this many ball radii of the ball "
+                        "(default: %(default)s)")
     p.add_argument("--tp-min-px", type=float, default=5.0,
                    help="... or within this many pixels, whichever is larger (default: %(default)s)")
     p.add_argument("--name", default=None, help="row label in the table (default: the model file name)")
@@ -269,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..runtime import Pipeline
 
     out = _make_out_folder(args.out) if args.out else None
-    pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads)
+    pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads,
+                        decoder_params=parse_decoder_set(args.decoder_set))
     spec = pipeline.spec
     frame_size = _parse_size(args.frame_size) if args.frame_size else (spec.input.width, spec.input.height)
     data = open_dataset(args.data, frame_size=frame_size, seed=args.seed, images=args.images,
@@ -277,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     count = len(data) if args.limit is None else min(args.limit, len(data))
     if count == 0:
         raise DataError(f"--data {args.data}: the dataset has no frame")
-    evaluator = Evaluator(spec, tp_radii=args.tp_radii, tp_min_px=args.tp_min_px, court_rule=args.court_rule)
+    evaluator = Evaluator(spec, tp_radii=args.tp_radii, tp_min_px=args.tp_min_px, court_rule=args.court_rule,
+                          protocol=args.protocol)
     started = time.perf_counter()
     records, done, signum = _score_frames(data, pipeline, evaluator, count, keep_records=out is not None,
                                               progress=not args.no_progress)
@@ -295,8 +308,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - started:.1f} s; decoder {getattr(pipeline.decoder, 'impl', args.decoder)}")
     if out is not None:
         doc = {"model": str(args.model), "data": args.data, "limit": args.limit, "decoder": args.decoder,
-               "spec": spec.to_dict(), "settings": {"court_rule": args.court_rule, "tp_radii": args.tp_radii,
-                                                     "tp_min_px": args.tp_min_px, "seed": args.seed},
+               "decoder_params": dataclasses.asdict(spec.decoder),
+               "spec": spec.to_dict(), "settings": {"protocol": args.protocol, "court_rule": args.court_rule,
+                                                     "tp_radii": args.tp_radii, "tp_min_px": args.tp_min_px,
+                                                     "seed": args.seed},
                "frames_requested": count, "stopped_by": stopped_by,
                "summary": summary, "failures": [{"frame": f, "reason": r} for f, r in evaluator.failures],
                "versions": _versions()}

@@ -1,4 +1,4 @@
-"""dsl-export: checkpoint (.pth) -> ONNX (ready fields, spec in the metadata), checked on ONNX Runtime."""
+"""dsl-export: checkpoint (.pth, or the authors' .pkl) -> ONNX (ready fields, spec in the metadata), checked."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,11 @@ examples:
   dsl-export model.pth -o model.onnx --opset 17 --atol 1e-3
   dsl-export model.pth --size 961 -o model-961.onnx   # another input size ((size-1) % 16 == 0 fits)
   dsl-export --info model.pth                 # parameters and GFLOPs at the spec's input size
+  dsl-export resnet50-...-cifcent-pan-ball-edge641.pkl   # a checkpoint of the authors' DeepSportLab code
+
+The authors' checkpoints (their whole pickled model, {'model_state_dict': ...} or a bare state dict) are
+read without their code and without running anything from the file: only tensors and module state are
+rebuilt; a file naming anything else is refused. Their network is the default architecture here.
 
 The ONNX file takes `image` [B,3,H,W] float32 (RGB, ImageNet-normalised: see dsl_deploy.preprocess) and
 returns the ready fields `player`, `offset`, `pif` (docs/architecture.md); the batch axis is dynamic.
@@ -26,14 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The dsl-export argument parser."""
     p = argparse.ArgumentParser(prog="dsl-export", description=__doc__, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="checkpoint written by dsl-train (.pth)")
+    p.add_argument("checkpoint", help="checkpoint written by dsl-train (.pth), or the authors' (.pkl, state dict)")
     p.add_argument("-o", "--output", metavar="ONNX", default=None,
                    help="ONNX file to write (default: the checkpoint's name with .onnx)")
     p.add_argument("--info", action="store_true",
                    help="print parameters and GFLOPs of the checkpoint's network and stop (no export)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     p.add_argument("--size", type=int, default=None,
-                   help="square input size to export at (default: the checkpoint spec's size, 641 for the paper)")
+                   help="square input size to export at (default: the checkpoint spec's size; for the authors' "
+                        "checkpoints their training edge when recorded, else 641 as the paper)")
     p.add_argument("--no-simplify", action="store_true",
                    help="keep the graph as exported (default: simplify with onnxslim when installed, and fall "
                         "back to the unsimplified graph if that fails or changes the outputs)")
@@ -64,6 +70,7 @@ def _warn(msg: str) -> None:
 
 
 def _print_info(info: dict, train: dict) -> None:
+    print(f"architecture  {info['architecture']}")
     print(f"backbone      {info['backbone']}")
     print(f"input         {info['input']}")
     print(f"parameters    {info['params']:,} ({info['params_m']:.2f} M)")
@@ -93,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_file():  # before importing torch: the commonest mistake gets its answer at once
         raise ArtifactError(f"{source}: no such checkpoint file")
     from ..export import export_onnx, model_info
-    from ..model import load_checkpoint
+    from ..model.checkpoint import load_any_checkpoint
+    from ..spec import describe_decoder
 
-    ckpt = load_checkpoint(source)
+    ckpt = load_any_checkpoint(source, size=args.size)
     spec = ckpt.spec if args.size is None else ckpt.spec.with_input_size(args.size)
-    step(f"loaded {source} ({spec.backbone}, checkpoint format {ckpt.version})")
+    origin = ckpt.train.get("source") if ckpt.version == 0 else f"checkpoint format {ckpt.version}"
+    step(f"loaded {source} ({spec.architecture} {spec.backbone}, {origin})")
     if not spec.fits_strides():
         _warn(f"input size {spec.input.width}x{spec.input.height} does not fit the network strides "
               f"((size-1) % {spec.backbone_stride} != 0, e.g. {16 * ((spec.input.width - 1) // 16) + 1}); "
@@ -106,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="input size .* does not fit")
     if args.info:
         _print_info(model_info(ckpt.model, spec), ckpt.train)
+        print("decoder       " + describe_decoder(spec.decoder))
         return 0
     n_params = sum(p.numel() for p in ckpt.model.parameters())
     step(f"{n_params / 1e6:.2f} M parameters at {spec.input.width}x{spec.input.height} "

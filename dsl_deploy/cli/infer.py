@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DslError, InputError
 from ..signals import GracefulStop
-from .common import cli_entry
+from .common import add_decoder_set, cli_entry, parse_decoder_set
 
 PROG = "dsl-infer"
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N frames read from the source (default: all)")
     p.add_argument("--decoder", choices=("auto", "native", "numpy", "cuda"), default="auto",
                    help="decoder implementation; auto picks native when built, else numpy (default: auto)")
+    add_decoder_set(p)
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice, all cores)")
     p.add_argument("--providers", default=None, metavar="LIST",
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         with stopper, ExitStack() as stack:
             source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect))
             pipeline = stack.enter_context(Pipeline(args.model, decoder=args.decoder, threads=args.threads,
-                                                    providers=providers))
+                                                    providers=providers,
+                                                    decoder_params=parse_decoder_set(args.decoder_set)))
             if args.coco and source.live:
                 logger.warning("--coco keeps every record in memory until the end; with a live source memory "
                                "grows for as long as it runs")

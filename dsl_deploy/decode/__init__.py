@@ -5,7 +5,7 @@ buffers across frames, `fuse(pif, height, width)` for the Eq. 3 maps alone.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -16,9 +16,10 @@ from .decoder import IMPLS, Decoder, native_available, resolve_impl
 __all__ = ["IMPLS", "Decoder", "decode", "fuse", "native_available", "resolve_impl"]
 
 
-def decode(fields: Mapping[str, np.ndarray], spec: ModelSpec, *, impl: str = "auto") -> FrameResult:
+def decode(fields: Mapping[str, np.ndarray], spec: ModelSpec, *, impl: str = "auto",
+           params: Mapping[str, Any] | None = None) -> FrameResult:
     """Decode one frame's ready fields (player, offset, pif; batch of 1 allowed) into a FrameResult."""
-    return Decoder(spec, impl=impl)(fields)
+    return Decoder(spec, impl=impl, params=params)(fields)
 
 
 def fuse(pif: np.ndarray, height: int, width: int, *, exact: bool = False, impl: str = "native",

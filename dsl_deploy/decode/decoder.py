@@ -71,13 +71,20 @@ def _cuda_decoder(spec: ModelSpec) -> Any:
 
 
 class Decoder:
-    """Decode ready fields into a FrameResult with the chosen implementation; reuse it across frames."""
+    """Decode ready fields into a FrameResult with the chosen implementation; reuse it across frames.
 
-    def __init__(self, spec: ModelSpec, *, impl: str = "auto", threads: int = 1) -> None:
+    `params` overrides decoder parameters of the spec (DecoderSpec field names, e.g. {"nms_window": 9}).
+    """
+
+    def __init__(self, spec: ModelSpec, *, impl: str = "auto", threads: int = 1,
+                 params: Mapping[str, Any] | None = None) -> None:
         if not isinstance(spec, ModelSpec):
             raise InputError(f"spec: expected a ModelSpec, got {type(spec).__name__}")
         if not isinstance(threads, int) or threads < 1:
             raise InputError(f"threads: expected a positive integer, got {threads!r}")
+        if params is not None and not isinstance(params, Mapping):
+            raise InputError(f"params: expected a mapping of decoder parameters, got {type(params).__name__}")
+        spec = spec.with_decoder(params)
         spec.validate()
         self.spec = spec
         self.impl = resolve_impl(impl)

@@ -42,7 +42,8 @@ class Pipeline:
     ("auto", "numpy", "native", "cuda") or is a callable fields -> FrameResult. `threads` and
     `providers` go to the ONNX Runtime backend. `labels` is "frame" (the label map resized to the
     frame: masks and areas in frame pixels) or "crop" (kept at network resolution, cropped to the
-    letterboxed content; see `mapping.result_to_frame`).
+    letterboxed content; see `mapping.result_to_frame`). `decoder_params` overrides decoder parameters of
+    the artifact's spec for this pipeline (DecoderSpec field names, e.g. {"nms_window": 9}).
 
     `pipeline(frame)` runs one BGR uint8 frame; `pipeline.stream(source)` runs a source pipelined in
     threads. A Pipeline runs one call or one stream at a time. `close()` releases the backend when the
@@ -50,7 +51,8 @@ class Pipeline:
     """
 
     def __init__(self, artifact: "str | Path | Backend", *, decoder: "str | DecoderFn" = "auto",
-                 threads: int | None = None, providers: list[str] | None = None, labels: str = "frame"):
+                 threads: int | None = None, providers: list[str] | None = None, labels: str = "frame",
+                 decoder_params: Mapping[str, Any] | None = None):
         if labels not in LABEL_MODES:
             raise InputError(f"labels: expected one of {', '.join(LABEL_MODES)}, got {labels!r}")
         if threads is not None and threads < 1:
@@ -69,9 +71,9 @@ class Pipeline:
         else:
             raise InputError(f"artifact: expected a path to a .onnx/.engine/.pth file or a Backend, got "
                              f"{type(artifact).__name__}")
-        self.spec: ModelSpec = self.backend.spec
         self.labels = labels
         try:
+            self.spec: ModelSpec = self.backend.spec.with_decoder(decoder_params)
             self.decoder = _make_decoder(decoder, self.spec)
         except BaseException:
             self.close()
