@@ -59,25 +59,67 @@ def _coco_eval(gt_path: Path, res_path: Path, iou_type: str) -> np.ndarray:
     return ev.stats
 
 
+def _oracle_expected(seed: int = 0) -> tuple[dict, object]:
+    """The measures of the oracle's frame computed in-process (decode with the NumPy reference, Evaluator)."""
+    from dsl_deploy.decode import decode
+    from dsl_deploy.metrics.evaluator import Evaluator
+
+    spec = default_spec("resnet18", SIZE)
+    _, ann = SyntheticScenes(seed, SIZE, SIZE)[0]
+    result = decode(ideal_fields(ann, spec), spec, impl="numpy")
+    ev = Evaluator(spec)
+    ev.add(result, ann)
+    return ev.summary()["protocols"], result
+
+
 def test_known_answer_and_result_files(oracle: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:1", "--out", str(out), "--decoder", "numpy",
              "--name", "oracle")
     assert r.returncode == 0, r.stderr
-    head, _, row = r.stdout.splitlines()[:3]
+    title, head, _, row = r.stdout.splitlines()[:4]
+    assert title.startswith("protocol paper: the authors' measures")  # the default protocol, named
     assert head.split() == ["Method", "bDQ", "pSQ", "pDQ", "AP", "AR", "F1", "ms", "MB"]
-    cells = row.split()
-    assert cells[0] == "oracle" and cells[2:4] == ["100.0", "100.0"]
     assert "dsl-eval" in r.stderr  # the progress bar
     doc = json.loads((out / "summary.json").read_text())
     s = doc["summary"]
-    assert s["frames"] == 1 and s["failed"] == 0 and s["pSQ"] == 100.0 and s["MB"] > 0 and s["ms"] > 0
-    assert s["AP"] >= 60.0  # the round trip's level: hidden keypoints cannot come back (tests/test_roundtrip.py)
-    # The result files are COCO: pycocotools scores the keypoints as our AP, and the masks perfectly.
+    cells = row.split()
+    assert cells[0] == "oracle" and cells[1:7] == [f"{s[k]:.{2 if k == 'bDQ' else 1}f}"
+                                                   for k in ("bDQ", "pSQ", "pDQ", "AP", "AR", "F1")]
+    assert s["frames"] == 1 and s["failed"] == 0 and s["MB"] > 0 and s["ms"] > 0
+    assert s["protocol"] == doc["settings"]["protocol"] == "paper" and set(s["protocols"]) == {"paper", "coco"}
+    # Known answer: the whole command (ONNX model, Pipeline, letterbox, mapping back) scores this frame
+    # exactly as the library does on the decoded ideal fields, under both protocols.
+    expected, result = _oracle_expected()
+    assert s["protocols"] == json.loads(json.dumps(expected))
+    assert {k: s[k] for k in ("bDQ", "pSQ", "pDQ", "AP", "AR", "F1")} == {
+        k: expected["paper"][k] for k in ("bDQ", "pSQ", "pDQ", "AP", "AR", "F1")}
+    coco = s["protocols"]["coco"]
+    assert coco["pSQ"] >= 95.0 and coco["AP"] >= 60.0  # the round trip's level (tests/test_roundtrip.py)
+    # The result files are COCO: pycocotools scores the keypoints as the coco protocol's AP, and reads back
+    # the masks of the decoded players.
     stats = _coco_eval(out / "groundtruth.json", out / "keypoints_results.json", "keypoints")
-    assert 100 * stats[0] == pytest.approx(s["AP"], abs=1e-3)
-    seg = _coco_eval(out / "groundtruth.json", out / "segmentation_results.json", "segm")
-    assert seg[0] == pytest.approx(1.0)
+    assert 100 * stats[0] == pytest.approx(coco["AP"], abs=1e-3)
+    from pycocotools import mask as mask_utils
+
+    segs = json.loads((out / "segmentation_results.json").read_text())
+    assert len(segs) == result.num_players
+    for i, seg in enumerate(segs):
+        rle = {"size": seg["segmentation"]["size"], "counts": seg["segmentation"]["counts"].encode()}
+        np.testing.assert_array_equal(mask_utils.decode(rle).astype(bool), result.labels == i + 1)
+
+
+def test_coco_protocol_table(oracle: Path, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    from dsl_deploy.cli import eval as eval_cli
+
+    rc = eval_cli.main(["--model", str(oracle), "--data", "synthetic:1", "--no-progress", "--protocol", "coco",
+                        "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    title, _, _, row = out.splitlines()[:4]
+    s = json.loads((tmp_path / "summary.json").read_text())["summary"]
+    assert title.startswith("protocol coco: COCO OKS AP/AR") and s["protocol"] == "coco"
+    assert row.split()[4] == f"{s['protocols']['coco']['AP']:.1f}" and s["AP"] == s["protocols"]["coco"]["AP"]
 
 
 def test_failed_frames_are_reported_and_counted(oracle: Path, monkeypatch: pytest.MonkeyPatch,
@@ -121,7 +163,8 @@ def test_ctrl_c_keeps_the_frames_scored(oracle: Path, monkeypatch: pytest.Monkey
     assert "stopped by SIGINT after 3 of 6 frames" in err and "3 frames scored, 0 failed" in out
     doc = json.loads((tmp_path / "summary.json").read_text())
     assert doc["stopped_by"] == "SIGINT" and doc["frames_requested"] == 6 and doc["summary"]["frames"] == 3
-    assert doc["summary"]["pSQ"] == 100.0
+    expected = _oracle_expected()[0]["paper"]  # three copies of one frame: that frame's PQ terms
+    assert (doc["summary"]["pSQ"], doc["summary"]["pDQ"]) == (expected["pSQ"], expected["pDQ"])
     assert len({r["image_id"] for r in json.loads((tmp_path / "keypoints_results.json").read_text())}) == 3
 
 
@@ -146,7 +189,17 @@ def test_coco_json_data_with_a_missing_image(oracle: Path, tmp_path: Path) -> No
     assert "1 frames scored, 1 failed" in r.stdout
     assert "frame scene1.png: failed:" in r.stderr and "missing" in r.stderr
     doc = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert doc["summary"]["pSQ"] == 100.0 and doc["summary"]["pDQ"] == 100.0
+    # Frame 0 scored as the library scores the oracle's decoded fields against the JSON's annotation.
+    from dsl_deploy.data.coco import CocoDataset
+    from dsl_deploy.decode import decode
+    from dsl_deploy.metrics.evaluator import Evaluator
+
+    spec = default_spec("resnet18", SIZE)
+    ev = Evaluator(spec)
+    frame0 = CocoDataset(tmp_path / "gt.json", tmp_path)[0][1]
+    ev.add(decode(ideal_fields(scenes[0][1], spec), spec, impl="numpy"), frame0)
+    assert doc["summary"]["protocols"] == json.loads(json.dumps(ev.summary()["protocols"]))
+    assert doc["summary"]["pSQ"] >= 95.0
     assert doc["failures"][0]["frame"] == "scene1.png"
     kps = json.loads((tmp_path / "o" / "keypoints_results.json").read_text())
     assert kps and {k["image_id"] for k in kps} == {10}  # the dataset's own image ids
@@ -232,7 +285,7 @@ def test_help_explains_every_option() -> None:
     assert r.returncode == 0
     for opt in ("--model", "--data", "--out", "--decoder", "--limit", "--threads", "--images", "--coco-filter",
                 "--scale", "--seed", "--frame-size",
-                "--court-rule", "--tp-radii", "--tp-min-px", "--name", "--no-progress"):
+                "--protocol", "--court-rule", "--tp-radii", "--tp-min-px", "--name", "--no-progress"):
         assert opt in r.stdout
     assert "default" in r.stdout and "synthetic:N" in r.stdout
 
