@@ -78,6 +78,10 @@ class FrameResult:
         """Boolean mask of player i."""
         return self.labels == (i + 1)
 
+    def rle(self, i: int) -> dict[str, Any]:
+        """COCO uncompressed RLE of player i's mask (what to_dict writes)."""
+        return mask_to_rle(self.mask(i))
+
     @classmethod
     def empty(cls, height: int, width: int) -> "FrameResult":
         """A frame with no player and no ball."""
@@ -96,17 +100,21 @@ class FrameResult:
         if masks not in ("rle", "none"):
             raise ValueError(f"masks must be 'rle' or 'none', got {masks!r}")
         players = []
+        # Python floats first (float64 tolist: exactly float() of each element), not a numpy scalar per number.
+        scores, boxes, centers, keypoints = (np.asarray(a, np.float64).tolist() for a in
+                                             (self.scores, self.boxes, self.centers, self.keypoints))
+        areas = np.asarray(self.areas).tolist()
         for i in range(self.num_players):
             p: dict[str, Any] = {
                 "id": i + 1,
-                "score": round(float(self.scores[i]), 5),
-                "bbox": [round(float(v), 2) for v in self.boxes[i]],
-                "area": int(self.areas[i]),
-                "center": [round(float(v), 2) for v in self.centers[i]],
-                "keypoints": [[round(float(v), 3) for v in kp] for kp in self.keypoints[i]],
+                "score": round(scores[i], 5),
+                "bbox": [round(v, 2) for v in boxes[i]],
+                "area": int(areas[i]),
+                "center": [round(v, 2) for v in centers[i]],
+                "keypoints": [[round(v, 3) for v in kp] for kp in keypoints[i]],
             }
             if masks == "rle":
-                p["mask"] = mask_to_rle(self.mask(i))
+                p["mask"] = self.rle(i)
             players.append(p)
         out: dict[str, Any] = {
             "size": list(self.size),

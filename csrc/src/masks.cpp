@@ -149,8 +149,8 @@ int dsl_masks_rle(dsl_masks* m, const int32_t* labels, int32_t height, int32_t w
                     const int32_t v = src[static_cast<int64_t>(r) * width];
                     if (v == 0) continue;
                     if (v < 0 || v > num_players) {
-                        return fail(DSL_MASKS_ERR_ARGUMENT, "labels[%lld, %lld] = %lld is outside 0..%lld (num_players)",
-                                    static_cast<long long>(lb->crop_y) + r, static_cast<long long>(lb->crop_x) + c, v,
+                        return fail(DSL_MASKS_ERR_ARGUMENT, "labels: %lld at (x=%lld, y=%lld) is outside 0..%lld (num_players)",
+                                    v, static_cast<long long>(lb->crop_x) + c, static_cast<long long>(lb->crop_y) + r,
                                     num_players);
                     }
                     if (!m->segments.empty() && m->segments.back().label == v && m->segments.back().y1 == y0)

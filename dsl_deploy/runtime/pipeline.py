@@ -11,7 +11,7 @@ import numpy as np
 from ..backends import artifact_kind, load_backend
 from ..backends.base import Backend
 from ..errors import DslError, InputError
-from ..preprocess import Letterbox, Preprocessor, check_frame
+from ..preprocess import DEFAULT_RESIZE, RESIZE_MODES, Letterbox, Preprocessor, check_frame
 from ..result import FrameResult
 from ..spec import ModelSpec
 from .mapping import LABEL_MODES, result_to_frame
@@ -41,9 +41,12 @@ class Pipeline:
     read from the artifact) or a Backend already open. `decoder` names the decode implementation
     ("auto", "numpy", "native", "cuda") or is a callable fields -> FrameResult. `threads` and
     `providers` go to the ONNX Runtime backend. `labels` is "frame" (the label map resized to the
-    frame: masks and areas in frame pixels) or "crop" (kept at network resolution, cropped to the
-    letterboxed content; see `mapping.result_to_frame`). `decoder_params` overrides decoder parameters of
-    the artifact's spec for this pipeline (DecoderSpec field names, e.g. {"nms_window": 9}).
+    frame: masks and areas in frame pixels, as run lengths computed natively, the frame-size map built only
+    if read), "dense" (the same masks, the frame-size map built at once) or "crop" (kept at network
+    resolution, cropped to the letterboxed content; see `mapping.result_to_frame`). `resize` is how frames
+    are shrunk into the input ("linear" or "area", see `preprocess.RESIZE_MODES`). `decoder_params`
+    overrides decoder parameters of the artifact's spec for this pipeline (DecoderSpec field names, e.g.
+    {"nms_window": 9}).
 
     `pipeline(frame)` runs one BGR uint8 frame; `pipeline.stream(source)` runs a source pipelined in
     threads. A Pipeline runs one call or one stream at a time. `close()` releases the backend when the
@@ -52,9 +55,12 @@ class Pipeline:
 
     def __init__(self, artifact: "str | Path | Backend", *, decoder: "str | DecoderFn" = "auto",
                  threads: int | None = None, providers: list[str] | None = None, labels: str = "frame",
+                 resize: str = DEFAULT_RESIZE,
                  decoder_params: Mapping[str, Any] | None = None):
         if labels not in LABEL_MODES:
             raise InputError(f"labels: expected one of {', '.join(LABEL_MODES)}, got {labels!r}")
+        if resize not in RESIZE_MODES:
+            raise InputError(f"resize: expected one of {', '.join(RESIZE_MODES)}, got {resize!r}")
         if threads is not None and threads < 1:
             raise InputError(f"threads: expected a positive count, got {threads}")
         if isinstance(artifact, Backend):
@@ -78,7 +84,8 @@ class Pipeline:
         except BaseException:
             self.close()
             raise
-        self._prep = Preprocessor(self.spec)
+        self.resize = resize
+        self._prep = Preprocessor(self.spec, resize=resize)
         self._closed = False
 
     @property

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..metrics.coco_format import PERSON_CATEGORY, compressed_rle
+from ..metrics.coco_format import PERSON_CATEGORY, rle_counts_to_string
 from ..result import FrameResult
 from .render import draw_result
 from .sources import Frame
@@ -69,6 +69,11 @@ def frame_record(frame: Frame, result: FrameResult, *, masks: str = "rle") -> di
     return record
 
 
+def json_line(frame: Frame, result: FrameResult, *, masks: str = "rle") -> bytes:
+    """The JSON line of one frame (frame_record, compact, newline-terminated), as JsonLinesSink writes it."""
+    return (json.dumps(frame_record(frame, result, masks=masks), separators=(",", ":")) + "\n").encode()
+
+
 class JsonLinesSink(Sink):
     """One JSON object per line per frame, to a file or to stdout ('-'); each line written whole and flushed."""
 
@@ -85,9 +90,9 @@ class JsonLinesSink(Sink):
     def write(self, frame: Frame, result: FrameResult) -> None:
         if self._out is None:
             raise SinkClosed(self.target)
-        line = json.dumps(frame_record(frame, result, masks=self.masks), separators=(",", ":")) + "\n"
+        line = json_line(frame, result, masks=self.masks)
         try:
-            self._out.write(line.encode())
+            self._out.write(line)
             self._out.flush()
         except BrokenPipeError:
             self._out = None
@@ -128,7 +133,8 @@ def coco_record(result: FrameResult, index: int, *, file_name: str = "", masks: 
             "keypoints": [round(float(v), 3) for v in np.asarray(result.keypoints[i]).reshape(-1)],
         }
         if masks:
-            rec["segmentation"] = compressed_rle(result.mask(i))
+            rle = result.rle(i)
+            rec["segmentation"] = {"size": rle["size"], "counts": rle_counts_to_string(rle["counts"])}
         if file_name:
             rec["file_name"] = file_name
         records.append(rec)

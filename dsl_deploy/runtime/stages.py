@@ -20,7 +20,7 @@ import numpy as np
 
 from ..backends.base import Backend
 from ..errors import InputError
-from ..preprocess import Preprocessor, check_frame
+from ..preprocess import DEFAULT_RESIZE, Preprocessor, check_frame
 from ..spec import ModelSpec
 from .queues import CLOSED, StageQueue
 from .sources import Source
@@ -38,7 +38,8 @@ class Stages:
     """Threads and queues of one stream; `fields` is the queue the caller reads."""
 
     def __init__(self, backend: Backend, spec: ModelSpec, source: Source, *, queue: int, max_frames: int | None,
-                 stop: threading.Event, copy_outputs: bool, on_corrupt: Callable[[str], None] | None):
+                 stop: threading.Event, copy_outputs: bool, on_corrupt: Callable[[str], None] | None,
+                 resize: str = DEFAULT_RESIZE):
         self.backend, self.source, self.max_frames = backend, source, max_frames
         self.stop, self.copy_outputs, self.on_corrupt = stop, copy_outputs, on_corrupt
         self.stats = StreamStats()
@@ -52,7 +53,7 @@ class Stages:
         # hot path allocates no input buffer (one being filled, `depth` queued, one in inference).
         self.pool = StageQueue(depth + 2)
         for _ in range(depth + 2):
-            self.pool.put(Preprocessor(spec))
+            self.pool.put(Preprocessor(spec, resize=resize))
         self.threads = [threading.Thread(target=self._guard, args=(fn,), name=f"dsl-{name}", daemon=True)
                         for name, fn in (("read", self._read), ("preprocess", self._preprocess),
                                          ("infer", self._infer))]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import DslError, InputError
+from ..preprocess import DEFAULT_RESIZE
 from .queues import CLOSED
 from .sources import Frame, Source
 from .stages import Stages
@@ -50,7 +51,8 @@ class Stream:
         self.with_frames = with_frames
         self._stop = stop if stop is not None else threading.Event()
         self._stages = Stages(pipeline.backend, pipeline.spec, source, queue=queue, max_frames=max_frames,
-                              stop=self._stop, copy_outputs=pipeline.backend_reuses_outputs, on_corrupt=on_corrupt)
+                              stop=self._stop, copy_outputs=pipeline.backend_reuses_outputs, on_corrupt=on_corrupt,
+                              resize=getattr(pipeline, "resize", DEFAULT_RESIZE))
         self._started = False
         self._done = False
 
