@@ -11,32 +11,45 @@ namespace dsl {
 
 namespace {
 
+constexpr int32_t kChunk = 16;
+
+// Bit 0: some of the kChunk values at v are >= thr; bit 1: some is NaN or inf. A fixed trip count, so the
+// compiler turns it into a few vector compares (most chunks of a frame are background).
+DSL_SIMD_CLONES
+int chunk_flags(const float* v, float thr) {
+    int any = 0, nonfinite = 0;
+    for (int32_t x = 0; x < kChunk; ++x) {
+        nonfinite |= (v[x] - v[x] != 0.0f);  // NaN and inf both give NaN here
+        any |= (v[x] >= thr);
+    }
+    return any | (nonfinite << 1);
+}
+
 // Raster indices of the pixels that pass the threshold; throws on a non-finite probability.
-void collect_foreground(Scratch& s, const float* player, float thr, bool strict) {
+void collect_foreground(Scratch& s, const float* player, float threshold, bool strict) {
+    const float thr = at_least(threshold, strict);
     const int32_t h = s.height, w = s.width;
     int32_t* fg = s.fg.data();
     int32_t* fg_y = s.fg_y.data();
     int32_t count = 0;
     bool bad = false;
-    constexpr int32_t kChunk = 16;
     for (int32_t y = 0; y < h; ++y) {
         const float* row = player + static_cast<size_t>(y) * w;
         const int32_t base = y * w;
         for (int32_t x0 = 0; x0 < w; x0 += kChunk) {
             const int32_t x1 = std::min(w, x0 + kChunk);
-            // Most chunks are background: test them with SIMD compares before compacting.
-            int any = 0, nonfinite = 0;
-            for (int32_t x = x0; x < x1; ++x) {
-                const float v = row[x];
-                nonfinite |= (v - v != 0.0f);  // NaN and inf both give NaN here
-                any |= passes(v, thr, strict);
+            int flags = 0;
+            if (x1 - x0 == kChunk) {
+                flags = chunk_flags(row + x0, thr);
+            } else {
+                for (int32_t x = x0; x < x1; ++x) flags |= (row[x] >= thr) | ((row[x] - row[x] != 0.0f) << 1);
             }
-            bad |= nonfinite != 0;
-            if (!any) continue;
+            bad |= (flags & 2) != 0;
+            if (!(flags & 1)) continue;
             for (int32_t x = x0; x < x1; ++x) {
                 fg[count] = base + x;  // branch-free compaction: the slot is kept only for player pixels
                 fg_y[count] = y;
-                count += passes(row[x], thr, strict) ? 1 : 0;
+                count += row[x] >= thr ? 1 : 0;
             }
         }
     }
@@ -267,7 +280,8 @@ void assign_labels(Scratch& s, const float* player, const float* offset, const f
         b[3] = std::max(b[3], y);
         f = g;
     }
-    for (int32_t f = 0; f < n_fg; ++f) labels[fg[f]] = lab[f] + 1;
+    if (p.keypoint_assignment == DSL_KEYPOINTS_OWN_MASK)  // the poses read the provisional labels
+        for (int32_t f = 0; f < n_fg; ++f) labels[fg[f]] = lab[f] + 1;
 }
 
 int32_t nearest_center(const float* offset, int32_t h, int32_t w, int32_t idx, const float* cx, const float* cy,

@@ -88,8 +88,8 @@ void collect_candidates(Scratch& s, int k, const dsl_params& p);
 // True when pixel idx of map m is the maximum of its window (the last in raster order wins ties).
 bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius);
 
-// Eq. 4 over player pixels: labels = 1 + index of the nearest centre (0 elsewhere), per-centre counts and
-// boxes in s.count and s.box, each pixel's centre index in s.fg_label.
+// Eq. 4 over player pixels: per-centre counts and boxes in s.count and s.box, each pixel's centre index in
+// s.fg_label; labels zeroed, and with own-mask keypoints set to 1 + the centre index on player pixels.
 void assign_labels(Scratch& s, const float* player, const float* offset, const float* cx, const float* cy,
                    int32_t n_centers, const dsl_params& p, int32_t* labels);
 // Eq. 4's argmin for one pixel (any pixel, player or not), with the arithmetic of assign_labels; -1 when its

@@ -111,8 +111,8 @@ __attribute__((target("avx2"))) int32_t splat_row_avx2(float* row, const float* 
 // (0 when e is outside [-2, 2]) or v * exp(e); the sum clamped at `clamp` (<= 0: none). Lists the pixels
 // that crossed the threshold (from not passing to passing) into cand. Returns the new candidate count.
 struct RowSplat {
-    float v, dy2, lim, s2, clamp, thr;
-    bool strict, approx;
+    float v, dy2, lim, s2, clamp, thr;  // thr: the at_least() bound of the keypoint threshold
+    bool approx;
 };
 
 int32_t splat_row_authors_plain(float* __restrict row, const float* __restrict dx2, int32_t x0, int32_t x1,
@@ -141,22 +141,24 @@ int32_t splat_row_authors_plain(float* __restrict row, const float* __restrict d
         row[xx] = nb;
         if (cand) {
             cand[n] = base + xx;  // branch-free append: the slot is kept only for a crossing
-            n += (!passes(b, r.thr, r.strict) && passes(nb, r.thr, r.strict)) ? 1 : 0;
+            n += (b < r.thr && nb >= r.thr) ? 1 : 0;
         }
     }
     return n;
 }
 
 #if DSL_AVX2_KERNEL
-// The same in 8-float lanes (approx Gaussian only); masked loads and stores for the ragged tail.
+// The same in 8-float lanes (approx Gaussian only) over pixels [x0, x1) that all lie inside the support (the
+// caller trims each row to its chord). kNear: the row holds the nearest pixel (dy2 < 0.25); kRange: e may leave
+// [-2, 2] (a wide square or disc), else that test is skipped. Masked loads and stores for the ragged tail.
+template <bool kNear, bool kRange>
 __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const float* dx2, int32_t x0, int32_t x1,
                                                                const RowSplat& r, int32_t base, int32_t* cand,
                                                                int32_t n) {
-    const __m256 vv_full = _mm256_set1_ps(r.v), dy2 = _mm256_set1_ps(r.dy2), lim = _mm256_set1_ps(r.lim);
+    const __m256 vv_full = _mm256_set1_ps(r.v), dy2 = _mm256_set1_ps(r.dy2);
     const __m256 s2 = _mm256_set1_ps(r.s2), half = _mm256_set1_ps(-0.5f), eighth = _mm256_set1_ps(0.125f);
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), mtwo = _mm256_set1_ps(-2.0f);
     const __m256 quarter = _mm256_set1_ps(0.25f), thr = _mm256_set1_ps(r.thr), clampv = _mm256_set1_ps(r.clamp);
-    const __m256 near_row = r.dy2 < 0.25f ? _mm256_castsi256_ps(_mm256_set1_epi32(-1)) : _mm256_setzero_ps();
     const bool clamp = r.clamp > 0.0f;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int32_t xx = x0; xx < x1; xx += 8) {
@@ -171,17 +173,15 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
             b = _mm256_maskload_ps(row + xx, mask);
             d2 = _mm256_maskload_ps(dx2 + xx, mask);
         }
-        const __m256 dist2 = _mm256_add_ps(d2, dy2);
-        const __m256 e = _mm256_div_ps(_mm256_mul_ps(half, dist2), s2);
+        const __m256 e = _mm256_div_ps(_mm256_mul_ps(half, _mm256_add_ps(d2, dy2)), s2);
         __m256 a = _mm256_add_ps(one, _mm256_mul_ps(e, eighth));
         a = _mm256_mul_ps(a, a);
         a = _mm256_mul_ps(a, a);
         a = _mm256_mul_ps(a, a);
-        const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(e, two, _CMP_LE_OQ), _mm256_cmp_ps(e, mtwo, _CMP_GE_OQ));
-        __m256 vv = _mm256_mul_ps(vv_full, _mm256_and_ps(a, in_range));
-        const __m256 nearest = _mm256_and_ps(near_row, _mm256_cmp_ps(d2, quarter, _CMP_LT_OQ));
-        vv = _mm256_blendv_ps(vv, vv_full, nearest);
-        vv = _mm256_and_ps(vv, _mm256_cmp_ps(dist2, lim, _CMP_LE_OQ));  // outside the support: nothing
+        if (kRange)
+            a = _mm256_and_ps(a, _mm256_and_ps(_mm256_cmp_ps(e, two, _CMP_LE_OQ), _mm256_cmp_ps(e, mtwo, _CMP_GE_OQ)));
+        __m256 vv = _mm256_mul_ps(vv_full, a);
+        if (kNear) vv = _mm256_blendv_ps(vv, vv_full, _mm256_cmp_ps(d2, quarter, _CMP_LT_OQ));
         __m256 nb = _mm256_add_ps(b, vv);
         if (clamp) nb = _mm256_min_ps(nb, clampv);
         if (rem >= 8)
@@ -189,9 +189,8 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
         else
             _mm256_maskstore_ps(row + xx, mask, nb);
         if (cand) {
-            const __m256 was = r.strict ? _mm256_cmp_ps(b, thr, _CMP_GT_OQ) : _mm256_cmp_ps(b, thr, _CMP_GE_OQ);
-            const __m256 is = r.strict ? _mm256_cmp_ps(nb, thr, _CMP_GT_OQ) : _mm256_cmp_ps(nb, thr, _CMP_GE_OQ);
-            unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_andnot_ps(was, is))) &
+            const __m256 crossed = _mm256_and_ps(_mm256_cmp_ps(b, thr, _CMP_LT_OQ), _mm256_cmp_ps(nb, thr, _CMP_GE_OQ));
+            unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(crossed)) &
                             ((rem >= 8) ? 0xffu : ((1u << rem) - 1u));
             while (bits) {
                 cand[n++] = base + xx + __builtin_ctz(bits);
@@ -203,7 +202,9 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
 }
 #endif
 
-// The authors' truncated splat of one seed into map m (rows y0..y1), listing threshold crossings.
+// The authors' truncated splat of one seed into map m (rows y0..y1), listing threshold crossings. Each row is
+// first trimmed to the pixels inside the support: dist2 grows with |px - x| (rounding is monotone), so they
+// are one run.
 int32_t splat_authors(float* m, int32_t w, float* dx2, int32_t x0, int32_t x1, int32_t y0, int32_t y1, float x,
                       float y, const RowSplat& base_row, int32_t* cand, int32_t n_cand) {
     for (int32_t xx = x0; xx < x1; ++xx) {
@@ -213,17 +214,39 @@ int32_t splat_authors(float* m, int32_t w, float* dx2, int32_t x0, int32_t x1, i
     RowSplat r = base_row;
 #if DSL_AVX2_KERNEL
     const bool avx2 = r.approx && use_avx2();
+    // Inside a disc of radius t sigma, e >= -t^2 / 2: with t^2 < 3.9 it never leaves [-2, 2] (margin for rounding).
+    const bool range = !(r.lim <= 3.9f * r.s2);
 #endif
     for (int32_t yy = y0; yy < y1; ++yy) {
         const float d = static_cast<float>(yy) - y;
         r.dy2 = d * d;
+        int32_t a = x0, b = x1;
+        if (r.lim < std::numeric_limits<float>::infinity()) {
+            // Start from the circle's chord, then settle each end with the exact test (a step or two).
+            const float half = std::sqrt(std::max(r.lim - r.dy2, 0.0f));
+            a = std::min(std::max(static_cast<int32_t>(std::ceil(x - half)), x0), x1);
+            b = std::max(std::min(static_cast<int32_t>(std::floor(x + half)) + 1, x1), a);
+            auto inside = [&](int32_t i) { return !(dx2[i] + r.dy2 > r.lim); };
+            while (a > x0 && inside(a - 1)) --a;
+            while (a < b && !inside(a)) ++a;
+            while (b < x1 && inside(b)) ++b;
+            while (b > a && !inside(b - 1)) --b;
+        }
+        if (a == b) continue;
         float* row = m + static_cast<size_t>(yy) * w;
 #if DSL_AVX2_KERNEL
-        if (avx2)
-            n_cand = splat_row_authors_avx2(row, dx2, x0, x1, r, yy * w, cand, n_cand);
-        else
+        if (avx2) {
+            const bool near = r.dy2 < 0.25f;
+            if (near)
+                n_cand = range ? splat_row_authors_avx2<true, true>(row, dx2, a, b, r, yy * w, cand, n_cand)
+                               : splat_row_authors_avx2<true, false>(row, dx2, a, b, r, yy * w, cand, n_cand);
+            else
+                n_cand = range ? splat_row_authors_avx2<false, true>(row, dx2, a, b, r, yy * w, cand, n_cand)
+                               : splat_row_authors_avx2<false, false>(row, dx2, a, b, r, yy * w, cand, n_cand);
+            continue;
+        }
 #endif
-            n_cand = splat_row_authors_plain(row, dx2, x0, x1, r, yy * w, cand, n_cand);
+        n_cand = splat_row_authors_plain(row, dx2, a, b, r, yy * w, cand, n_cand);
     }
     return n_cand;
 }
@@ -249,8 +272,7 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
     RowSplat row_params{};
     row_params.lim = p.support == DSL_SUPPORT_DISC ? (t * t) : std::numeric_limits<float>::infinity();
     row_params.clamp = p.clamp;
-    row_params.thr = thr;
-    row_params.strict = strict;
+    row_params.thr = at_least(thr, strict);  // the crossing tests compare with '>=' only
     row_params.approx = p.gaussian == DSL_GAUSSIAN_APPROX;
 #if DSL_AVX2_KERNEL
     const bool avx2 = use_avx2();

@@ -23,11 +23,11 @@ void collect_candidates(Scratch& s, int k, const dsl_params& p) {
     // the callers break ties by raster index themselves, so no sort is needed.
 }
 
-bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius) {
-    const int32_t y = idx / w, x = idx % w;
-    const float v = m[idx];
-    const int32_t ya = std::max(0, y - radius), yb = std::min(h - 1, y + radius);
-    const int32_t xa = std::max(0, x - radius), xb = std::min(w - 1, x + radius);
+namespace {
+
+// The window rule over rows ya..yb and columns xa..xb: false when a neighbour beats pixel idx.
+inline bool beats_window(const float* m, int32_t w, int32_t idx, float v, int32_t ya, int32_t yb, int32_t xa,
+                         int32_t xb) {
     for (int32_t yy = ya; yy <= yb; ++yy) {
         const float* row = m + static_cast<size_t>(yy) * w;
         for (int32_t xx = xa; xx <= xb; ++xx) {
@@ -41,6 +41,21 @@ bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t rad
         }
     }
     return true;
+}
+
+}  // namespace
+
+bool is_local_max(const float* m, int32_t h, int32_t w, int32_t idx, int32_t radius) {
+    const int32_t y = idx / w, x = idx % w;
+    const float v = m[idx];
+    // Fused maps are smooth, so most pixels that are not maxima lose to a direct neighbour: test those first.
+    const int32_t r1 = std::min<int32_t>(radius, 1);
+    if (!beats_window(m, w, idx, v, std::max(0, y - r1), std::min(h - 1, y + r1), std::max(0, x - r1),
+                      std::min(w - 1, x + r1)))
+        return false;
+    if (radius <= 1) return true;
+    return beats_window(m, w, idx, v, std::max(0, y - radius), std::min(h - 1, y + radius), std::max(0, x - radius),
+                        std::min(w - 1, x + radius));
 }
 
 }  // namespace dsl

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "dsl_decode.h"
@@ -34,5 +35,11 @@ inline std::string check_decoder_params(const dsl_params& p, int32_t max_players
 
 // The thresholds' comparison: '>' when strict (the authors' rule), else '>='.
 inline bool passes(float v, float threshold, bool strict) { return strict ? v > threshold : v >= threshold; }
+
+// The bound b with (v >= b) == passes(v, threshold, strict) for every float v: for floats, v > t is v >= the next
+// float above t. Hot loops compare with '>=' only, which the compiler vectorises.
+inline float at_least(float threshold, bool strict) {
+    return strict ? std::nextafter(threshold, std::numeric_limits<float>::infinity()) : threshold;
+}
 
 }  // namespace dsl
