@@ -1,11 +1,12 @@
 """FrameResult: what the decoder returns and the runtime emits, in one shape for every implementation."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from . import jsonline
 
 
 class Ball(NamedTuple):
@@ -130,4 +131,4 @@ class FrameResult:
 
     def to_json(self, *, masks: str = "rle") -> str:
         """One line of JSON (for JSON-lines sinks)."""
-        return json.dumps(self.to_dict(masks=masks), separators=(",", ":"))
+        return jsonline.dumps(self.to_dict(masks=masks)).decode()

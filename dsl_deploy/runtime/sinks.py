@@ -15,6 +15,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from .. import jsonline
 from ..errors import InputError
 from ..metrics.coco_format import PERSON_CATEGORY, rle_counts_to_string
 from ..result import FrameResult
@@ -71,7 +72,7 @@ def frame_record(frame: Frame, result: FrameResult, *, masks: str = "rle") -> di
 
 def json_line(frame: Frame, result: FrameResult, *, masks: str = "rle") -> bytes:
     """The JSON line of one frame (frame_record, compact, newline-terminated), as JsonLinesSink writes it."""
-    return (json.dumps(frame_record(frame, result, masks=masks), separators=(",", ":")) + "\n").encode()
+    return jsonline.dumps(frame_record(frame, result, masks=masks)) + b"\n"
 
 
 class JsonLinesSink(Sink):

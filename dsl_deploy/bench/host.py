@@ -1,0 +1,115 @@
+"""The host-side work around the network, as a capture box pays it: broadcast-size synthetic frames, the ideal
+fields of their scenes at the network input, and the two host paths measured side by side (today's and the
+fast one: the resize, the mask mapping and the serialisation differ; the decoder is the same)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..backends.base import Backend
+from ..errors import InputError
+from ..result import FrameResult
+from ..spec import ModelSpec
+
+# Pipeline options of each host path. 'today': INTER_AREA resize, frame-size label map, RLE from it in NumPy.
+# 'fast': INTER_LINEAR resize, RLE computed natively from the network labels, no frame-size map.
+HOST_PATHS: dict[str, dict[str, str]] = {
+    "today": {"resize": "area", "labels": "dense"},
+    "fast": {"resize": "linear", "labels": "frame"},
+}
+HOST_STAGES = ("preprocess", "decode", "map", "serialise")
+
+
+def parse_frame_size(text: str, spec: ModelSpec | None = None, option: str = "--frame-size") -> tuple[int, int]:
+    """'WxH' -> (W, H); 'input' -> the network input size of `spec`."""
+    if text == "input":
+        if spec is None:
+            raise InputError(f"{option}: 'input' needs a model to take the size from")
+        return spec.input.width, spec.input.height
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"{option}: expected WxH such as 1920x1080 (or 'input'), got {text!r}") from None
+    if not (33 <= w <= 8192 and 33 <= h <= 8192):
+        raise InputError(f"{option}: {w}x{h} is outside 33..8192 on a side")
+    return w, h
+
+
+@dataclass
+class Scene:
+    """One frame of a synthetic scene at the frame size, and its ideal fields at the network input."""
+
+    frame: np.ndarray  # BGR uint8 [H, W, 3]
+    fields: dict[str, np.ndarray]  # player, offset, pif (no batch dimension)
+    annotation: Any  # data.annotations.Annotation at the frame size
+
+
+def broadcast_scenes(spec: ModelSpec, width: int, height: int, *, players: int = 10, count: int = 8, seed: int = 0,
+                     noise: float = 0.1) -> list[Scene]:
+    """`count` synthetic scenes drawn at width x height with `players` each; fields of the letterboxed ground truth."""
+    from ..data.augment import resize_to_input
+    from ..data.encode import ideal_fields
+    from ..data.synthetic import SyntheticScenes
+
+    scenes = SyntheticScenes(seed, width, height, min_players=players, max_players=players)
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        image, ann = scenes[i]
+        _, ann_in = resize_to_input(image, ann, spec)
+        out.append(Scene(image, ideal_fields(ann_in, spec, rng=rng, noise=noise), ann))
+    return out
+
+
+class SceneFields(Backend):
+    """Stand-in network: returns the next scene's ideal fields (frames come in order); with `inner`, runs it first.
+
+    Without `inner` the network costs nothing, so a Pipeline over it times only the host-side work.
+    """
+
+    reuses_output_buffers = False
+
+    def __init__(self, spec: ModelSpec, fields: list[Mapping[str, np.ndarray]], inner: Backend | None = None):
+        self.spec, self.inner = spec, inner
+        self.name = f"{inner.name}+scene-fields" if inner is not None else "scene-fields"
+        self._fields = [{k: np.asarray(v)[None] for k, v in f.items()} for f in fields]
+        self._next = 0
+
+    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the inner network on `batch` if any; return the next scene's fields."""
+        if self.inner is not None:
+            self.inner.infer(batch)
+        out = self._fields[self._next % len(self._fields)]
+        self._next += 1
+        return out
+
+    def seek(self, index: int) -> None:
+        """The next infer returns scene `index` (modulo the count)."""
+        self._next = int(index)
+
+    def close(self) -> None:
+        """Close the inner backend."""
+        if self.inner is not None:
+            self.inner.close()
+
+
+def serialise(result: FrameResult, index: int, source: str = "capture") -> bytes:
+    """The JSON line a capture box emits for the frame (the JsonLinesSink line, masks as RLE)."""
+    from ..runtime.sinks import json_line
+    from ..runtime.sources import Frame
+
+    return json_line(Frame(index, None, source, index / 25.0), result)  # type: ignore[arg-type]
+
+
+def time_host(pipeline: Any, frame: np.ndarray, index: int) -> tuple[dict[str, float], FrameResult, bytes]:
+    """One frame through `pipeline` (a stand-in network) and the serialiser: ms per stage, with 'host' their sum."""
+    result = pipeline(frame)
+    t0 = time.perf_counter()
+    line = serialise(result, index)
+    ms = {k: float(result.timings[k]) for k in ("preprocess", "inference", "decode", "map")}
+    ms["serialise"] = (time.perf_counter() - t0) * 1e3
+    ms["host"] = sum(ms[k] for k in HOST_STAGES)
+    return ms, result, line
