@@ -1,14 +1,15 @@
 """Round trip: encode the ground truth of synthetic scenes into ideal fields, decode them, score them.
 
-What a perfect network would give must score near the top on every measure the decoder can reach:
-masks and ball exactly; poses up to the decoder's contract that a keypoint belongs to the player whose
-mask it falls on (step 5 of docs/architecture.md), so keypoints hidden behind another player or off
-their own visible mask cannot come back. The bounds below leave a margin under what was measured
-(257x257, 24 scenes, numpy and native identical): crowded scenes (seed 0): pSQ 100, pDQ 100, bDQ 100,
-AP 70.9 / AR 79.2 on all labelled keypoints, AP 91.1 / AR 93.4 on visible ones; one to three players
-(seed 1): pSQ 100, pDQ 100, bDQ 100, AP 89.9 all, 98.2 visible. With only the visible keypoints
-encoded (no hidden keypoint of another player competes at equal confidence, as none would in a trained
-network's confident output), the crowded scenes give AP 99.6 / AR 99.7.
+What a perfect network would give must score near the top on every measure the decoder can reach. With the
+authors' decoding (docs/architecture.md, "Decoding") two things stay out of reach by design: players whose
+visible mask has 100 pixels or fewer, or fewer than five keypoints with the centre, are dropped (pDQ below
+100), and a keypoint within the 13x13 window of a stronger one of the same type (two players' feet side by
+side) is suppressed, as is a keypoint hidden behind another player. The bounds below leave a margin under what
+was measured (257x257, 24 scenes, coco protocol, numpy and native identical): crowded scenes (seed 0): pSQ 100,
+pDQ 98.0, bDQ 100, AP 69.7 / AR 77.4 on all labelled keypoints, AP 87.0 / AR 90.1 on visible ones; one to
+three players (seed 1): pSQ 100, pDQ 97.0, bDQ 100, AP 92.6 all, 93.4 visible. With only the visible keypoints
+encoded the crowded scenes give AP 95.9 / AR 96.6. Without the two player filters every player comes back
+(pDQ 100).
 """
 from __future__ import annotations
 
@@ -47,10 +48,10 @@ def _round_trip(impl: str, scenes: SyntheticScenes, count: int) -> tuple[dict, d
 def test_round_trip_crowded_scenes(impl: str) -> None:
     every, visible = _round_trip(impl, SyntheticScenes(0, SIZE, SIZE), 24)
     assert every["counts"]["players_tp"] > 100  # enough players for the figures to mean something
-    assert every["pSQ"] >= 99.0 and every["pDQ"] >= 99.0
+    assert every["pSQ"] >= 99.0 and every["pDQ"] >= 96.0
     assert every["bDQ"] is not None and every["bDQ"] >= 90.0
     assert every["AP"] >= 60.0 and every["AR"] >= 70.0
-    assert visible["AP"] >= 85.0 and visible["AR"] >= 88.0
+    assert visible["AP"] >= 82.0 and visible["AR"] >= 85.0
     assert visible["AP"] > every["AP"]  # the gap is the occluded keypoints the contract cannot return
 
 
@@ -66,16 +67,27 @@ def test_round_trip_visible_keypoints_only(impl: str) -> None:
         visible = dataclasses.replace(ann, keypoints=kp)
         ev.add(decode(ideal_fields(visible, spec), spec, impl=impl), visible)
     s = ev.summary()
-    assert s["pSQ"] >= 99.0 and s["pDQ"] >= 99.0 and s["AP"] >= 98.0 and s["AR"] >= 98.0
+    assert s["pSQ"] >= 99.0 and s["pDQ"] >= 96.0 and s["AP"] >= 93.0 and s["AR"] >= 93.0
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_round_trip_sparse_scenes(impl: str) -> None:
     scenes = SyntheticScenes(1, SIZE, SIZE, min_players=1, max_players=3)
     every, visible = _round_trip(impl, scenes, 24)
-    assert every["pSQ"] >= 99.0 and every["pDQ"] >= 99.0
-    assert visible["AP"] >= 95.0 and visible["AR"] >= 95.0
-    assert every["AP"] >= 80.0
+    assert every["pSQ"] >= 99.0 and every["pDQ"] >= 95.0
+    assert visible["AP"] >= 90.0 and visible["AR"] >= 90.0
+    assert every["AP"] >= 85.0
+
+
+def test_round_trip_without_the_player_filters_returns_every_player() -> None:
+    spec = default_spec("resnet18", SIZE).with_decoder(discard_mask_pixels=0, min_keypoints=0)
+    scenes = SyntheticScenes(0, SIZE, SIZE)
+    ev = Evaluator(spec)
+    for i in range(12):
+        _, ann = scenes[i]
+        ev.add(decode(ideal_fields(ann, spec), spec, impl="numpy"), ann)
+    s = ev.summary()
+    assert s["counts"]["players_fn"] == 0 and s["pSQ"] >= 99.0 and s["pDQ"] >= 99.0
 
 
 def test_noisy_fields_score_lower_but_sensibly() -> None:
@@ -88,8 +100,8 @@ def test_noisy_fields_score_lower_but_sensibly() -> None:
             _, ann = scenes[i]
             ev.add(decode(ideal_fields(ann, spec, rng=rng, noise=noise), spec, impl="numpy"), ann)
     clean, mild, strong = (evals[k].summary() for k in (0.0, 0.2, 0.3))
-    # measured: AP 69.8 / 60.1 / 32.8, pDQ 100 / 97.8 / 81.0
-    assert clean["AP"] > mild["AP"] > strong["AP"] and clean["pDQ"] > mild["pDQ"] > strong["pDQ"]
+    # measured: AP 69.4 / 56.3 / 31.8, pDQ 99.2 / 98.5 / 98.5
+    assert clean["AP"] > mild["AP"] > strong["AP"] and clean["pDQ"] >= mild["pDQ"] >= strong["pDQ"]
     assert mild["pDQ"] >= 85.0 and mild["pSQ"] >= 90.0 and mild["AP"] >= 40.0
 
 
@@ -115,14 +127,16 @@ def _frame_round_trip(width: int, height: int, count: int = 12) -> dict:
 
 def test_frame_round_trip_points() -> None:
     # 200x150 frames upscaled into the 257 input and mapped back: points keep sub-pixel accuracy
-    # (measured AP 95.2, AR 96.3, bDQ 100; small players make OKS sensitive to the grid).
+    # (measured AP 85.7, AR 86.9, bDQ 100; small players make OKS sensitive to the grid, and the smallest are
+    # dropped by the decoder's 100-pixel filter).
     s = _frame_round_trip(200, 150)
     assert s["bDQ"] is not None and s["bDQ"] >= 90.0
-    assert s["AP"] >= 90.0 and s["AR"] >= 90.0
+    assert s["AP"] >= 80.0 and s["AR"] >= 80.0
 
 
 def test_frame_round_trip_masks() -> None:
-    # Label maps come back through a pixel-centre nearest resize: measured pSQ 100, pDQ 100 (77.5 and
-    # 99.1 when the resize sampled floor(x * scale)).
+    # Label maps come back through a pixel-centre nearest resize: measured pSQ 99.5, pDQ 94.1 (the players of
+    # 100 px or less at the network's resolution are dropped; 77.5 and 99.1 with the old decoder when the
+    # resize sampled floor(x * scale)).
     s = _frame_round_trip(200, 150)
-    assert s["pSQ"] >= 99.0 and s["pDQ"] >= 99.0
+    assert s["pSQ"] >= 99.0 and s["pDQ"] >= 90.0
