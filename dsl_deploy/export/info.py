@@ -26,6 +26,7 @@ def model_info(model: nn.Module, spec: ModelSpec) -> dict[str, Any]:
         model.train(was_training)
     flops = counter.get_total_flops()
     return {
+        "architecture": spec.architecture,
         "backbone": spec.backbone,
         "input": f"{spec.input.width}x{spec.input.height}",
         "params": int(params),

@@ -143,11 +143,18 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: str | Path, *, opset: i
             reference = torch_ready_outputs(wrapper, batch) if parity_atol is not None else None
             final = Path(tmp) / "model.onnx"
             for i, (name, candidate) in enumerate(candidates):
-                _finish(candidate, spec, dynamic_batch, path)
+                last = i == len(candidates) - 1
+                try:
+                    _finish(candidate, spec, dynamic_batch, path)
+                except ArtifactError as exc:
+                    if last:
+                        raise
+                    log(f"simplify: the {name} graph fails the checks ({str(exc).split(': ', 1)[-1]}); "
+                        "falling back to the unsimplified graph")
+                    continue
                 onnx.save(candidate, str(final))
                 if reference is None:
                     break
-                last = i == len(candidates) - 1
                 _, failed = compare_outputs(reference, onnxruntime_outputs(final, batch), parity_atol,
                                             str(path), log)
                 if not failed:

@@ -10,7 +10,12 @@ _DEFAULT_STRIDE = ModelSpec().pif_stride
 
 
 def ready_fields(raw: dict[str, torch.Tensor], pif_stride: int = _DEFAULT_STRIDE) -> dict[str, torch.Tensor]:
-    """`player` = sigmoid(semantic), `offset` unchanged, `pif` = confidence, absolute x, y, b, sigma in pixels."""
+    """`player` = sigmoid(semantic), `offset` unchanged, `pif` = confidence, absolute x, y, b, sigma in pixels.
+
+    sigma is stride * exp(log sigma), or, when the raw outputs carry the authors' `pif_log_scale`,
+    0.5 * exp(log scale) * stride computed as their decoder does (no floor: the decoder applies sigma_min).
+    x = (dx + column) * stride and y = (dy + row) * stride in float32, as their decoder.
+    """
     pif = raw["pif"]
     hp, wp = pif.shape[-2], pif.shape[-1]
     # Cell (j, i) sits at input pixel (stride*i, stride*j); i is the column, j the row.
@@ -19,10 +24,10 @@ def ready_fields(raw: dict[str, torch.Tensor], pif_stride: int = _DEFAULT_STRIDE
     s = float(pif_stride)
     fields = torch.stack([
         torch.sigmoid(pif[:, :, 0]),
-        s * (cols + pif[:, :, 1]),
-        s * (rows + pif[:, :, 2]),
+        (pif[:, :, 1] + cols) * s,
+        (pif[:, :, 2] + rows) * s,
         s * torch.exp(pif[:, :, 3]),
-        s * torch.exp(pif[:, :, 4]),
+        (0.5 * torch.exp(raw["pif_log_scale"])) * s if "pif_log_scale" in raw else s * torch.exp(pif[:, :, 4]),
     ], dim=2)
     return {"player": torch.sigmoid(raw["semantic"]), "offset": raw["offset"], "pif": fields}
 

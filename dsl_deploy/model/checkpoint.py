@@ -23,6 +23,10 @@ CHECKPOINT_FORMAT = "dsl_deploy.checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
 
 
+class ForeignCheckpoint(ArtifactError):
+    """The file is not a dsl_deploy checkpoint (it may still be one of the authors'; see load_any_checkpoint)."""
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: the network (weights in place), its spec, training info, format version."""
@@ -87,12 +91,12 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise ArtifactError(f"{p}: no such checkpoint file")
     expected = "expected a model.pth written by dsl-train or save_checkpoint"
     if not zipfile.is_zipfile(p):
-        raise ArtifactError(f"{p}: not a dsl_deploy checkpoint (not a torch zip archive; truncated or another "
+        raise ForeignCheckpoint(f"{p}: not a dsl_deploy checkpoint (not a torch zip archive; truncated or another "
                             f"kind of file?); {expected}")
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
-        raise ArtifactError(f"{p}: not a dsl_deploy checkpoint (it holds Python objects other than tensors and "
+        raise ForeignCheckpoint(f"{p}: not a dsl_deploy checkpoint (it holds Python objects other than tensors and "
                             f"plain values); {expected}") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError,
             ImportError, KeyError) as exc:
@@ -100,7 +104,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                             f"{expected}") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         found = f"a dict with keys {sorted(map(str, data))[:5]}" if isinstance(data, dict) else type(data).__name__
-        raise ArtifactError(f"{p}: not a dsl_deploy checkpoint (found {found}; expected format "
+        raise ForeignCheckpoint(f"{p}: not a dsl_deploy checkpoint (found {found}; expected format "
                             f"'{CHECKPOINT_FORMAT}'); a bare state_dict must be wrapped with save_checkpoint")
     version = data.get("format_version")
     if not isinstance(version, int) or version < 1:
@@ -127,8 +131,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     model = build_model(spec)
     diff = state_dict_diff(model.state_dict(), data["state_dict"])
     if diff:
-        raise ArtifactError(f"{path}: the weights do not match the spec's network ({spec.backbone}): {diff}")
+        raise ArtifactError(f"{path}: the weights do not match the spec's network ({spec.architecture} "
+                            f"{spec.backbone}): {diff}")
     model.load_state_dict(data["state_dict"])
     model.eval()
     return Checkpoint(model=model, spec=spec, train=dict(data.get("train") or {}),
                       version=int(data["format_version"]), dsl_deploy_version=str(data.get("dsl_deploy_version", "")))
+
+
+def load_any_checkpoint(path: str | Path, size: int | None = None) -> Checkpoint:
+    """A dsl_deploy checkpoint, else the authors' (whole-model .pkl or state dict, read without running it).
+
+    `size` is the input size for an authors' checkpoint whose file does not record it (default 641).
+    """
+    try:
+        return load_checkpoint(path)
+    except ForeignCheckpoint as ours:
+        from .authors import NotAuthorsCheckpoint, load_authors_checkpoint
+        try:
+            return load_authors_checkpoint(path, size)
+        except NotAuthorsCheckpoint as theirs:
+            raise ArtifactError(f"{ours}; nor is it the authors' ({theirs.why})") from None

@@ -1,6 +1,8 @@
 """Small building blocks shared by the ASPP, the upsampling module and the heads."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,3 +46,20 @@ def fit_grid(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if x.shape[-2] >= h and x.shape[-1] >= w:
         return x[..., :h, :w]
     return resize_to(x, (h, w))
+
+
+def warn_if_misfit(spec, h: int, w: int, warned: set) -> None:
+    """Warn once per input size that does not fit the network strides ((size - 1) % stride != 0)."""
+    stride = spec.backbone_stride
+    if ((h - 1) % stride or (w - 1) % stride) and (h, w) not in warned:
+        warned.add((h, w))
+        warnings.warn(f"input size {w}x{h} does not fit the network strides ((size - 1) % {stride} != 0, "
+                      f"e.g. {16 * ((max(h, w) - 1) // 16) + 1}); the output grids are interpolated to "
+                      "the spec sizes, which blurs positions slightly", stacklevel=4)
+
+
+def set_batchnorm(module: nn.Module, eps: float, momentum: float) -> None:
+    """Give every batch norm in `module` this eps and running-statistics momentum."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eps, m.momentum = eps, momentum

@@ -52,6 +52,30 @@ def test_export_checks_parity_and_prints_next_steps(checkpoint):
     assert backend.spec.backbone == "resnet18" and backend.spec.input.width == 129
 
 
+def test_authors_checkpoint_exports_and_malicious_pickle_is_one_line(tmp_path):
+    """The authors' whole-model .pkl (stand-in classes under their module paths) -> ONNX with their spec."""
+    torch = pytest.importorskip("torch")
+    from dsl_testing.authors_net import authors_network, save_authors_checkpoint
+
+    from dsl_deploy.backends.onnxruntime import OnnxRuntimeBackend
+    pkl, out = tmp_path / "resnet18-cifcent-pan-ball-edge65.pkl", tmp_path / "authors.onnx"
+    save_authors_checkpoint(pkl, authors_network("resnet18", seed=3), square_edge=65)
+    res = run("dsl-export", str(pkl), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "(deepsportlab resnet18, authors' checkpoint)" in res.stdout and "parity ok" in res.stdout
+    spec = OnnxRuntimeBackend(out).spec
+    assert (spec.architecture, spec.backbone, spec.input.width) == ("deepsportlab", "resnet18", 65)
+    info = run("dsl-export", "--info", str(pkl))
+    assert info.returncode == 0 and re.search(r"architecture\s+deepsportlab", info.stdout), info.stderr
+
+    class Evil:
+        def __reduce__(self):
+            return print, ("ran",)
+
+    torch.save({"model": Evil(), "epoch": 1}, pkl)
+    assert_one_error_line(run("dsl-export", str(pkl)), "refused: the file names builtins.print")
+
+
 def test_info_prints_params_and_gflops_and_warns_on_misfit_size(checkpoint):
     before = set(checkpoint.parent.iterdir())
     res = run("dsl-export", "--info", str(checkpoint), "--size", "136")

@@ -1,18 +1,32 @@
-"""Fixtures for the export tests: a resnet18 network at 129x129 whose heads give varied outputs."""
+"""Fixtures for the export tests: resnet18 networks (deepsportlab, light) at 129x129 with varied outputs."""
 from __future__ import annotations
 
 import pytest
 
 
 @pytest.fixture(scope="module")
+def lively_authors():
+    """The default (deepsportlab) network, resnet18 @129, with the weights of the authors' stand-in (lively)."""
+    pytest.importorskip("torch")
+    from dsl_testing.authors_net import authors_network
+
+    from dsl_deploy.model import build_model
+    from dsl_deploy.spec import default_spec
+
+    model = build_model(default_spec("resnet18", 129))
+    model.load_state_dict(authors_network("resnet18", seed=1).state_dict())
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
 def lively_model():
-    """Seeded resnet18 @129 with head weights scaled up, so parity compares fields that actually vary."""
+    """Seeded light resnet18 @129 with head weights scaled up, so parity compares fields that actually vary."""
     torch = pytest.importorskip("torch")
     from dsl_deploy.model import build_model
     from dsl_deploy.spec import default_spec
 
     torch.manual_seed(1)
-    model = build_model(default_spec("resnet18", 129)).eval()
+    model = build_model(default_spec("resnet18", 129, "light")).eval()
     with torch.no_grad():
         for head in (model.body_head, model.ball_head, model.center_head):
             head.conv.weight.normal_(std=0.3)
@@ -45,7 +59,7 @@ def tiny_model():
     class Tiny(nn.Module):
         def __init__(self):
             super().__init__()
-            self.spec = default_spec("resnet18", 65)
+            self.spec = default_spec("resnet18", 65, "light")
             self.stem = nn.Conv2d(3, 8, 3, stride=8, padding=1)  # (H-1)//8+1 cells: the PIF grid
             self.seg = nn.Conv2d(8, 3, 1)
             self.pif = nn.Conv2d(8, 19 * 5, 1)

@@ -58,15 +58,16 @@ def test_state_dict_not_matching_spec_names_keys(saved, tmp_path):
     data = torch.load(saved, weights_only=True)
     spec = dict(data["spec"], backbone="resnet50")
     path, _ = _rewrite(saved, tmp_path, spec=spec)
-    expected = (r"do not match the spec.s network \(resnet50\): 198 missing key\(s\) \(backbone\.layer1"
-                r".*shape-mismatched key\(s\) \(aspp\.")
+    expected = (r"do not match the spec.s network \(deepsportlab resnet50\): 198 missing key\(s\) "
+                r"\(base_net\.net\.1.*shape-mismatched key\(s\) \(base_net\.")
     with pytest.raises(ArtifactError, match=expected):
         load_checkpoint(path)
     sd = dict(data["state_dict"])
-    sd.pop("aspp.project.0.weight")
+    sd.pop("head_nets.1.decoder.aspp.project.0.weight")
     sd["extra.weight"] = torch.zeros(1)
     path, _ = _rewrite(saved, tmp_path, state_dict=sd)
-    with pytest.raises(ArtifactError, match=r"1 missing key\(s\) \(aspp.project.0.weight\).*1 unexpected"):
+    with pytest.raises(ArtifactError, match=r"1 missing key\(s\) \(head_nets.1.decoder.aspp.project.0.weight\)"
+                                            r".*1 unexpected"):
         load_checkpoint(path)
 
 
@@ -103,3 +104,21 @@ def test_train_info_is_stored_as_plain_types(tmp_path, small_model, small_spec):
     with pytest.raises(ArtifactError, match=r"train\['bad'\]: a object cannot be stored"):
         save_checkpoint(tmp_path / "bad.pth", small_model, small_spec, {"bad": object()})
     assert not (tmp_path / "bad.pth").exists()
+
+
+def test_version_1_checkpoints_are_the_light_network(tmp_path):
+    """spec_version 1 had no architecture field: every such artifact was made with today's light network."""
+    from dsl_deploy.model import build_model
+    from dsl_deploy.spec import default_spec
+
+    spec = default_spec("resnet18", 65, "light")
+    path = tmp_path / "v1.pth"
+    torch.manual_seed(0)
+    save_checkpoint(path, build_model(spec), spec)
+    data = torch.load(path, weights_only=True)
+    old = {k: v for k, v in data["spec"].items() if k != "architecture"}
+    old["spec_version"] = 1
+    torch.save(dict(data, spec=old), path)
+    with pytest.warns(UserWarning, match="version 1"):
+        ckpt = load_checkpoint(path)
+    assert ckpt.spec.architecture == "light" and type(ckpt.model).__name__ == "LightNet"
