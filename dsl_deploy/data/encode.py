@@ -1,8 +1,9 @@
 """Target encoder (Sec. 3.3): an Annotation at the network input size -> training targets and ideal fields.
 
 Geometry follows docs/architecture.md: PIF cell (j, i) sits at input pixel (8i, 8j); the segmentation grid
-is the input (stride 1) or cell i at pixel 4i (stride 4). Keypoint sizes are the OKS scale: sigma_k times
-the square root of the instance area (the visible mask's pixel count for players, pi r^2 for the ball).
+is the input (stride 1) or cell i at pixel 4i (stride 4). Scale targets follow the authors' encoder
+(`openpifpaf/encoder/annrescaler.py`, `cif.py`): see `authors_scales`. The ideal fields keep the OKS size:
+sigma_k times the square root of the instance area (the visible mask's pixel count, pi r^2 for the ball).
 NumPy only: this module is imported by decoder tests and benchmarks that must not pull in torch.
 """
 from __future__ import annotations
@@ -73,6 +74,82 @@ def keypoint_list(ann: Annotation, spec: ModelSpec, centers: np.ndarray | None =
     return out
 
 
+# The authors' reference pose (their COCO_UPRIGHT_POSE, x and y of the 17 body parts, then the player centre):
+# their AnnRescaler compares the box of a player's visible keypoints with the box of the same keypoints here.
+UPRIGHT_POSE = np.array([
+    (0.0, 9.3), (-0.35, 9.7), (0.35, 9.7), (-0.7, 9.5), (0.7, 9.5), (-1.4, 8.0), (1.4, 8.0), (-1.75, 6.0),
+    (1.75, 6.2), (-1.75, 4.0), (1.75, 4.2), (-1.26, 4.0), (1.26, 4.0), (-1.4, 2.0), (1.4, 2.1), (-1.4, 0.0),
+    (1.4, 0.1), (0.0, 5.0),
+])
+_ROT45 = np.array([[np.cos(np.pi / 4), -np.sin(np.pi / 4)], [np.sin(np.pi / 4), np.cos(np.pi / 4)]])
+UPRIGHT_POSE_45 = UPRIGHT_POSE @ _ROT45.T
+# Their ball head's rescaler (AnnRescalerBall) gives every ball the scale 1, times the ball's sigma in their
+# constants (0.2): the ball's scale target in stride units, whatever its size.
+BALL_SCALE = 0.2
+MAX_CORRECTION = 5.0  # their clip of the visibility correction factor
+
+
+def _box_area(points: np.ndarray) -> float:
+    span = points.max(axis=0) - points.min(axis=0)
+    return float(span[0] * span[1])
+
+
+def instance_scale(points: np.ndarray, visible: np.ndarray) -> float:
+    """The authors' instance scale (AnnRescaler.scale for the 18 cifcent keypoints), in stride units.
+
+    `points` [18, 2] in stride units (17 body parts, centre), `visible` [18] bool. Fewer than 3 visible: 1.
+    Else sqrt of the visible keypoints' box area, times the correction sqrt(reference pose box / reference box
+    of the same keypoints, the smaller of upright and rotated by 45 degrees) clipped at 5; NaN when no
+    reference box exceeds 0.1 or the scale is below 0.1.
+    """
+    if int(visible.sum()) < 3:
+        return 1.0
+    ratios = []
+    for pose in (UPRIGHT_POSE, UPRIGHT_POSE_45):
+        ref = _box_area(pose[visible])
+        ratios.append(_box_area(pose) / ref if ref > 0.1 else np.inf)
+    factor = float(np.sqrt(min(ratios)))
+    if np.isinf(factor):
+        return float("nan")
+    scale = float(np.sqrt(_box_area(points[visible]))) * min(MAX_CORRECTION, factor)
+    return scale if scale >= 0.1 else float("nan")
+
+
+def authors_scales(ann: Annotation, spec: ModelSpec, centers: np.ndarray | None = None) -> np.ndarray:
+    """Scale target (stride units) of every entry of `keypoint_list`, in its order, as the authors' encoder.
+
+    Body part or centre k of a player: min(instance_scale * sigma_k, 0.25 * the distance to the nearest
+    visible keypoint of type k of another player); the ball: BALL_SCALE. The decoder's Gaussian width is
+    0.5 * scale * stride (their decoder, and our ready fields).
+    """
+    stride = float(spec.pif_stride)
+    centers = ann.centers() if centers is None else centers
+    areas = _instance_areas(ann)
+    n = ann.num_players
+    pts = np.zeros((n, NUM_BODY_PARTS + 1, 2))
+    vis = np.zeros((n, NUM_BODY_PARTS + 1), bool)
+    if n:
+        pts[:, :NUM_BODY_PARTS] = ann.keypoints[:, :, :2] / stride
+        vis[:, :NUM_BODY_PARTS] = ann.keypoints[:, :, 2] > 0
+        pts[:, NUM_BODY_PARTS] = np.nan_to_num(centers) / stride
+        vis[:, NUM_BODY_PARTS] = areas > 0
+    sigmas = np.asarray(spec.sigmas[:NUM_BODY_PARTS] + (spec.sigmas[CENTER],))
+    out: list[float] = []
+    for p in range(n):
+        if not vis[p].any():
+            continue
+        scale = instance_scale(pts[p], vis[p])
+        for k in range(NUM_BODY_PARTS + 1):
+            if not vis[p, k]:
+                continue
+            others = [q for q in range(n) if q != p and vis[q, k]]
+            nearest = min((float(np.hypot(*(pts[q, k] - pts[p, k]))) for q in others), default=np.inf)
+            out.append(min(scale * sigmas[k], 0.25 * nearest) if not np.isnan(scale) else float("nan"))
+    if ann.ball is not None:
+        out.append(BALL_SCALE)
+    return np.asarray(out, np.float64)
+
+
 def _pif_assign(kps: list[tuple[int, float, float, float]], spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
     """Per type and cell: index into `kps` of the nearest keypoint whose 4x4 neighbourhood covers it.
 
@@ -141,12 +218,14 @@ def encode_targets(ann: Annotation, spec: ModelSpec) -> dict[str, np.ndarray]:
     reg = np.full((NUM_TYPES, 2, hp, wp), np.nan, np.float32)
     sigma = np.full((NUM_TYPES, hp, wp), np.nan, np.float32)
     if kps:
-        table = np.asarray([[x / stride, y / stride, s / stride] for _k, x, y, s in kps], np.float64)
+        # pif_sigma: the decoder's Gaussian width in cells, 0.5 x the authors' scale target.
+        table = np.asarray([[x / stride, y / stride] for _k, x, y, _s in kps], np.float64)
+        half_scale = 0.5 * authors_scales(ann, spec, centers)
         kk, jj, ii = np.nonzero(pos)
         o = owner[kk, jj, ii]
         reg[kk, 0, jj, ii] = table[o, 0] - ii
         reg[kk, 1, jj, ii] = table[o, 1] - jj
-        sigma[kk, jj, ii] = table[o, 2]
+        sigma[kk, jj, ii] = half_scale[o]
     return {"semantic": semantic, "offset": offset, "seg_weight": seg_weight, "pif_conf": conf,
             "pif_mask": mask, "pif_reg": reg, "pif_sigma": sigma}
 

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dsl_deploy.data.encode import encode_targets, ideal_fields
+from dsl_deploy.data.encode import encode_targets, ideal_fields, instance_scale
 from dsl_deploy.errors import DataError
 from dsl_deploy.spec import BALL, CENTER
 
@@ -22,9 +22,9 @@ def test_one_keypoint_gives_sixteen_cells_with_known_vectors(spec129, make_ann):
         np.testing.assert_allclose(t["pif_reg"][9, :, j, i], (5.5 - i, 4.5 - j))
     # Undefined elsewhere.
     assert np.isnan(t["pif_reg"][9, 0, 0, 0]) and np.isnan(t["pif_sigma"][9, 0, 0])
-    area = 20 * 20
-    np.testing.assert_allclose(t["pif_sigma"][9][t["pif_conf"][9] > 0], spec129.sigmas[9] * np.sqrt(area) / 8,
-                               rtol=1e-6)
+    # The wrist and the centre are 2 visible keypoints (< 3): the authors' instance scale is 1, so the
+    # wrist's scale target is sigma_k cells and pif_sigma (the decoder's width in cells) half of it.
+    np.testing.assert_allclose(t["pif_sigma"][9][t["pif_conf"][9] > 0], 0.5 * spec129.sigmas[9], rtol=1e-6)
     # No other body part is encoded.
     assert t["pif_conf"][:17].sum() == 16
 
@@ -57,7 +57,58 @@ def test_centre_type_and_offsets_point_to_centroid(spec129, make_ann):
         x, y = (i + t["pif_reg"][CENTER, 0, j, i]) * 8, (j + t["pif_reg"][CENTER, 1, j, i]) * 8
         d = [np.hypot(x - cx, y - cy) for cx, cy in centres]
         assert min(d) < 1e-4
-    np.testing.assert_allclose(np.nanmax(t["pif_sigma"][CENTER]), spec129.sigmas[CENTER] * 20 / 8, rtol=1e-6)
+    # Centre only (1 visible keypoint): scale 1, target 0.1 cells (the centres are 7 cells apart, far enough).
+    np.testing.assert_allclose(np.nanmax(t["pif_sigma"][CENTER]), 0.5 * spec129.sigmas[CENTER], rtol=1e-6)
+
+
+def _pose_points(visible: list[int], unit: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' reference pose (17 parts + centre) scaled by `unit` cells, y pointing down, and a mask."""
+    from dsl_deploy.data.encode import UPRIGHT_POSE
+    pts = np.stack([8.0 + unit * UPRIGHT_POSE[:, 0], 30.0 - unit * UPRIGHT_POSE[:, 1]], axis=1)
+    vis = np.zeros(18, bool)
+    vis[visible] = True
+    return pts, vis
+
+
+def test_instance_scale_known_answers():
+    # Whole reference pose, 2 cells per unit: the box is 3.5 x 9.7 units -> sqrt(33.95) * 2 cells, no correction.
+    pts, vis = _pose_points(list(range(18)))
+    assert instance_scale(pts, vis) == pytest.approx(2 * np.sqrt(3.5 * 9.7))
+    # Hips, knees, ankles and the centre: box 2.8 x 5.0 units; the correction sqrt(33.95 / 14.0) (smaller than
+    # the 45-degree one) restores the whole pose's scale.
+    pts, vis = _pose_points([11, 12, 13, 14, 15, 16, 17])
+    assert instance_scale(pts, vis) == pytest.approx(2 * np.sqrt(2.8 * 5.0) * np.sqrt(33.95 / 14.0))
+    assert instance_scale(pts, vis) == pytest.approx(2 * np.sqrt(33.95))
+    # Nose and eyes: box 0.7 x 0.4 units; both corrections exceed 25, so the factor is clipped at 5.
+    pts, vis = _pose_points([0, 1, 2])
+    assert instance_scale(pts, vis) == pytest.approx(2 * np.sqrt(0.7 * 0.4) * 5.0)
+    # Fewer than 3 visible: 1. Three visible on one spot: below 0.1, undefined (NaN).
+    assert instance_scale(pts, _pose_points([0, 17])[1]) == 1.0
+    assert np.isnan(instance_scale(np.zeros((18, 2)), _pose_points([0, 5, 6])[1]))
+
+
+def test_scale_targets_follow_the_authors_encoder(spec129, make_ann):
+    # A player with the whole reference pose at 2 cells per unit (16 px): every part's target is
+    # sigma_k * 2 sqrt(33.95) cells, except where another player's same part is nearer than 4x that.
+    pts, _ = _pose_points(list(range(18)))
+    kps = {(0, k): (8 * pts[k, 0], 8 * pts[k, 1], 2) for k in range(17)}
+    kps[(1, 9)] = (8 * pts[9, 0] + 8.0, 8 * pts[9, 1], 2)  # another player's left wrist, 1 cell to the right
+    # Player 0's mask: a 21 x 21 box centred on the pose's centre point, pixel (64, 160).
+    cx, cy = 8 * pts[17, 0], 8 * pts[17, 1]
+    ann = make_ann(size=289, boxes=((int(cy) - 10, int(cy) + 11, int(cx) - 10, int(cx) + 11), (250, 260, 250, 260)),
+                   keypoints=kps)
+    spec = spec129.with_input_size(289)
+    t = encode_targets(ann, spec)
+    full = 2 * np.sqrt(3.5 * 9.7)
+    for k in (0, 5, 15):
+        np.testing.assert_allclose(t["pif_sigma"][k][t["pif_conf"][k] > 0], 0.5 * spec.sigmas[k] * full, rtol=1e-5)
+    # The centre (mask centroid = the pose's centre point) with the 17 parts: the same instance scale.
+    centre = t["pif_sigma"][CENTER][np.isfinite(t["pif_sigma"][CENTER])]
+    assert 0.5 * spec.sigmas[CENTER] * full == pytest.approx(centre.max(), rel=1e-5)
+    # Left wrists 1 cell apart: player 0's target is min(0.062 * 11.65, 0.25 * 1 cell) = 0.25; player 1 has two
+    # visible keypoints (wrist, centre), so scale 1 and min(0.062, 0.25) = 0.062. pif_sigma is half of each.
+    wrist = t["pif_sigma"][9][t["pif_conf"][9] > 0]
+    assert set(np.round(wrist.astype(float), 6)) == {0.125, 0.031}
 
 
 def test_nearer_keypoint_wins_shared_cells(spec129, make_ann):
@@ -77,8 +128,8 @@ def test_invisible_keypoints_not_encoded_and_ball(spec129, make_ann):
     t = encode_targets(ann, spec129)
     assert t["pif_conf"][0].sum() == 0
     assert t["pif_conf"][BALL].sum() == 16
-    np.testing.assert_allclose(np.nanmax(t["pif_sigma"][BALL]),
-                               spec129.sigmas[BALL] * np.sqrt(np.pi * 25) / 8, rtol=1e-6)
+    # The authors' ball rescaler gives every ball scale 1, times their ball sigma 0.2: whatever its radius.
+    np.testing.assert_allclose(t["pif_sigma"][BALL][t["pif_conf"][BALL] > 0], 0.5 * 0.2, rtol=1e-6)
 
 
 def test_ignore_regions_mask_cells_and_pixels(spec129, make_ann):
@@ -121,7 +172,9 @@ def test_ideal_fields_positions_equal_keypoints(spec129, make_ann):
     for k, (x, y) in ((9, (44, 36)), (0, (60, 45)), (BALL, (100, 20))):
         np.testing.assert_allclose(f["pif"][k, 1][pos[k]], x)
         np.testing.assert_allclose(f["pif"][k, 2][pos[k]], y)
-        np.testing.assert_allclose(f["pif"][k, 4][pos[k]], 8 * t["pif_sigma"][k][pos[k]], rtol=1e-6)
+        # Ideal fields keep the OKS size sigma_k * sqrt(area) (area: mask pixels, pi r^2 for the ball).
+        size = {9: np.sqrt(400), 0: np.sqrt(400), BALL: np.sqrt(np.pi * 25)}[k]
+        np.testing.assert_allclose(f["pif"][k, 4][pos[k]], spec129.sigmas[k] * size, rtol=1e-6)
     c = f["pif"][9, 0]
     # Peaks at the cells nearest the keypoint, decays over the neighbourhood, all in (0, 1].
     assert c.max() == c[4:6, 5:7].max() and c[3, 4] < c[4, 5] and 0 < c[pos[9]].min() and c.max() <= 1
