@@ -1,4 +1,5 @@
-// Player centres: maxima of the centre map, ranked by score (ties: raster order), the best max_players kept.
+// Player centres: maxima of the centre map (the last pixel of a plateau), ranked by score (ties: raster
+// order), the best max_players kept; their rank is the provisional player index.
 #include "internal.cuh"
 
 namespace dslcuda {
@@ -13,14 +14,14 @@ __global__ void centre_candidates(Geometry g, Params p, const float* __restrict_
   if (pix >= g.H * g.W) return;
   const float* map = fused + static_cast<size_t>(kCenter) * g.H * g.W;
   const int x = pix % g.W, y = pix / g.W;
-  if (!is_local_max(map, g.H, g.W, x, y, p.nms_window / 2, p.keypoint_threshold)) return;
+  if (!is_local_max(map, g.H, g.W, x, y, p.nms_window / 2, p.keypoint_threshold, p.strict)) return;
   // Arrival order is arbitrary; the ranking below makes the result independent of it.
   const int slot = atomicAdd(&counters->n_candidates, 1);
-  cand[slot] = pack_key(map[pix], pix);
+  cand[slot] = rank_key(map[pix], pix);
 }
 
 __device__ void write_centre(int rank, unsigned long long key, int W, int* centre_xy, float* centre_score) {
-  const int idx = key_index(key);
+  const int idx = rank_key_index(key);
   centre_xy[2 * rank] = idx % W;
   centre_xy[2 * rank + 1] = idx / W;
   centre_score[rank] = key_score(key);

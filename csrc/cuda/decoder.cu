@@ -157,10 +157,11 @@ int enqueue(dsl_cuda_decoder* d, const float* player, const float* offset, const
   if ((err = cudaEventRecord(d->events[1], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
   if ((err = launch_centres(d->p, d->g, s, stream)) != cudaSuccess) return cuda_fail(err, "centre kernels");
   if ((err = cudaEventRecord(d->events[2], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
-  if ((err = launch_assign(d->p, d->g, player, offset, s, d->layout, stream)) != cudaSuccess)
+  if ((err = launch_assign(d->p, d->g, player, offset, s, stream)) != cudaSuccess)
     return cuda_fail(err, "assignment kernels");
   if ((err = cudaEventRecord(d->events[3], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
-  if ((err = launch_poses(d->p, d->g, s, d->layout, stream)) != cudaSuccess) return cuda_fail(err, "pose kernels");
+  // Poses on the provisional instances, then the filters and the final numbering (labels included).
+  if ((err = launch_poses(d->p, d->g, offset, s, d->layout, stream)) != cudaSuccess) return cuda_fail(err, "pose kernels");
   if ((err = cudaEventRecord(d->events[4], stream)) != cudaSuccess) return cuda_fail(err, "cudaEventRecord");
   // The one transfer of a frame: summary and per-player arrays together.
   if ((err = cudaMemcpyAsync(d->host_result, s.result, d->layout.total, cudaMemcpyDeviceToHost, stream)) != cudaSuccess)
@@ -216,8 +217,23 @@ int dsl_cuda_decoder_create(int32_t height, int32_t width, int32_t seg_stride, c
   dsl_cuda_decoder* d = new (std::nothrow) dsl_cuda_decoder();
   if (d == nullptr) return fail(DSL_ERR_MEMORY, "out of host memory");
   const dsl_params& q = *params;
-  d->p = Params{q.seed_threshold, q.keypoint_threshold, q.player_threshold, q.nms_window, q.truncate,
-                q.sigma_min,      q.weight_divisor,     q.exact != 0 ? 1 : 0, q.max_players, seg_stride};
+  d->p = Params{q.seed_threshold,
+                q.keypoint_threshold,
+                q.player_threshold,
+                q.nms_window,
+                q.truncate,
+                q.sigma_min,
+                q.weight_divisor,
+                q.exact != 0 ? 1 : 0,
+                q.max_players,
+                seg_stride,
+                q.strict_thresholds != 0 ? 1 : 0,
+                q.support == DSL_SUPPORT_DISC ? 1 : 0,
+                q.gaussian == DSL_GAUSSIAN_APPROX ? 1 : 0,
+                q.clamp > 0.0f ? q.clamp : 0.0f,
+                q.keypoint_assignment == DSL_KEYPOINTS_OWN_MASK ? 1 : 0,
+                q.discard_mask_pixels,
+                q.min_keypoints};
   d->g = Geometry{height, width, (height - 1) / seg_stride + 1, (width - 1) / seg_stride + 1,
                   (height - 1) / 8 + 1, (width - 1) / 8 + 1};
   d->layout = ResultLayout::make(q.max_players);

@@ -1,9 +1,10 @@
 // Eq. 3 fusion: compact the seeds of each type, then splat them (truncated convention) or gather them
 // at every pixel (exact mode) into the 19 full-resolution maps.
 //
-// Arithmetic follows dsl_deploy/decode/reference.py: supports in float32, Gaussian factors in float64,
-// separable (exp(-dx^2/2s^2) * exp(-dy^2/2s^2)) and rounded to float32 before multiplying the value.
-// The build disables FMA contraction so that float32 expressions round as NumPy's do.
+// Arithmetic follows dsl_deploy/decode/reference.py (and csrc/src/fuse.cpp): the truncated convention is
+// the authors' per-pixel float32 arithmetic (disc or square support, (1 + e/8)^8 or exp, nearest pixel at
+// the full value, clamp); exact mode sums separable float64 Gaussian factors rounded to float32. The build
+// disables FMA contraction so that float32 expressions round as NumPy's do.
 #include "internal.cuh"
 
 namespace dslcuda {
@@ -50,7 +51,7 @@ __global__ void compact_seeds(const float* __restrict__ pif, int cells, Params p
     bool keep = false;
     if (i < cells) {
       const float c = conf[i];
-      if (c >= p.seed_threshold) {
+      if (passes(c, p.seed_threshold, p.strict)) {
         seed.x = px[i];
         seed.y = py[i];
         seed.s = fmaxf(psigma[i], p.sigma_min);
@@ -85,13 +86,13 @@ __device__ __forceinline__ int seed_type(const int* prefix, int flat) {
   return k;
 }
 
-// Float32 support [lo, hi) along one axis, as reference._support (a seed outside the image still
-// gets its one-pixel box at the border). Clamping happens in float, so no conversion can overflow.
+// Support [lo, hi) along one axis as the authors compute it: clip to the map in float32, then truncate
+// (reference._support; a seed outside the image still gets its one-pixel box at the border). Clipping
+// happens in float, so no conversion can overflow.
 __device__ __forceinline__ void support(float mu, float reach, int size, int* lo, int* hi) {
-  const float flo = fminf(fmaxf(floorf(mu - reach), 0.f), static_cast<float>(size - 1));
-  const float fhi = fminf(fmaxf(floorf(mu + reach) + 1.f, flo + 1.f), static_cast<float>(size));
-  *lo = static_cast<int>(flo);
-  *hi = static_cast<int>(fhi);
+  const int l = static_cast<int>(fminf(fmaxf(mu - reach, 0.f), static_cast<float>(size - 1)));
+  *lo = l;
+  *hi = static_cast<int>(fminf(fmaxf((mu + reach) + 1.f, static_cast<float>(l + 1)), static_cast<float>(size)));
 }
 
 // Truncated convention: one warp per seed, its lanes covering the seed's pixel box.
@@ -116,21 +117,45 @@ __global__ void splat_seeds(Geometry g, Params p, const Seed* __restrict__ seeds
     support(sd.y, reach, g.H, &y0, &y1);
     const int bw = x1 - x0;
     const int n = bw * (y1 - y0);
-    const double two_s2 = 2.0 * static_cast<double>(sd.s) * static_cast<double>(sd.s);
+    const float s2 = sd.s * sd.s;
+    const float lim = (p.truncate * p.truncate) * s2;  // disc support: dist2 above this gets nothing
     float* map = fused + static_cast<size_t>(k) * g.H * g.W;
     for (int e = lane; e < n; e += 32) {
       const int px = x0 + e % bw, py = y0 + e / bw;
-      const double dx = static_cast<double>(px) - static_cast<double>(sd.x);
-      const double dy = static_cast<double>(py) - static_cast<double>(sd.y);
-      const double dx2 = dx * dx, dy2 = dy * dy;
-      // The nearest pixel takes the full value (OpenPifPaf convention).
-      // Each factor rounded to float32, the product in float32: the reference's arithmetic exactly.
-      const float w = (dx2 < 0.25 && dy2 < 0.25)
-                          ? 1.f
-                          : static_cast<float>(exp(-dy2 / two_s2)) * static_cast<float>(exp(-dx2 / two_s2));
-      atomicAdd(map + static_cast<size_t>(py) * g.W + px, sd.v * w);
+      // The authors' arithmetic (fuse.cpp splat_row_authors_plain), every step a float32 rounding.
+      const float ddx = static_cast<float>(px) - sd.x;
+      const float ddy = static_cast<float>(py) - sd.y;
+      const float dx2 = ddx * ddx, dy2 = ddy * ddy;
+      const float dist2 = dx2 + dy2;
+      if (p.disc && dist2 > lim) continue;
+      float vv;
+      if (dx2 < 0.25f && dy2 < 0.25f) {
+        vv = sd.v;  // the nearest pixel takes the full value
+      } else {
+        const float ex = (-0.5f * dist2) / s2;
+        float a;
+        if (p.approx) {
+          a = 1.f + ex * 0.125f;
+          a = a * a;
+          a = a * a;
+          a = a * a;
+          if (ex > 2.f || ex < -2.f) a = 0.f;
+        } else {
+          a = static_cast<float>(exp(static_cast<double>(ex)));
+        }
+        vv = sd.v * a;
+      }
+      atomicAdd(map + static_cast<size_t>(py) * g.W + px, vv);
     }
   }
+}
+
+// The clamp of the truncated convention, after all splats: min(clamp, sum) equals clamping after each
+// addition, since every addend is non-negative and float addition of a non-negative value never decreases.
+__global__ void clamp_maps(float* __restrict__ fused, size_t n, float clamp) {
+  const size_t step = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += step)
+    fused[i] = fminf(fused[i], clamp);
 }
 
 // Exact mode: each 16 x 16 tile sums every seed of its type (blockIdx.y) in raster order, as the
@@ -202,6 +227,11 @@ cudaError_t launch_fuse(const Params& p, const Geometry& g, const float* pif, Sc
     const int max_warps = kNumTypes * cells;
     const int blocks = min((max_warps + kWarpsPerBlock - 1) / kWarpsPerBlock, 1024);
     DSL_LAUNCH(splat_seeds, blocks, kWarpsPerBlock * 32, 0, stream, g, p, s.seeds, s.counters, s.fused);
+    if (p.clamp > 0.f) {
+      const size_t n = kNumTypes * pixels;
+      const int clamp_blocks = static_cast<int>(min((n + kCheckThreads - 1) / kCheckThreads, static_cast<size_t>(1024)));
+      DSL_LAUNCH(clamp_maps, clamp_blocks, kCheckThreads, 0, stream, s.fused, n, p.clamp);
+    }
   }
   return cudaGetLastError();
 }

@@ -36,6 +36,13 @@ struct Params {
   int exact;
   int max_players;
   int seg_stride;
+  int strict;               // the three thresholds compare with '>' (else '>=')
+  int disc;                 // support: the disc of radius truncate*sigma (else its square)
+  int approx;               // Gaussian: (1 + e/8)^8 on [-2, 2], 0 outside (else the true exp)
+  float clamp;              // fused maps clamped at this value; <= 0: no clamp (never in exact mode)
+  int own_mask;             // body-part maxima join the player whose mask holds them (else the nearest centre)
+  int discard_mask_pixels;  // players with at most this many mask pixels are dropped
+  int min_keypoints;        // players with fewer keypoints (the centre counted) are dropped
 };
 
 // Frame geometry: full resolution (H, W), segmentation grid (Hs, Ws), PIF grid (Hp, Wp).
@@ -61,7 +68,7 @@ struct Counters {
 // Device-side result block, copied to the host in one transfer. Arrays are sized by max_players.
 struct SummaryHeader {
   int n_players;
-  int n_centres;     // centres before dropping empty instances
+  int n_centres;     // centres before the mask and keypoint filters
   int n_candidates;  // centre-map maxima before the max_players cut
   int has_ball;
   float ball_x, ball_y, ball_score;
@@ -79,50 +86,107 @@ struct Scratch {
   float* fused;                 // [19, H, W]
   Seed* seeds;                  // [19, Hp * Wp]
   Counters* counters;
-  unsigned long long* cand;     // [H * W] centre candidates, packed (score, inverted index)
+  unsigned long long* cand;     // [H * W] centre candidates, packed by rank_key
   int* centre_xy;               // [max_players, 2]
   float* centre_score;          // [max_players]
   int* n_centres;               // 1
-  int* labels;                  // [H, W] provisional then final labels
-  int* inst_count;              // [max_players]
+  int* labels;                  // [H, W] provisional (1 + centre rank) then final labels
+  int* inst_count;              // [max_players] mask pixels per centre
   int* inst_box;                // [max_players, 4]
-  int* remap;                   // [max_players + 1]
-  unsigned long long* pose_key; // [max_players, 17]
+  int* remap;                   // [max_players + 1] provisional label -> final label (0: dropped)
+  unsigned long long* pose_key; // [max_players, 17] per centre and body part, packed by pose_key
   unsigned char* result;        // result block (SummaryHeader + arrays)
   size_t zero_bytes;            // bytes from `counters` cleared each frame (counters..pose_key region)
 };
 
 // ---- device helpers ----------------------------------------------------------------------------
 
-// Pack a non-negative score with an inverted raster index: a larger key is a larger score, and on
-// equal scores the earlier pixel (the one the reference keeps) wins.
-__device__ __forceinline__ unsigned long long pack_key(float score, int index) {
+// The thresholds' comparison: '>' when strict (the authors' rule), else '>='.
+__device__ __forceinline__ bool passes(float v, float threshold, int strict) {
+  return strict ? v > threshold : v >= threshold;
+}
+
+// Ranking key of a non-negative score at a raster index: a larger key is a larger score, and on equal
+// scores the EARLIER pixel wins (centre ranking, ball argmax). Never 0 for an index below 2^32 - 1.
+__device__ __forceinline__ unsigned long long rank_key(float score, int index) {
   return (static_cast<unsigned long long>(__float_as_uint(score)) << 32) |
          static_cast<unsigned long long>(0xFFFFFFFFu - static_cast<unsigned>(index));
 }
 __device__ __forceinline__ float key_score(unsigned long long key) {
   return __uint_as_float(static_cast<unsigned>(key >> 32));
 }
-__device__ __forceinline__ int key_index(unsigned long long key) {
+__device__ __forceinline__ int rank_key_index(unsigned long long key) {
   return static_cast<int>(0xFFFFFFFFu - static_cast<unsigned>(key & 0xFFFFFFFFull));
 }
 
-// Local maximum with the contract's tie rule: p must be strictly above earlier (raster order)
-// neighbours and at least equal to later ones, within the window clipped at the borders.
+// Keypoint key: a larger score wins, and on equal scores the LATER pixel (the reference keeps the last of
+// equal maxima in raster order). index + 1 in the low bits, so 0 means "nothing held" even for a score of 0.
+__device__ __forceinline__ unsigned long long pose_key(float score, int index) {
+  return (static_cast<unsigned long long>(__float_as_uint(score)) << 32) |
+         static_cast<unsigned long long>(static_cast<unsigned>(index) + 1u);
+}
+__device__ __forceinline__ int pose_key_index(unsigned long long key) {
+  return static_cast<int>(static_cast<unsigned>(key & 0xFFFFFFFFull) - 1u);
+}
+
+// Local maximum with the contract's tie rule: p must pass the threshold, be at least its earlier (raster
+// order) neighbours and above its later ones, within the window clipped at the borders; so of a plateau
+// the last pixel in raster order is kept.
 __device__ __forceinline__ bool is_local_max(const float* map, int H, int W, int x, int y, int radius,
-                                             float threshold) {
+                                             float threshold, int strict) {
   const float v = map[y * W + x];
-  if (!(v >= threshold)) return false;
+  if (!passes(v, threshold, strict)) return false;
   const int y0 = max(y - radius, 0), y1 = min(y + radius, H - 1);
   const int x0 = max(x - radius, 0), x1 = min(x + radius, W - 1);
   for (int yy = y0; yy <= y1; ++yy) {
     for (int xx = x0; xx <= x1; ++xx) {
       const float q = map[yy * W + xx];
-      const bool earlier = yy < y || (yy == y && xx < x);
-      if (earlier ? (q >= v) : (q > v && !(yy == y && xx == x))) return false;
+      if (yy < y || (yy == y && xx < x)) {
+        if (!(v >= q)) return false;
+      } else if (yy > y || xx > x) {
+        if (!(v > q)) return false;
+      }
     }
   }
   return true;
+}
+
+// Value of a segmentation-grid channel at full-resolution pixel (x, y): the grid itself at stride 1,
+// else bilinear with corners aligned (cell i at pixel stride * i), as decode/fields.upsample computes it
+// (the last cell's fraction is 0, so it is copied exactly).
+__device__ __forceinline__ float seg_value(const float* chan, const Geometry& g, int stride, int x, int y) {
+  if (stride == 1) return chan[y * g.Ws + x];
+  const int i0 = min(x / stride, g.Ws - 1), j0 = min(y / stride, g.Hs - 1);
+  const int i1 = min(i0 + 1, g.Ws - 1), j1 = min(j0 + 1, g.Hs - 1);
+  const float fx = i0 == g.Ws - 1 ? 0.f : static_cast<float>(x % stride) / static_cast<float>(stride);
+  const float fy = j0 == g.Hs - 1 ? 0.f : static_cast<float>(y % stride) / static_cast<float>(stride);
+  const float top = chan[j0 * g.Ws + i0] * (1.f - fx) + chan[j0 * g.Ws + i1] * fx;
+  const float bottom = chan[j1 * g.Ws + i0] * (1.f - fx) + chan[j1 * g.Ws + i1] * fx;
+  return top * (1.f - fy) + bottom * fy;
+}
+
+// Eq. 4's argmin for pixel (x, y): the centre (index into centres [n, 2], n >= 1) nearest to pixel + offset,
+// float32 distances as the reference's; on exact ties the centre first in raster order wins.
+__device__ __forceinline__ int nearest_centre(const int* centres, int n, const Geometry& g, int stride,
+                                              const float* offset, int x, int y) {
+  const size_t plane = static_cast<size_t>(g.Hs) * g.Ws;
+  const float qx = static_cast<float>(x) + seg_value(offset, g, stride, x, y);
+  const float qy = static_cast<float>(y) + seg_value(offset + plane, g, stride, x, y);
+  int best_j = 0, best_index = 0;
+  float best = 0.f;
+  for (int j = 0; j < n; ++j) {
+    const int cx = centres[2 * j], cy = centres[2 * j + 1];
+    const float dx = static_cast<float>(cx) - qx;
+    const float dy = static_cast<float>(cy) - qy;
+    const float d = dx * dx + dy * dy;
+    const int index = cy * g.W + cx;
+    if (j == 0 || d < best || (d == best && index < best_index)) {
+      best = d;
+      best_j = j;
+      best_index = index;
+    }
+  }
+  return best_j;
 }
 
 // ---- stage launchers (each enqueues on `stream`, returns the launch status) ---------------------
@@ -132,9 +196,9 @@ cudaError_t launch_check_finite(const Geometry& g, const float* player, const fl
 cudaError_t launch_fuse(const Params& p, const Geometry& g, const float* pif, Scratch& s, cudaStream_t stream);
 cudaError_t launch_centres(const Params& p, const Geometry& g, Scratch& s, cudaStream_t stream);
 cudaError_t launch_assign(const Params& p, const Geometry& g, const float* player, const float* offset,
-                          Scratch& s, const ResultLayout& layout, cudaStream_t stream);
-cudaError_t launch_poses(const Params& p, const Geometry& g, Scratch& s, const ResultLayout& layout,
-                         cudaStream_t stream);
+                          Scratch& s, cudaStream_t stream);
+cudaError_t launch_poses(const Params& p, const Geometry& g, const float* offset, Scratch& s,
+                         const ResultLayout& layout, cudaStream_t stream);
 
 }  // namespace dslcuda
 

@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define DSL_DECODE_CUDA_VERSION "1.0.0"
+#define DSL_DECODE_CUDA_VERSION "2.0.0"  /* 2: the authors' rules of dsl_decode.h 2.0.0 */
 
 /* Status codes beyond dsl_status (DSL_OK, DSL_ERR_ARGUMENT, DSL_ERR_NONFINITE, DSL_ERR_MEMORY,
  * DSL_ERR_INTERNAL keep their meaning). */
@@ -84,7 +84,8 @@ int dsl_cuda_fuse(dsl_cuda_decoder* decoder, const float* pif, int32_t exact, vo
  * array pointers set by the caller are filled (capacities as in dsl_decode.h), NULL ones are
  * pointed at decoder-owned host buffers, valid until the next call on the decoder. timings_ms holds
  * GPU time per stage from CUDA events (the ball is found with the poses: DSL_STAGE_BALL is 0 and
- * included in DSL_STAGE_POSES; the NaN/inf check of the fields is counted in DSL_STAGE_FUSE). */
+ * included in DSL_STAGE_POSES, as are the players' filters and final numbering; the NaN/inf check of the
+ * fields is counted in DSL_STAGE_FUSE). */
 int dsl_cuda_download(dsl_cuda_decoder* decoder, dsl_output* out, void* stream);
 
 /* Synchronise `stream` and copy the fused maps [19 * height * width] of the last decode or fuse. */

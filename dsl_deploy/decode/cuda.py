@@ -33,7 +33,17 @@ class _Params(ctypes.Structure):
     _fields_ = [("seed_threshold", ctypes.c_float), ("keypoint_threshold", ctypes.c_float),
                 ("player_threshold", ctypes.c_float), ("nms_window", ctypes.c_int32),
                 ("truncate", ctypes.c_float), ("sigma_min", ctypes.c_float), ("weight_divisor", ctypes.c_float),
-                ("exact", ctypes.c_int32), ("max_players", ctypes.c_int32), ("num_threads", ctypes.c_int32)]
+                ("exact", ctypes.c_int32), ("max_players", ctypes.c_int32), ("num_threads", ctypes.c_int32),
+                # since dsl_decode.h 2.0.0
+                ("strict_thresholds", ctypes.c_int32), ("support", ctypes.c_int32), ("gaussian", ctypes.c_int32),
+                ("clamp", ctypes.c_float), ("keypoint_assignment", ctypes.c_int32),
+                ("discard_mask_pixels", ctypes.c_int32), ("min_keypoints", ctypes.c_int32)]
+
+
+# The C enums' order (DSL_SUPPORT_*, DSL_GAUSSIAN_*, DSL_KEYPOINTS_* of dsl_decode.h): index 0 is the authors' rule.
+SUPPORTS = ("disc", "square")
+GAUSSIANS = ("approx", "exp")
+KEYPOINT_ASSIGNMENTS = ("nearest-centre", "own-mask")
 
 
 class _Output(ctypes.Structure):
@@ -125,10 +135,20 @@ def _raise(lib: ctypes.CDLL, status: int, what: str) -> None:
     raise DslError(message)
 
 
+def _choice(name: str, value: object, options: tuple[str, ...]) -> int:
+    if value not in options:
+        raise InputError(f"params: {name} is {value!r}; expected one of {', '.join(options)}")
+    return options.index(value)
+
+
 def _params(spec: ModelSpec, exact: bool | None = None) -> _Params:
     d = spec.decoder
     return _Params(d.seed_threshold, d.keypoint_threshold, d.player_threshold, d.nms_window, d.truncate,
-                   d.sigma_min, d.weight_divisor, int(d.exact if exact is None else exact), d.max_players, 1)
+                   d.sigma_min, d.weight_divisor, int(d.exact if exact is None else exact), d.max_players, 1,
+                   int(bool(d.strict_thresholds)), _choice("support", d.support, SUPPORTS),
+                   _choice("gaussian", d.gaussian, GAUSSIANS), 0.0 if d.clamp is None else d.clamp,
+                   _choice("keypoint_assignment", d.keypoint_assignment, KEYPOINT_ASSIGNMENTS),
+                   d.discard_mask_pixels, d.min_keypoints)
 
 
 def _pointer(arr: np.ndarray) -> ctypes.c_void_p:

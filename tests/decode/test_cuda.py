@@ -8,13 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dsl_testing.fields import random_pif, with_decoder
+from dsl_testing.fields import network_like_fields, random_pif, with_decoder
 
 from dsl_deploy.decode import Decoder, cuda
 from dsl_deploy.decode.fields import full_resolution
 from dsl_deploy.decode.reference import fuse_maps, local_maxima
 from dsl_deploy.errors import BackendUnavailable, InputError
-from dsl_deploy.spec import CENTER, ModelSpec
+from dsl_deploy.spec import BALL, CENTER, ModelSpec
 
 SPEC = ModelSpec(backbone="resnet18").with_input_size(129)
 SYMBOLS = ("dsl_cuda_available", "dsl_cuda_last_error", "dsl_cuda_version", "dsl_cuda_set_device", "dsl_cuda_decoder_create",
@@ -69,7 +69,7 @@ def create(lib: ctypes.CDLL, h: int, w: int, stride: int, p: cuda._Params | None
 def test_library_exports_the_c_abi(lib: ctypes.CDLL) -> None:
     missing = [name for name in SYMBOLS if not hasattr(lib, name)]
     assert not missing
-    assert lib.dsl_cuda_version().decode() == "1.0.0"
+    assert lib.dsl_cuda_version().decode() == "2.0.0"
 
 
 def cuda_python_device_count() -> int | None:
@@ -105,6 +105,14 @@ def test_device_count_without_a_crash(lib: ctypes.CDLL) -> None:
     ({"seed_threshold": float("nan")}, 129, 129, 1, "seed_threshold"),
     ({"player_threshold": 0.0}, 129, 129, 1, "player_threshold"),
     ({"sigma_min": -1.0}, 129, 129, 1, "sigma_min"),
+    ({"support": 2}, 129, 129, 1, "support"),
+    ({"gaussian": -1}, 129, 129, 1, "gaussian"),
+    ({"clamp": float("nan")}, 129, 129, 1, "clamp"),
+    ({"clamp": float("inf")}, 129, 129, 1, "clamp"),
+    ({"keypoint_assignment": 2}, 129, 129, 1, "keypoint_assignment"),
+    ({"discard_mask_pixels": -1}, 129, 129, 1, "discard_mask_pixels"),
+    ({"min_keypoints": 20}, 129, 129, 1, "min_keypoints"),
+    ({"min_keypoints": -1}, 129, 129, 1, "min_keypoints"),
 ])
 def test_create_rejects_bad_arguments(lib: ctypes.CDLL, kw: dict, h: int, w: int, stride: int, message: str) -> None:
     status, error = create(lib, h, w, stride, params(**kw))
@@ -176,13 +184,37 @@ def test_set_device_without_a_device_or_out_of_range(lib: ctypes.CDLL) -> None:
     assert lib.dsl_cuda_set_device(-1) == (11 if n == 0 else ERR_ARGUMENT)
 
 
+def header_struct_fields(name: str) -> list[tuple[str, str]]:
+    """(C type, field name) of `typedef struct name {...}` in csrc/include/dsl_decode.h, in order."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "csrc" / "include" / "dsl_decode.h").read_text()
+    body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return re.findall(r"^\s*(float|int32_t)\s+(\w+);", body, re.M)
+
+
 def test_params_mirror_the_c_struct() -> None:
-    # dsl_params of dsl_decode.h: 10 four-byte fields; dsl_output: 6 pointers, 2 ints, 3 floats, 6 doubles.
-    assert ctypes.sizeof(cuda._Params) == 40
+    # dsl_params of dsl_decode.h field for field (names, order, types); dsl_output: 6 pointers, 2 ints,
+    # 3 floats, 6 doubles.
+    ctype = {"float": ctypes.c_float, "int32_t": ctypes.c_int32}
+    assert [(n, t) for n, t in cuda._Params._fields_] == [(n, ctype[t]) for t, n in header_struct_fields("dsl_params")]
+    assert ctypes.sizeof(cuda._Params) == 17 * 4
     assert ctypes.sizeof(cuda._Output) == 6 * 8 + 8 + 12 + 4 + 6 * 8
     p = cuda._params(with_decoder(SPEC, exact=True, max_players=7))
-    assert (p.exact, p.max_players, p.nms_window) == (1, 7, 3)
+    assert (p.exact, p.max_players, p.nms_window) == (1, 7, 13)
     assert p.seed_threshold == pytest.approx(SPEC.decoder.seed_threshold)
+    # The authors' rules are index 0 of each C enum; the clamp of 1.0 passes through.
+    assert (p.strict_thresholds, p.support, p.gaussian, p.keypoint_assignment) == (1, 0, 0, 0)
+    assert (p.clamp, p.discard_mask_pixels, p.min_keypoints) == (1.0, 100, 5)
+    q = cuda._params(with_decoder(SPEC, strict_thresholds=False, support="square", gaussian="exp", clamp=None,
+                                  keypoint_assignment="own-mask", discard_mask_pixels=7, min_keypoints=3))
+    assert (q.strict_thresholds, q.support, q.gaussian, q.keypoint_assignment) == (0, 1, 1, 1)
+    assert (q.clamp, q.discard_mask_pixels, q.min_keypoints) == (0.0, 7, 3)
+    assert cuda._params(with_decoder(SPEC, clamp=0.5)).clamp == 0.5
+    with pytest.raises(InputError, match="support"):
+        cuda._params(with_decoder(SPEC, support="circle"))
 
 
 # ---- agreement with the NumPy reference: on a GPU, and everywhere with the kernels emulated on the CPU ----
@@ -277,21 +309,118 @@ def test_decoder_parameters_match_reference(kernels: str, kw: dict, make_fields,
     assert_same_result(a, b, player, offset)
 
 
+# The rules of dsl_params 2.0.0 one at a time away from the authors' (the defaults), and all of them at once.
+OLD_LIKE = {"nms_window": 3, "strict_thresholds": False, "support": "square", "gaussian": "exp", "clamp": None,
+            "keypoint_assignment": "own-mask", "discard_mask_pixels": 0, "min_keypoints": 0}
+RULE_VARIANTS = [{}, {"keypoint_assignment": "own-mask"}, {"support": "square", "gaussian": "exp"}, {"clamp": None},
+                 {"clamp": 0.3}, {"strict_thresholds": False}, {"discard_mask_pixels": 0, "min_keypoints": 0},
+                 {"discard_mask_pixels": 300, "min_keypoints": 12}, OLD_LIKE]
+
+
+def fused_tolerance(kernels: str) -> float:
+    # The emulation adds each pixel's splats in seed order, as the reference does; a GPU's atomics reorder them.
+    return 0.0 if kernels == "emulated" else 1e-5
+
+
+@pytest.mark.parametrize("kw", RULE_VARIANTS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "authors")
+def test_rule_variants_match_reference(kernels: str, kw: dict, make_fields, assert_same_result) -> None:
+    spec = with_decoder(SPEC.with_input_size(129), **kw)
+    fields = make_fields(np.random.default_rng(8), 129, 129, 6)
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1
+    assert_same_result(a, b, player, offset)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    decoder = cuda.CudaDecoder(spec)
+    decoder(fields)
+    want = fuse_maps(fields["pif"], 129, 129, spec.decoder)
+    np.testing.assert_allclose(decoder.fused_maps(), want, rtol=0, atol=fused_tolerance(kernels))
+    if spec.decoder.clamp is not None:
+        assert want.max() <= np.float32(spec.decoder.clamp)
+        assert spec.decoder.clamp == 1.0 or (want == np.float32(spec.decoder.clamp)).any()  # the clamp bites
+
+
+def plateau_maxima(fmap: np.ndarray, threshold: float, window: int) -> int:
+    """Local maxima (reference rule) with an equal earlier neighbour in their window: the tie rule decided them."""
+    h, w = fmap.shape
+    r = window // 2
+    count = 0
+    for idx in local_maxima(fmap, threshold, window).tolist():
+        y, x = divmod(idx, w)
+        patch = fmap[max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1]
+        count += int((patch == fmap[y, x]).sum() > 1)
+    return count
+
+
+@pytest.mark.parametrize("size,index,kw", [
+    (129, 0, {}), (161, 1, {}), (129, 1, {"weight_divisor": 1.0}),
+    pytest.param(161, 0, {"keypoint_assignment": "own-mask"}, marks=GPU_ONLY),
+    pytest.param(193, 0, {}, marks=GPU_ONLY), pytest.param(193, 1, OLD_LIKE, marks=GPU_ONLY)])
+def test_network_like_fields_match_reference(kernels: str, size: int, index: int, kw: dict, assert_same_result) -> None:
+    from dsl_deploy.data.synthetic import SyntheticScenes
+
+    spec = with_decoder(SPEC.with_input_size(size), **kw)
+    _image, ann = SyntheticScenes(7, size, size, min_players=3, max_players=5)[index]
+    fields = network_like_fields(ann, spec, np.random.default_rng(index))
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players >= 1
+    assert_same_result(a, b, player, offset)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    if spec.decoder.weight_divisor == 1.0:
+        # Every seed splats its full confidence: the clamp flattens peaks into plateaus, so the tie rule
+        # (the last pixel of a plateau is the maximum) decides keypoints.
+        fused = fuse_maps(fields["pif"], size, size, spec.decoder)
+        assert sum(plateau_maxima(fused[k], spec.decoder.keypoint_threshold, spec.decoder.nms_window)
+                   for k in range(17)) > 0
+
+
+def test_exact_ties_follow_the_reference(kernels: str, make_fields, splat_keypoint) -> None:
+    # Two centres; the stronger one is later in raster order. Pixels (and a keypoint) whose pixel + offset lies
+    # half-way between them tie in Eq. 4: the centre first in raster order wins, not the higher-ranked one.
+    # Two equal maxima of one body part on one player: the later in raster order is its keypoint.
+    h = w = 81
+    spec = with_decoder(SPEC.with_input_size(w, h), min_keypoints=0)
+    rng = np.random.default_rng(2)
+    fields = make_fields(rng, h, w, 0, ball=False)
+    fields["player"][0, 10:70, 20:60] = 0.9
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    target_x = np.where(xs < 36, 30.0, np.where(xs < 44, 40.0, 50.0)).astype(np.float32)
+    fields["offset"][0] = target_x - xs
+    fields["offset"][1] = 40.0 - ys
+    splat_keypoint(fields["pif"], CENTER, 50.0, 40.0, rng, conf=0.9, noise=0)
+    splat_keypoint(fields["pif"], CENTER, 30.0, 40.0, rng, conf=0.8, noise=0)
+    splat_keypoint(fields["pif"], 0, 40.0, 20.0, rng, noise=0)  # nose on the tie band: goes to (30, 40)
+    splat_keypoint(fields["pif"], 5, 28.0, 20.0, rng, noise=0)  # two equal left shoulders of (30, 40)
+    splat_keypoint(fields["pif"], 5, 28.0, 60.0, rng, noise=0)
+    splat_keypoint(fields["pif"], BALL, 80.0, 0.0, rng, noise=0)
+    a, b, player, offset = both(fields, spec)
+    assert a.num_players == 2 and a.centers.tolist() == [[50.0, 40.0], [30.0, 40.0]]
+    fused = fuse_maps(fields["pif"], h, w, spec.decoder)
+    assert fused[5, 20, 28] == fused[5, 60, 28] > 0
+    assert (a.keypoints[1, 5].tolist(), a.keypoints[1, 0, :2].tolist()) == ([28.0, 60.0, fused[5, 60, 28]], [40.0, 20.0])
+    assert (a.labels[10:70, 36:44] == 2).all()
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.keypoints, b.keypoints)
+    np.testing.assert_array_equal(a.areas, b.areas)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    assert (b.ball.x, b.ball.y) == (a.ball.x, a.ball.y) == (80.0, 0.0)
+
+
 def test_many_centre_candidates_use_the_fallback_ranking(kernels: str, assert_same_result) -> None:
     # nms_window 1 and threshold 0 make nearly every pixel a centre maximum: > 4096 candidates.
     rng = np.random.default_rng(11)
-    spec = with_decoder(SPEC.with_input_size(97), nms_window=1, keypoint_threshold=0.0, max_players=40)
+    spec = with_decoder(SPEC.with_input_size(97), nms_window=1, keypoint_threshold=0.0, max_players=40,
+                        discard_mask_pixels=0, min_keypoints=0)
     pif = random_pif(rng, 97, 97, density=0.9)
     fields = {"player": rng.random((1, 97, 97)).astype(np.float32),
               "offset": rng.normal(0, 5, (2, 97, 97)).astype(np.float32), "pif": pif}
     assert local_maxima(fuse_maps(pif, 97, 97, spec.decoder)[CENTER], 0.0, 1).size > 4096
     a, b, player, offset = both(fields, spec)
-    assert a.num_players >= 30
+    assert a.num_players >= 25  # of the 40 centres kept, those that got player pixels
     assert_same_result(a, b, player, offset)
 
 
 def test_seg_stride_4_upsamples_in_the_kernels(kernels: str, make_fields, assert_same_result) -> None:
-    spec = replace(SPEC.with_input_size(161), seg_stride=4)
+    spec = replace(SPEC.with_input_size(161), seg_stride=4, architecture="light")
     full = make_fields(np.random.default_rng(5), 161, 161, 5)
     fields = {"player": np.ascontiguousarray(full["player"][:, ::4, ::4]),
               "offset": np.ascontiguousarray(full["offset"][:, ::4, ::4]), "pif": full["pif"]}
