@@ -1,8 +1,10 @@
 """Build the optional CUDA decoder library (csrc/cuda -> libdsl_decode_cuda.so); called by setup.py's build_ext.
 
 Environment:
-  DSL_BUILD_CUDA   "0": skip; "auto" (default): build when nvcc is found, skip (one line) otherwise;
-                   "1": nvcc is required. A compile error always fails the build, with nvcc's output.
+  DSL_BUILD_CUDA   "0": skip; "auto" (default): build when nvcc is found; when nvcc is missing or fails,
+                   say so in one line (nvcc's output goes to build/cuda-build.log) and go on without
+                   the optional library; "1": the library is required: a missing nvcc or a compile
+                   error fails the build, with nvcc's output.
   DSL_CUDA_ARCHS   compute capabilities, e.g. "75;80;86;89;90" (SASS for each, PTX for the highest so
                    newer GPUs JIT-compile it). Default: those of DEFAULT_ARCHS that this nvcc supports.
                    CUDA 13 cannot target sm_70/72 (V100, Jetson Xavier): build those with a CUDA 12
@@ -27,7 +29,10 @@ DEFAULT_CUDA_ROOT = "/usr/local/cuda"
 # Turing, Ampere (A100, desktop), Orin, Ada, Hopper, Blackwell (datacentre, Thor, desktop).
 DEFAULT_ARCHS = (75, 80, 86, 87, 89, 90, 100, 110, 120)
 # No FMA contraction: float32 expressions must round as the NumPy reference's do (supports, Eq. 4 ties).
-NVCC_FLAGS = ("-std=c++17", "-O3", "--fmad=false", "-Xcompiler=-fPIC", "--threads=0")
+# One object per source, each nvcc in its own temporary folder: one nvcc building every architecture of every
+# source with --threads=0 once died in its device link on a temporary file name (nvlink: could not read
+# tmpxft_..._dlink.reg.c).
+NVCC_FLAGS = ("-std=c++17", "-O3", "--fmad=false", "-Xcompiler=-fPIC")
 # Warnings as errors: for the tests and DSL_CUDA_STRICT=1, not for users' builds (a newer host compiler's
 # new warning must not break an install).
 STRICT_FLAGS = ("-Xcompiler=-Wall,-Wextra,-Werror", "-Werror=all-warnings")
@@ -109,12 +114,15 @@ def skip_reason(mode: str, nvcc: str | None) -> str | None:
     return None
 
 
-def compile_command(nvcc: str, archs: list[int], out: Path, *, strict: bool = False) -> list[str]:
-    """The nvcc command line that builds the shared library `out` (cudart linked statically)."""
-    src = ROOT / "csrc" / "cuda"
+def object_command(nvcc: str, archs: list[int], source: Path, obj: Path, *, strict: bool = False) -> list[str]:
+    """The nvcc command line that compiles one source to an object with device code for `archs`."""
     return [nvcc, *NVCC_FLAGS, *(STRICT_FLAGS if strict else ()), *gencode_flags(archs),
-            "-I", str(ROOT / "csrc" / "include"), "-shared", "--cudart=static", "-o", str(out),
-            *(str(src / name) for name in SOURCES)]
+            "-I", str(ROOT / "csrc" / "include"), "-c", "-o", str(obj), str(source)]
+
+
+def link_command(nvcc: str, objects: list[Path], out: Path) -> list[str]:
+    """The nvcc command line that links the objects into the shared library `out` (cudart linked statically)."""
+    return [nvcc, "-shared", "--cudart=static", "-Xcompiler=-fPIC", "-o", str(out), *(str(o) for o in objects)]
 
 
 def ptx_check_command(nvcc: str, arch: int, out_dir: Path) -> list[str]:
@@ -122,6 +130,33 @@ def ptx_check_command(nvcc: str, arch: int, out_dir: Path) -> list[str]:
     src = ROOT / "csrc" / "cuda"
     return [nvcc, "-std=c++17", "--fmad=false", "-Werror=all-warnings", f"-gencode=arch=compute_{arch},code=compute_{arch}",
             "-I", str(ROOT / "csrc" / "include"), "--ptx", "-odir", str(out_dir), *(str(src / name) for name in SOURCES)]
+
+
+def _run(cmd: list[str], tmp: Path) -> None:
+    """Run one nvcc command with its own TMPDIR; CudaBuildError with nvcc's output when it fails."""
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        raise CudaBuildError("nvcc failed building the CUDA decoder:\n" + " ".join(cmd) + "\n" + proc.stdout
+                             + proc.stderr)
+
+
+def _compile_and_link(nvcc: str, archs: list[int], partial: Path, tmp: Path, strict: bool) -> None:
+    """Every source to its own object (in parallel, each nvcc with its own TMPDIR), then one link."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = ROOT / "csrc" / "cuda"
+    jobs = []
+    for name in SOURCES:
+        work = tmp / name.replace(".", "_")
+        work.mkdir()
+        jobs.append((object_command(nvcc, archs, src / name, work / (name + ".o"), strict=strict), work))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        for future in [pool.submit(_run, cmd, work) for cmd, work in jobs]:
+            future.result()
+    link_tmp = tmp / "link"
+    link_tmp.mkdir()
+    _run(link_command(nvcc, [work / (name + ".o") for (_cmd, work), name in zip(jobs, SOURCES)], partial), link_tmp)
 
 
 def build(out_dir: Path) -> Path | None:
@@ -133,20 +168,31 @@ def build(out_dir: Path) -> Path | None:
         print(f"setup_cuda: skipping the CUDA decoder library ({reason})")
         return None
     assert nvcc is not None
-    archs = choose_archs(os.environ.get("DSL_CUDA_ARCHS"), supported_archs(nvcc))
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / LIBRARY
-    # Build beside the target and rename, so a failed build never leaves a half-written library.
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        partial = Path(tmp) / LIBRARY
-        cmd = compile_command(nvcc, archs, partial, strict=os.environ.get("DSL_CUDA_STRICT") == "1")
-        print(f"setup_cuda: building {target} for sm_{', sm_'.join(map(str, archs))} (+PTX {max(archs)})")
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise CudaBuildError("nvcc failed building the CUDA decoder (set DSL_BUILD_CUDA=0 to skip it):\n"
-                                 + " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
-        os.replace(partial, target)
+    try:
+        archs = choose_archs(os.environ.get("DSL_CUDA_ARCHS"), supported_archs(nvcc))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Build beside the target and rename, so a failed build never leaves a half-written library.
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+            partial = Path(tmp) / LIBRARY
+            print(f"setup_cuda: building {target} for sm_{', sm_'.join(map(str, archs))} (+PTX {max(archs)})")
+            _compile_and_link(nvcc, archs, partial, Path(tmp), os.environ.get("DSL_CUDA_STRICT") == "1")
+            os.replace(partial, target)
+    except CudaBuildError as exc:
+        if mode == "1":
+            raise CudaBuildError(f"{exc}\n(DSL_BUILD_CUDA=1 requires the CUDA decoder; DSL_BUILD_CUDA=0 skips it)") from None
+        log = ROOT / "build" / "cuda-build.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(str(exc) + "\n", encoding="utf-8")
+            where = f"; nvcc's output is in {log}"
+        except OSError:
+            where = ""
+        first = next((line for line in str(exc).splitlines() if "error" in line.lower()), str(exc).splitlines()[0])
+        print(f"setup_cuda: the optional CUDA decoder was not built ({first.strip()[:300]}){where}; the CPU "
+              f"decoders are unaffected (DSL_BUILD_CUDA=1 makes this an error)")
+        return None
     return target
 
 

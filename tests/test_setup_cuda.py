@@ -57,13 +57,15 @@ def test_gencode_has_sass_for_each_and_ptx_for_the_newest(setup_cuda) -> None:
     assert [f for f in flags if "code=compute_" in f] == ["-gencode=arch=compute_90,code=compute_90"]
 
 
-def test_compile_command_links_cudart_statically_without_fma(setup_cuda, tmp_path: Path) -> None:
-    cmd = setup_cuda.compile_command("nvcc", [80], tmp_path / "x.so")
-    assert "--cudart=static" in cmd and "-shared" in cmd and "--fmad=false" in cmd
+def test_one_object_per_source_then_a_static_cudart_link(setup_cuda, tmp_path: Path) -> None:
+    src = setup_cuda.ROOT / "csrc" / "cuda" / setup_cuda.SOURCES[0]
+    cmd = setup_cuda.object_command("nvcc", [80], src, tmp_path / "x.o")
+    assert "-c" in cmd and "--fmad=false" in cmd and str(src) in cmd and "--threads=0" not in cmd
+    assert sum(p.endswith(".cu") for p in cmd) == 1 and Path(cmd[-1]).is_file()
     assert "-Werror=all-warnings" not in cmd
-    assert "-Werror=all-warnings" in setup_cuda.compile_command("nvcc", [80], tmp_path / "x.so", strict=True)
-    assert all(Path(p).is_file() for p in cmd if p.endswith(".cu"))
-    assert sum(p.endswith(".cu") for p in cmd) == len(setup_cuda.SOURCES)
+    assert "-Werror=all-warnings" in setup_cuda.object_command("nvcc", [80], src, tmp_path / "x.o", strict=True)
+    link = setup_cuda.link_command("nvcc", [tmp_path / "a.o", tmp_path / "b.o"], tmp_path / "x.so")
+    assert "--cudart=static" in link and "-shared" in link and link[-2:] == [str(tmp_path / "a.o"), str(tmp_path / "b.o")]
 
 
 def test_skip_reasons(setup_cuda) -> None:
@@ -119,9 +121,8 @@ def test_device_code_compiles_without_warnings(setup_cuda, tmp_path: Path) -> No
     assert len(list(tmp_path.glob("*.ptx"))) == len(setup_cuda.SOURCES)
 
 
-@NO_NVCC
-def test_compile_errors_fail_loudly(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # A copy of the tree layout with one broken source: the error must carry nvcc's own message.
+def _broken_tree(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A copy of the tree layout with one broken source."""
     (tmp_path / "csrc" / "cuda").mkdir(parents=True)
     (tmp_path / "csrc" / "include").mkdir()
     for name in setup_cuda.SOURCES:
@@ -130,9 +131,27 @@ def test_compile_errors_fail_loudly(setup_cuda, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(setup_cuda, "ROOT", tmp_path)
     monkeypatch.setattr(setup_cuda, "SOURCES", ("fuse.cu", "poses.cu"))
     monkeypatch.setattr(setup_cuda, "supported_archs", lambda nvcc: [75, 80])
-    monkeypatch.setenv("DSL_BUILD_CUDA", "auto")
     monkeypatch.setenv("DSL_CUDA_ARCHS", "75")
+
+
+@NO_NVCC
+def test_compile_errors_fail_loudly_when_required(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _broken_tree(setup_cuda, monkeypatch, tmp_path)
+    monkeypatch.setenv("DSL_BUILD_CUDA", "1")
     with pytest.raises(setup_cuda.CudaBuildError, match="nvcc failed") as info:
         setup_cuda.build(tmp_path / "out")
     assert "poses.cu" in str(info.value) and "error" in str(info.value)
+    assert not (tmp_path / "out" / setup_cuda.LIBRARY).exists()
+
+
+@NO_NVCC
+def test_compile_errors_leave_the_optional_library_out(setup_cuda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                       capsys) -> None:
+    """Issue 12: a failing nvcc must not fail the install unless DSL_BUILD_CUDA=1 asks for the library."""
+    _broken_tree(setup_cuda, monkeypatch, tmp_path)
+    monkeypatch.setenv("DSL_BUILD_CUDA", "auto")
+    assert setup_cuda.build(tmp_path / "out") is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("setup_cuda: the optional CUDA decoder was not built (") and "error" in out[-1]
+    assert "poses.cu" in (tmp_path / "build" / "cuda-build.log").read_text()
     assert not (tmp_path / "out" / setup_cuda.LIBRARY).exists()
