@@ -15,6 +15,7 @@ from .memory import gpu_used_mb, peak_rss_mb, runs_on_gpu
 from .stats import summarize
 
 DECODERS = ("auto", "native", "numpy", "cuda", "paper")
+READ_MODES = ("none", "jpeg")
 FIELD_SOURCES = ("ground-truth", "network")
 
 
@@ -36,6 +37,9 @@ class Case:
     distinct_frames: int = 8
     save_outputs: str | None = None  # .npz path: the first frame's network outputs, for parity columns
     decoder_params: dict[str, Any] = field(default_factory=dict)  # DecoderSpec overrides (--decoder-set)
+    frame_size: list[int] | None = None  # [width, height] of the frames; None: the network input size
+    read: str = "none"  # "jpeg": each frame is decoded from a JPEG first (the read stage), as from files
+    host_path: str = "fast"  # resize, map and serialise of bench.host.HOST_PATHS ("today" for the peer)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON)."""
@@ -84,23 +88,31 @@ def _backend(case: Case):
 
 
 def _frames(case: Case, spec: ModelSpec) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]]]:
-    from ..data.encode import ideal_fields
-    from ..data.synthetic import SyntheticScenes
+    """Synthetic frames at the case's frame size, and the ideal fields of their scenes at the network input."""
+    from .host import broadcast_scenes
 
-    scenes = SyntheticScenes(case.seed, spec.input.width, spec.input.height, min_players=case.players,
-                             max_players=case.players)
-    rng = np.random.default_rng(case.seed)
-    frames, fields = [], []
-    for i in range(max(1, case.distinct_frames)):
-        image, ann = scenes[i]
-        frames.append(image)
-        fields.append(ideal_fields(ann, spec, rng=rng, noise=case.noise))
-    return frames, fields
+    w, h = case.frame_size or (spec.input.width, spec.input.height)
+    scenes = broadcast_scenes(spec, w, h, players=case.players, count=max(1, case.distinct_frames), seed=case.seed,
+                              noise=case.noise)
+    return [s.frame for s in scenes], [s.fields for s in scenes]
+
+
+def _save_parity_outputs(case: Case, backend: Any, spec: ModelSpec, frames: list[np.ndarray]) -> None:
+    """The network outputs of the first batch, preprocessed the same way in every case (for the parity column)."""
+    from ..preprocess import Preprocessor
+
+    batch, _ = Preprocessor(spec, resize="area")([frames[b % len(frames)] for b in range(case.batch)])
+    out = backend.infer(batch)
+    np.savez(case.save_outputs, **{k: v[:1] for k, v in out.items()})
 
 
 def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
-    """Time preprocess, inference and each decode stage over warmup + iters batches; return the summary."""
+    """Time read, preprocess, inference, decode (each stage), map and serialise over warmup + iters batches."""
+    import cv2
+
     from ..preprocess import Preprocessor
+    from ..runtime.mapping import result_to_frame
+    from .host import HOST_PATHS, serialise
 
     if case.fields not in FIELD_SOURCES:
         raise InputError(f"fields: {case.fields!r} is not one of {', '.join(FIELD_SOURCES)}")
@@ -111,34 +123,54 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     spec = backend.spec.with_decoder(case.decoder_params)
     load_ms = (time.perf_counter() - t_load) * 1e3
     decoder = make_decoder(case.decoder, spec)
-    pre = Preprocessor(spec)
+    if case.host_path not in HOST_PATHS:
+        raise InputError(f"host_path: {case.host_path!r} is not one of {', '.join(HOST_PATHS)}")
+    if case.read not in READ_MODES:
+        raise InputError(f"read: {case.read!r} is not one of {', '.join(READ_MODES)}")
+    path = HOST_PATHS[case.host_path]
+    pre = Preprocessor(spec, resize=path["resize"])
     frames, gt_fields = _frames(case, spec)
+    encoded = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for f in frames] if case.read == "jpeg" \
+        else None
+    if case.save_outputs:
+        _save_parity_outputs(case, backend, spec, frames)
     samples: dict[str, list[float]] = {}
     players: list[int] = []
     total_rounds = case.warmup + case.iters
     bar = _progress(total_rounds, case.label) if progress else None
     for r in range(total_rounds):
         idx = [(r * case.batch + b) % len(frames) for b in range(case.batch)]
+        t_read = time.perf_counter()
+        images = [cv2.imdecode(encoded[i], cv2.IMREAD_COLOR) for i in idx] if encoded is not None else \
+            [frames[i] for i in idx]
         t0 = time.perf_counter()
-        batch, _ = pre([frames[i] for i in idx])
+        batch, boxes = pre(images)
         t1 = time.perf_counter()
         out = backend.infer(batch)
         t2 = time.perf_counter()
         decode_stages: dict[str, float] = {}
+        decoded = []
         for b, i in enumerate(idx):
             fields = gt_fields[i] if case.fields == "ground-truth" else {k: v[b] for k, v in out.items()}
             result = decoder(fields)
+            decoded.append(result)
             for k, v in result.timings.items():
                 decode_stages[k] = decode_stages.get(k, 0.0) + v
         t3 = time.perf_counter()
-        if r == 0 and case.save_outputs:
-            np.savez(case.save_outputs, **{k: v[:1] for k, v in out.items()})
+        mapped = [result_to_frame(res, lb, labels=path["labels"]) for res, lb in zip(decoded, boxes)]
+        t4 = time.perf_counter()
+        for b, res in enumerate(mapped):
+            serialise(res, r * case.batch + b)
+        t5 = time.perf_counter()
         if r < case.warmup:
             _tick(bar)
             continue
         players.append(result.num_players)
         stage = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3,
-                 "total": (t3 - t0) * 1e3}
+                 "map": (t4 - t3) * 1e3, "serialise": (t5 - t4) * 1e3, "total": (t5 - t_read) * 1e3,
+                 "host": (t1 - t0 + t5 - t2) * 1e3}
+        if encoded is not None:
+            stage["read"] = (t0 - t_read) * 1e3
         stage.update({f"decode.{k}": v for k, v in decode_stages.items() if k != "total"})
         stage.update({f"inference.{k}": v for k, v in (getattr(backend, "last_timings", None) or {}).items()})
         for k, v in stage.items():
@@ -156,6 +188,8 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         "backend": getattr(backend, "name", type(backend).__name__),
         "providers": list(getattr(backend, "providers", []) or []),
         "spec": {"backbone": spec.backbone, "width": spec.input.width, "height": spec.input.height},
+        "frames": {"width": int(frames[0].shape[1]), "height": int(frames[0].shape[0]), "read": case.read,
+                   "host_path": {"name": case.host_path, **path}},
         "decode_fields": describe_fields(case),
         "decoder_impl": decoder_impl(case.decoder),
         "decoder_params": asdict(spec.decoder),

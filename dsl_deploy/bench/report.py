@@ -8,7 +8,7 @@ from typing import Any
 
 from .paper import PAPER_TABLE_1
 
-MAIN_STAGES = ("preprocess", "inference", "decode", "total")
+MAIN_STAGES = ("read", "preprocess", "inference", "decode", "map", "serialise", "total", "host")
 
 
 def _cell(stats: dict[str, float] | None) -> str:
@@ -22,6 +22,8 @@ def _stage_rows(result: dict[str, Any]) -> list[str]:
     names = list(result.get("ms", {}))
     rows = []
     for main in MAIN_STAGES:
+        if main not in names:  # e.g. read when frames are not decoded from files, or an older result
+            continue
         rows.append(main)
         rows.extend(sorted(n for n in names if n.startswith(main + ".")))
     return rows
@@ -42,6 +44,11 @@ def format_table(doc: dict[str, Any]) -> str:
     head = f"{'stage [ms]':<{w0}} {_label(ours)[:w1]:<{w1}}"
     if peer:
         head += f" {_label(peer)[:w1]:<{w1}} {'peer/ours':>9}"
+    frames = ours.get("frames")
+    if frames:
+        paths = ", ".join(f"{who} {r['frames']['host_path']['name']}" for who, r in (("ours", ours), ("peer", peer))
+                          if r and r.get("frames"))
+        lines.append(f"frames {frames['width']}x{frames['height']}, read: {frames['read']}; host path: {paths}")
     lines += [head, "-" * len(head)]
     rows = _stage_rows(ours) if "error" not in ours else []
     for stage in rows:
@@ -99,10 +106,11 @@ def write_plot(doc: dict[str, Any], path: Path) -> Path | None:
         return None
     runs = [r for r in (doc["ours"], doc.get("peer")) if r and "error" not in r]
     colours = ("#3b75af", "#e0803a")
+    stages = [s for s in MAIN_STAGES if all(s in r["ms"] for r in runs)]
     height = 0.8 / max(1, len(runs))
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for j, (r, colour) in enumerate(zip(runs, colours)):
-        for i, stage in enumerate(MAIN_STAGES):
+        for i, stage in enumerate(stages):
             v = r["ms"][stage]["median"]
             y = i + (j - (len(runs) - 1) / 2) * height
             ax.barh(y, v, height=height * 0.9, color=colour, label=_label(r) if i == 0 else None)
@@ -110,10 +118,10 @@ def write_plot(doc: dict[str, Any], path: Path) -> Path | None:
     paper = PAPER_TABLE_1[0]
     ax.axvline(paper.ms, color="#777777", linestyle="--", linewidth=1)
     ax.text(paper.ms, -0.55, f" paper total, V100: {paper.ms:.0f} ms", fontsize=7, color="#555555")
-    ax.set_yticks(range(len(MAIN_STAGES)), MAIN_STAGES)
-    ax.set_ylim(len(MAIN_STAGES) - 0.5, -0.75)
+    ax.set_yticks(range(len(stages)), stages)
+    ax.set_ylim(len(stages) - 0.5, -0.75)
     ax.set_xscale("log")
-    values = [r["ms"][s]["median"] for r in runs for s in MAIN_STAGES] + [paper.ms]
+    values = [r["ms"][s]["median"] for r in runs for s in stages] + [paper.ms]
     ax.set_xlim(min(values) / 2, max(values) * 6)  # room for the value labels
     ax.set_xlabel("median ms per frame (log scale)")
     ax.set_title(f"dsl-bench on {doc['machine']['cpu'][:50]}", fontsize=9)

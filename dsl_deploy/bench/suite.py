@@ -47,7 +47,8 @@ def compare(ours: dict[str, Any], peer: dict[str, Any] | None) -> dict[str, Any]
     out: dict[str, Any] = {}
     if peer is not None and "error" not in peer and "error" not in ours:
         out["vs_peer"] = {stage: ratio(_median(peer, stage), _median(ours, stage))
-                          for stage in ("preprocess", "inference", "decode", "total")}
+                          for stage in ("read", "preprocess", "inference", "decode", "map", "serialise", "total",
+                                        "host") if stage in ours.get("ms", {})}
         peer_mb, ours_mb = peer["memory"]["peak_rss_mb"], ours["memory"]["peak_rss_mb"]
         out["vs_peer"]["memory"] = ratio(peer_mb, ours_mb)
     if "error" not in ours:

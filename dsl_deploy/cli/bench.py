@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..bench.cases import DECODERS, FIELD_SOURCES, Case
+from ..bench.cases import DECODERS, FIELD_SOURCES, READ_MODES, Case
 from ..errors import BackendUnavailable, DslError, InputError
 from .common import add_decoder_set, cli_entry, parse_decoder_set
 
@@ -18,10 +18,13 @@ examples:
   dsl-bench --demo                                  # embedded default model (needs the train extra once)
   dsl-bench --onnx model.onnx --reference model.pth # ONNX Runtime + native decoder vs torch + Python decoder
   dsl-bench --engine model.engine --iters 200       # TensorRT: H2D, GPU compute, D2H and host latency
+  dsl-bench --onnx model.onnx --frame-size 1280x720 --read jpeg   # a capture box's frames, decoded from JPEG
 
 Each pipeline runs in a process of its own (so its peak memory is its own). The decoder is timed on
-fields encoded from synthetic ground truth unless --fields network. Results: a table here, and JSON
-plus a PNG plot under --out.
+fields encoded from synthetic ground truth unless --fields network. Stages: read (with --read), preprocess,
+inference, decode, map (back to the frame), serialise (the JSON line), total; host = preprocess + decode +
+map + serialise. Ours runs the fast host path, the peer today's (see dsl_deploy.bench.host). Results: a
+table here, and JSON plus a PNG plot under --out.
 """
 
 
@@ -51,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fields", default="ground-truth", choices=FIELD_SOURCES,
                    help="what the decoders are timed on (default: ground-truth fields of the synthetic frames, "
                         "sparse like a trained network's; 'network' decodes the model's own outputs)")
+    p.add_argument("--frame-size", default=None, metavar="WxH",
+                   help="size of the synthetic frames, or 'input' (default: input with --demo, the paper's "
+                        "641x641 table; 1920x1080, a capture box's broadcast frames, otherwise)")
+    p.add_argument("--read", default="none", choices=READ_MODES,
+                   help="decode each frame from a JPEG first, timed as the read stage (default: none)")
     p.add_argument("--no-peer", action="store_true", help="skip the paper-style pipeline")
     p.add_argument("--out", default="benchmarks/results", help="folder for the JSON and PNG (default: %(default)s)")
     p.add_argument("--json", help="JSON result path (default: OUT/bench-MACHINE-MODEL.json)")
@@ -74,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         _positive(name, getattr(args, name.lstrip("-").replace("-", "_")))
     if not (args.engine or args.onnx or args.checkpoint or args.demo):
         raise InputError("nothing to measure: give --engine, --onnx, --checkpoint or --demo (see dsl-bench --help)")
+    frame_size = _frame_size(args)
     iters = args.iters if args.iters is not None else (5 if args.demo else 20)
     warmup = args.warmup if args.warmup is not None else (1 if args.demo else 3)
     reference = args.reference
@@ -100,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             raise BackendUnavailable(reason)
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
-                  seed=args.seed, decoder_params=parse_decoder_set(args.decoder_set))
+                  seed=args.seed, decoder_params=parse_decoder_set(args.decoder_set), frame_size=frame_size,
+                  read=args.read)
     from ..decode import resolve_impl
     ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {resolve_impl(args.decoder)} decoder)",
                 artifact=artifact, decoder=args.decoder, **common)
@@ -108,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_peer:
         peer_artifact = reference if reference and importlib.util.find_spec("torch") else artifact
         peer = Case(label=f"paper-style ({_backend_word(peer_artifact)} + Python decoder)", artifact=peer_artifact,
-                    decoder="paper", **common)
+                    decoder="paper", host_path="today", **common)
     settings = {"artifact": artifact, "reference": reference, "iters": iters, "warmup": warmup,
                 "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
-                "decoder_set": parse_decoder_set(args.decoder_set),
+                "decoder_set": parse_decoder_set(args.decoder_set), "frame_size": frame_size or "input",
+                "read": args.read,
                 "seed": args.seed, "demo": bool(args.demo)}
     from ..machine import machine_slug
     from ..bench.report import format_table, write_json, write_plot
@@ -134,6 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot:    {png}" if png else "plot:    skipped (matplotlib is not installed: pip install matplotlib)")
     _log(f"done in {time.perf_counter() - t_start:.1f} s")
     return 1 if "error" in doc["ours"] else 0
+
+
+def _frame_size(args: argparse.Namespace) -> list[int] | None:
+    """[width, height] of the frames, or None for the network input size."""
+    from ..bench.host import parse_frame_size
+
+    text = args.frame_size or ("input" if args.demo else "1920x1080")
+    if text == "input":
+        return None
+    return list(parse_frame_size(text))
 
 
 def _check_output(args: argparse.Namespace) -> None:

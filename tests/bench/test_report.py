@@ -59,3 +59,16 @@ def test_paper_memory_prefers_the_gpu_figure():
     assert abs(vs["memory_ratio"] - 1757.0 / 450.0) < 1e-9
     text = format_table({"machine": {"cpu": "x"}, "ours": ours, "peer": None, "comparison": {"vs_paper": vs}})
     assert "GPU in use, peak [MB]" in text and "engine device [MB]" in text
+
+
+def test_host_stages_and_frames_line():
+    doc = _doc()
+    for res, name in ((doc["ours"], "fast"), (doc["peer"], "today")):
+        res["ms"].update(map=summarize([0.3, 0.4]), serialise=summarize([0.1, 0.2]), host=summarize([3.0, 3.5]))
+        res["frames"] = {"width": 1920, "height": 1080, "read": "none", "host_path": {"name": name}}
+    doc["comparison"] = compare(doc["ours"], doc["peer"])
+    text = format_table(doc)
+    assert "frames 1920x1080, read: none; host path: ours fast, peer today" in text
+    rows = [line.split()[0] for line in text.splitlines()[3:10]]
+    assert rows == ["preprocess", "inference", "decode", "decode.fuse", "map", "serialise", "total"]
+    assert "read" not in doc["comparison"]["vs_peer"] and abs(doc["comparison"]["vs_peer"]["host"] - 1.0) < 1e-9

@@ -66,6 +66,8 @@ def test_every_option_with_a_default_states_it():
     (["--onnx", "missing.onnx"], "missing.onnx: no such file"),
     (["--onnx", "m.onnx", "--iters", "0"], "--iters: expected a positive number"),
     (["--checkpoint", "m.onnx"], "this is an onnx file by its suffix; use --onnx"),
+    (["--onnx", "m.onnx", "--frame-size", "wide"], "--frame-size: expected WxH such as 1920x1080 (or 'input')"),
+    (["--onnx", "m.onnx", "--frame-size", "20x20"], "--frame-size: 20x20 is outside 33..8192 on a side"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
     r = run(*args, cwd=tmp_path)
