@@ -53,14 +53,19 @@ def test_quick_run_on_a_stand_in_model(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["machine"]["cores"] >= 1 and doc["settings"]["frame_size"] == [160, 90]
-    (case,) = doc["cases"]
-    assert case["ort_threads"] == 1 and case["slowest_stage"] in ("preprocess", "inference", "decode+map")
-    for key in ("frame_by_frame_fps", "stream_fps", "stream_bound_fps"):
-        assert 0 < case[key]["min"] <= case[key]["median"] <= case[key]["max"]
-    assert case["speedup_median"] > 0 and "inference" in case["stage_ms_last_stream"]
+    assert [case["host_path"] for case in doc["cases"]] == ["today", "fast"]
+    for case in doc["cases"]:
+        assert case["ort_threads"] == 1 and case["slowest_stage"] in ("preprocess", "inference", "decode+map")
+        for key in ("frame_by_frame_fps", "stream_fps", "stream_bound_fps"):
+            assert 0 < case[key]["min"] <= case[key]["median"] <= case[key]["max"]
+        assert case["speedup_median"] > 0 and "inference" in case["stage_ms_last_stream"]
+    assert doc["fast_over_today_fps"]["1"]["stream"] > 0
 
 
 def test_bad_options_are_refused():
     proc = subprocess.run([sys.executable, str(SCRIPT), "--frame-size", "big"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and "--frame-size: expected WxH" in proc.stderr
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--paths", "today,slow"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "--paths: expected names among today, fast" in proc.stderr
