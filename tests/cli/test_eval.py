@@ -122,6 +122,31 @@ def test_coco_protocol_table(oracle: Path, capsys: pytest.CaptureFixture, tmp_pa
     assert row.split()[4] == f"{s['protocols']['coco']['AP']:.1f}" and s["AP"] == s["protocols"]["coco"]["AP"]
 
 
+def test_decoder_set_overrides_a_rule_and_is_recorded(oracle: Path, tmp_path: Path) -> None:
+    from dsl_deploy.cli import eval as eval_cli
+
+    runs = {}
+    for name, extra in (("default", []), ("no-filter", ["--decoder-set", "discard_mask_pixels=0",
+                                                        "--decoder-set", "min_keypoints=0"])):
+        assert eval_cli.main(["--model", str(oracle), "--data", "synthetic:1", "--no-progress", "--protocol", "coco",
+                              "--out", str(tmp_path / name), *extra]) == 0
+        runs[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    assert runs["default"]["decoder_params"]["nms_window"] == 13
+    assert runs["default"]["decoder_params"]["discard_mask_pixels"] == 100
+    assert runs["no-filter"]["decoder_params"]["discard_mask_pixels"] == 0
+    assert runs["no-filter"]["decoder_params"]["min_keypoints"] == 0
+    tp = {k: v["summary"]["protocols"]["coco"]["counts"]["players_tp"] for k, v in runs.items()}
+    assert tp["no-filter"] >= tp["default"] >= 1
+
+
+@pytest.mark.parametrize("item, message", [("nms_window=4", "decoder.nms_window"), ("window=3", "KEY=VALUE"),
+                                           ("clamp=high", "not a valid float")])
+def test_bad_decoder_set_fails_with_one_line(oracle: Path, item: str, message: str) -> None:
+    r = _run("dsl-eval", "--model", str(oracle), "--data", "synthetic:1", "--decoder-set", item)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0 and len(lines) == 1 and lines[0].startswith("dsl-eval: error:") and message in lines[0]
+
+
 def test_failed_frames_are_reported_and_counted(oracle: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture) -> None:
     from dsl_deploy.cli import eval as eval_cli
