@@ -80,7 +80,7 @@ def test_resize_modes_differ_only_when_shrinking() -> None:
     assert not np.array_equal(area(big)[0], linear(big)[0])
     for frame in (rng.integers(0, 256, (40, 50, 3), dtype=np.uint8), rng.integers(0, 256, (73, 97, 3), dtype=np.uint8)):
         np.testing.assert_array_equal(area(frame)[0], linear(frame)[0])
-    with pytest.raises(InputError, match="resize: expected one of linear, area, got 'cubic'"):
+    with pytest.raises(InputError, match="resize: expected one of linear, box-linear, area, got 'cubic'"):
         Preprocessor(spec, resize="cubic")
 
 
@@ -93,3 +93,17 @@ def test_batches_of_mixed_shapes_pad_each_slot() -> None:
     batch, boxes = pre(frames[::-1])  # each slot's letterbox changes
     for i, frame in enumerate(frames[::-1]):
         np.testing.assert_array_equal(batch[i], Preprocessor(spec)(frame)[0][0])
+
+
+def test_box_linear_halves_then_interpolates() -> None:
+    import cv2
+
+    spec = default_spec("resnet18", 97)
+    pre = Preprocessor(spec, resize="box-linear")
+    rng = np.random.default_rng(8)
+    frame = rng.integers(0, 256, (240, 400, 3), dtype=np.uint8)  # 400 -> 200 -> 100 (>= 2 x 97: halve) -> 97
+    half = cv2.resize(cv2.resize(frame, (200, 120), interpolation=cv2.INTER_AREA), (100, 60),
+                      interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(pre(frame)[0][0], _per_pixel(half, spec, cv2.INTER_LINEAR))
+    odd = rng.integers(0, 256, (241, 401, 3), dtype=np.uint8)  # odd sides: no halving, INTER_LINEAR alone
+    np.testing.assert_array_equal(pre(odd)[0][0], _per_pixel(odd, spec, cv2.INTER_LINEAR))

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the ONNX Runtime vs torch parity check (default: run it on a synthetic frame)")
     p.add_argument("--static-batch", action="store_true",
                    help="fix the batch axis to 1 (default: dynamic batch)")
+    p.add_argument("--uint8-input", action="store_true",
+                   help="put the input normalisation in the graph: the model takes letterboxed uint8 BGR frames "
+                        "[B, H, W, 3] (export/uint8_input.py; default: float32 NCHW, normalised on the host)")
     p.add_argument("--exporter", default="auto", choices=("auto", "torchscript", "dynamo"),
                    help="torch ONNX exporter (default: auto = the TorchScript exporter where torch still has it, "
                         "else dynamo; dynamo needs opset >= 18)")
@@ -126,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     export_onnx(ckpt.model, spec, output, opset=args.opset, simplify=not args.no_simplify,
                 dynamic_batch=not args.static_batch, exporter=args.exporter,
                 parity_atol=None if args.no_parity else args.atol, log=step)
+    if args.uint8_input:
+        from ..export.uint8_input import write_uint8_model
+        write_uint8_model(output, output)
+        step("input: uint8 BGR frames [B, H, W, 3], normalised in the graph (after the parity check)")
     size_mb = output.stat().st_size / 2 ** 20
     step(f"wrote {output} ({size_mb:.1f} MB; onnx.checker ok; spec in metadata)")
     print("\nnext:")
