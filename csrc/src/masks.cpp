@@ -1,8 +1,8 @@
 // Players' masks at frame resolution from the network-resolution label map (csrc/include/dsl_masks.h).
 //
-// Cost: the content rectangle of the label map is read once per distinct source column that some
-// frame column samples (each column scanned top to bottom into runs of equal labels), and every
-// frame column then appends its runs to the players' run lists. Nothing of frame size is written.
+// Cost: the content rectangle of the label map is read once, row by row, each row compared in chunks with
+// the last sampled one, which gives the runs of equal labels down every content column; every frame column
+// then appends its content column's runs to the players' run lists. Nothing of frame size is written.
 #include "dsl_masks.h"
 
 #include <cstdint>
@@ -24,8 +24,9 @@ int fail(int status, const char* fmt, long long a = 0, long long b = 0, long lon
 }
 
 struct Segment {
-    int32_t label;  // 1..num_players
-    int32_t y0, y1; // frame rows [y0, y1)
+    int32_t column;  // content column
+    int32_t label;   // 1..num_players
+    int32_t y0, y1;  // frame rows [y0, y1)
 };
 
 // Source index of each destination pixel: floor((i + 0.5) * src / dst), exactly.
@@ -94,7 +95,9 @@ int tables(const dsl_letterbox* lb, std::vector<int32_t>& xs, std::vector<int32_
 struct dsl_masks {
     std::vector<int32_t> xs, ys;          // source column / row of each frame column / row
     std::vector<int32_t> row_start;       // frame rows of content row r: [row_start[r], row_start[r + 1])
-    std::vector<Segment> segments;        // runs of the current source column, in frame rows
+    std::vector<int32_t> current, start;  // per content column: label of the open run and its first frame row
+    std::vector<Segment> found, segments; // runs down the content columns, as found and grouped by column
+    std::vector<int32_t> col_start;       // runs of content column c: segments[col_start[c] .. col_start[c + 1])
     std::vector<std::vector<uint32_t>> runs;  // per player
     std::vector<int64_t> last_end;        // per player: end of its last run of ones (column-major index)
     std::vector<uint32_t> counts;
@@ -136,31 +139,52 @@ int dsl_masks_rle(dsl_masks* m, const int32_t* labels, int32_t height, int32_t w
         m->last_end.assign(n, -1);  // -1: no run yet
         m->areas.assign(n, 0);
 
-        int32_t col = -1;
-        for (int32_t x = 0; x < fw; ++x) {
-            const int32_t c = m->xs[static_cast<size_t>(x)];
-            if (c != col) {  // scan source column c of the content into runs of frame rows
-                col = c;
-                m->segments.clear();
-                const int32_t* src = labels + static_cast<int64_t>(lb->crop_y) * width + lb->crop_x + c;
-                for (int32_t r = 0; r < ch; ++r) {
-                    const int32_t y0 = m->row_start[static_cast<size_t>(r)], y1 = m->row_start[static_cast<size_t>(r) + 1];
-                    if (y0 == y1) continue;  // a content row no frame row samples
-                    const int32_t v = src[static_cast<int64_t>(r) * width];
-                    if (v == 0) continue;
+        // Pass 1, row by row in memory order: the runs of equal labels down each content column, in frame
+        // rows. A row only costs a comparison with the labels of the last sampled row, chunk by chunk.
+        const int32_t cw = lb->crop_width;
+        m->current.assign(static_cast<size_t>(cw), 0);
+        m->start.assign(static_cast<size_t>(cw), 0);
+        m->found.clear();
+        int32_t* cur = m->current.data();
+        for (int32_t r = 0; r < ch; ++r) {
+            const int32_t y0 = m->row_start[static_cast<size_t>(r)];
+            if (y0 == m->row_start[static_cast<size_t>(r) + 1]) continue;  // a content row no frame row samples
+            const int32_t* row = labels + (static_cast<int64_t>(lb->crop_y) + r) * width + lb->crop_x;
+            for (int32_t c0 = 0; c0 < cw; c0 += 16) {
+                const int32_t c1 = c0 + 16 < cw ? c0 + 16 : cw;
+                if (std::memcmp(row + c0, cur + c0, static_cast<size_t>(c1 - c0) * sizeof(int32_t)) == 0) continue;
+                for (int32_t c = c0; c < c1; ++c) {
+                    const int32_t v = row[c];
+                    if (v == cur[c]) continue;
                     if (v < 0 || v > num_players) {
                         return fail(DSL_MASKS_ERR_ARGUMENT, "labels: %lld at (x=%lld, y=%lld) is outside 0..%lld (num_players)",
                                     v, static_cast<long long>(lb->crop_x) + c, static_cast<long long>(lb->crop_y) + r,
                                     num_players);
                     }
-                    if (!m->segments.empty() && m->segments.back().label == v && m->segments.back().y1 == y0)
-                        m->segments.back().y1 = y1;
-                    else
-                        m->segments.push_back(Segment{v, y0, y1});
+                    if (cur[c] != 0) m->found.push_back(Segment{c, cur[c], m->start[static_cast<size_t>(c)], y0});
+                    cur[c] = v;
+                    m->start[static_cast<size_t>(c)] = y0;
                 }
             }
+        }
+        for (int32_t c = 0; c < cw; ++c)
+            if (cur[c] != 0) m->found.push_back(Segment{c, cur[c], m->start[static_cast<size_t>(c)], fh});
+        // Group the runs by column (counting sort; each column's runs stay in row order).
+        m->col_start.assign(static_cast<size_t>(cw) + 1, 0);
+        for (const Segment& sg : m->found) m->col_start[static_cast<size_t>(sg.column) + 1]++;
+        for (int32_t c = 0; c < cw; ++c) m->col_start[static_cast<size_t>(c) + 1] += m->col_start[static_cast<size_t>(c)];
+        m->segments.resize(m->found.size());
+        m->start.assign(m->col_start.begin(), m->col_start.end() - 1);  // reused as the fill cursor per column
+        for (const Segment& sg : m->found) m->segments[static_cast<size_t>(m->start[static_cast<size_t>(sg.column)]++)] = sg;
+
+        // Pass 2, frame column by frame column (column-major, as COCO RLE runs): append each run to its player.
+        for (int32_t x = 0; x < fw; ++x) {
+            const size_t c = static_cast<size_t>(m->xs[static_cast<size_t>(x)]);
+            const Segment* first = m->segments.data() + m->col_start[c];
+            const Segment* last = m->segments.data() + m->col_start[c + 1];
             const int64_t base = static_cast<int64_t>(x) * fh;
-            for (const Segment& s : m->segments) {
+            for (const Segment* sp = first; sp != last; ++sp) {
+                const Segment& s = *sp;
                 const size_t p = static_cast<size_t>(s.label - 1);
                 const int64_t start = base + s.y0, len = s.y1 - s.y0;
                 std::vector<uint32_t>& r = m->runs[p];

@@ -69,7 +69,7 @@ def test_bad_players_tables_and_labels_name_the_problem() -> None:
     masks = native.FrameMasks()
     with pytest.raises(InputError, match="num_players: expected a non-negative integer"):
         masks.rle(GOOD, -1, BOX)
-    with pytest.raises(InputError, match=r"labels: 2 at \(x=0, y=2\) is outside 0..1 \(num_players\)"):
+    with pytest.raises(InputError, match=r"labels: 2 at \(x=2, y=0\) is outside 0..1 \(num_players\)"):
         masks.rle(GOOD, 1, BOX)
     cols, rows = exact_table(4, 8).astype(np.int32), exact_table(3, 6).astype(np.int32)
     with pytest.raises(InputError, match="columns: expected 8 entries"):
