@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from ..spec import BACKBONES
+from ..spec import ARCHITECTURES, BACKBONES
 from .common import cli_entry
 
 EPILOG = """\
@@ -17,6 +17,7 @@ examples:
   dsl-train --resume runs/train/last.pth --epochs 20    # continue a run (also after Ctrl-C)
   dsl-train --config my.toml --set optim.lr=1e-3 --set loss.w_cnf=10 --print-config
   dsl-train --init-only --backbone resnet50 -o model.pth     # untrained, seeded checkpoint at 641x641
+  dsl-train --init-only --architecture light -o light.pth    # the lighter variant (2.6x fewer FLOPs)
   dsl-train --init-only --backbone resnet18 --size 161 -o small.pth
   dsl-train --init-only --backbone-weights resnet50-0676ba61.pth -o model.pth   # ImageNet backbone, local file
 
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init-only", action="store_true",
                    help="write the freshly initialised network as a checkpoint and stop (no training)")
+    p.add_argument("--architecture", default="deepsportlab", choices=ARCHITECTURES,
+                   help="network: deepsportlab (the authors' network, as the paper) or light (max-pool kept, "
+                        "layer4 dilated, decoder at stride 4: 2.6x fewer FLOPs) (default: %(default)s; when "
+                        "training, the config's value)")
     p.add_argument("--backbone", default="resnet50", choices=BACKBONES,
                    help="ResNet backbone (default: %(default)s, as the paper; when training, the config's value)")
     p.add_argument("--size", type=int, default=641,
@@ -81,12 +86,12 @@ def init_only(args: argparse.Namespace) -> int:
     from ..model import build_model, save_checkpoint
     from ..spec import default_spec
 
-    spec = default_spec(args.backbone, args.size)
+    spec = default_spec(args.backbone, args.size, args.architecture)
     if not spec.fits_strides():
         print(f"dsl-train: warning: --size {args.size} does not fit the network strides ((size-1) % "
               f"{spec.backbone_stride} != 0, e.g. {16 * ((args.size - 1) // 16) + 1}); outputs will be interpolated")
     torch.manual_seed(args.seed)
-    _log(f"building {args.backbone} at {args.size}x{args.size} (seed {args.seed})", t0)
+    _log(f"building {args.architecture} {args.backbone} at {args.size}x{args.size} (seed {args.seed})", t0)
     model = build_model(spec, backbone_weights=args.backbone_weights).eval()
     n_params = sum(p.numel() for p in model.parameters())
     train = {"epoch": 0, "step": 0, "seed": args.seed, "init_only": True,

@@ -14,7 +14,8 @@ D = TrainConfig()
 # Explicit flag -> config key; a flag given on the command line beats --set, which beats --config.
 FLAG_KEYS = {
     "data": "data.train", "data2": "data.train2", "val_data": "data.val", "workers": "data.workers",
-    "backbone": "model.backbone", "size": "model.size", "backbone_weights": "model.backbone_weights",
+    "backbone": "model.backbone", "architecture": "model.architecture", "size": "model.size",
+    "backbone_weights": "model.backbone_weights",
     "batch_size": "optim.batch_size", "lr": "optim.lr", "warmup_steps": "optim.warmup_steps",
     "epochs": "run.epochs", "steps_per_epoch": "run.steps_per_epoch", "seed": "run.seed",
     "device": "run.device", "threads": "run.threads", "out_dir": "run.out_dir",
@@ -22,7 +23,7 @@ FLAG_KEYS = {
 
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
-    """The training options of dsl-train (the model options --backbone/--size/--seed are shared with --init-only)."""
+    """The training options of dsl-train (--architecture/--backbone/--size/--seed are shared with --init-only)."""
     g = p.add_argument_group("training (values: flag > --set > --config > resumed run > built-in default)")
     g.add_argument("--config", metavar="TOML", default=None,
                    help="configuration file with [model] [data] [optim] [loss] [run] sections "
@@ -97,16 +98,21 @@ def run_training(given: dict[str, Any], args: argparse.Namespace) -> int:
     if args.resume:
         resume = load_checkpoint(args.resume)
         if "config" in resume.train:
-            base = from_dict(resume.train["config"], f"{args.resume} config")
+            stored = copy.deepcopy(resume.train["config"])
+            if isinstance(stored.get("model"), dict):  # runs from before the field: the checkpoint's network
+                stored["model"].setdefault("architecture", resume.spec.architecture)
+            base = from_dict(stored, f"{args.resume} config")
     config = resolve_config(given, base)
     if args.print_config:
         print(config.to_toml(), end="")
         return 0
-    if resume is not None and (config.model.backbone, config.model.size) != (
-            resume.spec.backbone, resume.spec.input.width):
-        raise InputError(f"--resume {args.resume}: the checkpoint is {resume.spec.backbone} at "
+    if resume is not None and (config.model.architecture, config.model.backbone, config.model.size) != (
+            resume.spec.architecture, resume.spec.backbone, resume.spec.input.width):
+        raise InputError(f"--resume {args.resume}: the checkpoint is {resume.spec.architecture} "
+                         f"{resume.spec.backbone} at "
                          f"{resume.spec.input.width}x{resume.spec.input.height}; the configuration asks for "
-                         f"{config.model.backbone} at {config.model.size}; drop --backbone/--size to resume")
+                         f"{config.model.architecture} {config.model.backbone} at {config.model.size}; drop "
+                         "--architecture/--backbone/--size to resume")
     trainer = Trainer(config, resume=resume, resume_path=str(args.resume or ""), progress=not args.no_progress)
     summary = trainer.run()
     _report(summary, trainer)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputError
-from ..spec import BACKBONES
+from ..spec import ARCHITECTURES, BACKBONES
 from .losses import LossConfig
 
 if sys.version_info >= (3, 11):
@@ -27,6 +27,7 @@ class ModelConfig:
     """Network to train."""
 
     backbone: str = "resnet50"  # resnet18 | resnet34 | resnet50
+    architecture: str = "deepsportlab"  # deepsportlab (the authors' network) | light (2.6x fewer FLOPs)
     size: int = 641  # square input size; (size - 1) % 16 == 0 fits the strides
     backbone_weights: str = ""  # local torchvision ResNet weights (.pth); "" = random init, nothing downloaded
 
@@ -155,6 +156,8 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         return InputError(f"{source}: '{key}' {why}")
 
     m, d, o, r = config.model, config.data, config.optim, config.run
+    if m.architecture not in ARCHITECTURES:
+        raise bad("model.architecture", f"is {m.architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
     if m.backbone not in BACKBONES:
         raise bad("model.backbone", f"is {m.backbone!r}; expected one of {', '.join(BACKBONES)}")
     if m.size < 33:

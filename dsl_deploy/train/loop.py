@@ -69,7 +69,7 @@ class Trainer:
             check_resumable(resume.train, resume_path)
             self.spec, self.model = resume.spec, resume.model
         else:
-            self.spec = default_spec(c.model.backbone, c.model.size)
+            self.spec = default_spec(c.model.backbone, c.model.size, c.model.architecture)
             if not self.spec.fits_strides():
                 echo(f"warning: size {c.model.size} does not fit the strides ((size-1) % "
                      f"{self.spec.backbone_stride} != 0); outputs will be interpolated")
@@ -153,7 +153,7 @@ class Trainer:
         if log.tb_note:
             self.echo(f"note: {log.tb_note}")
         n_params = sum(p.numel() for p in self.model.parameters())
-        self.echo(f"training {self.spec.backbone} ({n_params / 1e6:.1f} M parameters) at "
+        self.echo(f"training {self.spec.architecture} {self.spec.backbone} ({n_params / 1e6:.1f} M parameters) at "
                   f"{self.spec.input.width}x{self.spec.input.height} on {self.device}: epochs {c.run.epochs} x "
                   f"{self.steps_per_epoch} steps, batch {c.optim.batch_size}, lr {c.optim.lr:g}, "
                   f"{torch.get_num_threads()} thread(s); output {self.out_dir}")

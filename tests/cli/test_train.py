@@ -50,8 +50,8 @@ def test_train_writes_checkpoints_and_resume_continues(tmp_path):
     assert resumed.train["finished"] is True
     steps = [int(r["step"]) for r in _rows(out / "log.csv") if r["split"] == "train"]
     assert steps == [1, 2, 3, 4]
-    weights = resumed.model.state_dict()["backbone.layer1.0.conv1.weight"]
-    assert not weights.equal(ckpt.model.state_dict()["backbone.layer1.0.conv1.weight"])
+    weights = resumed.model.state_dict()["base_net.net.1.0.conv1.weight"]
+    assert not weights.equal(ckpt.model.state_dict()["base_net.net.1.0.conv1.weight"])
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ def test_init_only_is_seeded(tmp_path):
     assert "wrote" in res.stdout and "dsl-export" in res.stdout
     ckpt = load_checkpoint(path)
     assert ckpt.spec.backbone == "resnet18" and ckpt.spec.input.width == 129
+    assert ckpt.spec.architecture == "deepsportlab" and "deepsportlab resnet18" in res.stdout
     assert ckpt.train["seed"] == 1 and ckpt.train["init_only"] is True
     saved = ckpt.model.state_dict()
     torch.manual_seed(1)
@@ -31,14 +32,24 @@ def test_init_only_is_seeded(tmp_path):
     torch.manual_seed(0)
     other = build_model(ckpt.spec).state_dict()
     assert all(torch.equal(saved[k], same[k]) for k in saved)
-    key = "backbone.layer1.0.conv1.weight"
+    key = "base_net.net.1.0.conv1.weight"
     assert not torch.equal(saved[key], other[key])
+
+
+def test_init_only_light_architecture(tmp_path):
+    pytest.importorskip("torch")
+    from dsl_deploy.model import LightNet, load_checkpoint
+    path = tmp_path / "light.pth"
+    res = run("--init-only", "--architecture", "light", "--backbone", "resnet18", "--size", "65", "-o", str(path))
+    assert res.returncode == 0, res.stderr
+    ckpt = load_checkpoint(path)
+    assert ckpt.spec.architecture == "light" and isinstance(ckpt.model, LightNet)
 
 
 def test_help_explains_every_option():
     res = run("--help")
     assert res.returncode == 0
-    for option in ("--init-only", "--backbone", "--size", "--seed", "--backbone-weights", "--output"):
+    for option in ("--init-only", "--architecture", "--backbone", "--size", "--seed", "--backbone-weights", "--output"):
         assert option in res.stdout
     assert "default" in res.stdout
 

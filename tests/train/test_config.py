@@ -15,7 +15,7 @@ pytestmark = pytest.mark.torch
 def test_defaults_are_the_papers():
     c = TrainConfig()
     assert (c.optim.lr, c.optim.momentum, c.optim.weight_decay, c.optim.batch_size) == (3e-4, 0.95, 1e-5, 4)
-    assert (c.model.backbone, c.model.size) == ("resnet50", 641)
+    assert (c.model.architecture, c.model.backbone, c.model.size) == ("deepsportlab", "resnet50", 641)
     assert c.loss.weights() == {"sem": 10.0, "off": 0.1, "cnf": 20.0, "loc": 10.0, "sig": 10.0}
 
 
@@ -86,3 +86,9 @@ def test_documented_small_run_config_loads_and_fits_the_strides():
     assert default_spec(c.model.backbone, c.model.size).fits_strides()
     # Only the ball and centre factors depart from the paper's loss; Eq. 1 weights and the divisor are kept.
     assert c.loss.weights() == TrainConfig().loss.weights() and c.loss.pif_divisor == 1000.0
+
+
+def test_architecture_is_a_flag_and_is_checked():
+    assert resolve_config({"architecture": "light"}).model.architecture == "light"
+    with pytest.raises(InputError, match="model.architecture.*'heavy'; expected one of deepsportlab, light"):
+        load_config(None, ["model.architecture=heavy"])
