@@ -137,6 +137,9 @@ def _report(summary: dict[str, Any], trainer: Any) -> None:
         a, b = hist[0], hist[-1]
         keys = [k for k in ("pSQ", "pDQ", "AP", "bDQ") if k in b]
         line = "  ".join(f"{k} {_v(a.get(k))} -> {_v(b.get(k))}" for k in keys)
+        if any(f"paper_{k}" in b for k in keys):  # the coco protocol's, then the paper protocol's measures
+            line = f"coco: {line}  |  paper: " + "  ".join(
+                f"{k} {_v(a.get(f'paper_{k}'))} -> {_v(b.get(f'paper_{k}'))}" for k in keys)
         print(f"validation (step {a['step']} -> {b['step']}): loss {a['val_total']:.4g} -> "
               f"{b['val_total']:.4g}  {line}")
     seconds = summary.get("seconds")

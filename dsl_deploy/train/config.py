@@ -199,6 +199,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return config
 
 
+# A loss section saved before the loss forms existed was trained with these (today's Eq. 2 forms and targets).
+EQ2_LOSS = {"sem_form": "eq2", "off_form": "eq2", "cnf_form": "eq2", "sig_form": "eq2", "targets": "eq2",
+            "loc_form": "gaussian"}
+
+
 def from_dict(data: Mapping[str, Any], source: str = "checkpoint config") -> TrainConfig:
     """Rebuild a configuration saved with `TrainConfig.to_dict` (e.g. in a checkpoint)."""
+    loss = data.get("loss")
+    if isinstance(loss, Mapping) and "sem_form" not in loss:
+        data = {**data, "loss": {**EQ2_LOSS, **loss}}
     return apply(TrainConfig(), data, source)

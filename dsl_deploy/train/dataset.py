@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.annotations import Annotation
-from ..data.encode import encode_targets
+from ..data.encode_authors import encode_with_rules
 from ..errors import DataError
 from ..preprocess import Preprocessor
 from ..spec import NUM_BODY_PARTS, ModelSpec
@@ -48,8 +48,9 @@ def epoch_plan(sizes: Sequence[int], batch_size: int, steps: int, seed: int, epo
 class SampleEncoder:
     """(image_bgr, Annotation) at any size -> (normalised [3,H,W] float32, targets, annotation at input size)."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, rules: str = "authors"):
         self.spec = spec
+        self.rules = rules
         self._pre = Preprocessor(spec)
 
     def __call__(self, image: np.ndarray, ann: Annotation, rng: np.random.Generator | None
@@ -67,19 +68,19 @@ class SampleEncoder:
             image, ann = augment.resize_to_input(image, ann, self.spec)
         # The frame is already at the input size: the letterbox is the identity, only normalisation acts.
         batch, _ = self._pre(image)
-        return batch[0].copy(), encode_for_training(ann, self.spec), ann
+        return batch[0].copy(), encode_for_training(ann, self.spec, self.rules), ann
 
 
-def encode_for_training(ann: Annotation, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """encode_targets, also for annotations whose poses are not COCO's 17 parts (DeepSport's 4).
+def encode_for_training(ann: Annotation, spec: ModelSpec, rules: str = "authors") -> dict[str, np.ndarray]:
+    """Targets by the named rules (loss.targets), also for poses that are not COCO's 17 parts (DeepSport's 4).
 
     As in the paper, such poses do not train the body parts: they are left out and the body-part
     confidence is ignored on that image (masked), so it is not taught that players have no parts.
     """
     if ann.pose_format == "coco":
-        return encode_targets(ann, spec)
+        return encode_with_rules(ann, spec, rules)
     bare = replace(ann, keypoints=np.zeros((ann.num_players, NUM_BODY_PARTS, 3), np.float32), pose_format="coco")
-    targets = encode_targets(bare, spec)
+    targets = encode_with_rules(bare, spec, rules)
     targets["pif_mask"][:NUM_BODY_PARTS] = 0.0
     return targets
 
@@ -87,11 +88,12 @@ def encode_for_training(ann: Annotation, spec: ModelSpec) -> dict[str, np.ndarra
 class TrainingSet(Dataset):
     """The samples of an epoch plan, augmented and encoded; items are dicts of tensors (image + targets)."""
 
-    def __init__(self, sources: Sequence[Source], spec: ModelSpec, plan: np.ndarray, augment_images: bool = True):
+    def __init__(self, sources: Sequence[Source], spec: ModelSpec, plan: np.ndarray, augment_images: bool = True,
+                 rules: str = "authors"):
         self.sources = list(sources)
         self.plan = plan
         self.augment = augment_images
-        self.encoder = SampleEncoder(spec)
+        self.encoder = SampleEncoder(spec, rules)
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -120,7 +122,8 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, seed: int) -> D
                       generator=torch.Generator().manual_seed(seed), **kwargs)
 
 
-def validation_samples(source: Source, spec: ModelSpec) -> list[tuple[np.ndarray, dict[str, np.ndarray], Annotation]]:
-    """Every image of `source` letterboxed, normalised and encoded (kept in memory: validation sets are small)."""
-    encoder = SampleEncoder(spec)
+def validation_samples(source: Source, spec: ModelSpec, rules: str = "authors"
+                       ) -> list[tuple[np.ndarray, dict[str, np.ndarray], Annotation]]:
+    """Every image of `source` letterboxed, normalised and encoded by `rules` (kept in memory: sets are small)."""
+    encoder = SampleEncoder(spec, rules)
     return [encoder(image, ann, None) for image, ann in (source[i] for i in range(len(source)))]

@@ -99,7 +99,7 @@ class Trainer:
         self.val = None
         if c.data.val:
             val_source = open_source(c.data.val, self.spec, c.data.val_seed, "--val-data (data.val)")
-            self.val = validation_samples(val_source, self.spec)
+            self.val = validation_samples(val_source, self.spec, c.loss.targets)
         self.metrics_note = metrics_available() if c.run.val_metrics else "disabled by run.val_metrics"
         (self.out_dir / "config.toml").write_text(c.to_toml(), encoding="utf-8")
 
@@ -139,7 +139,7 @@ class Trainer:
         res.update(epoch=self.epoch, step=self.step, seconds=time.perf_counter() - t0)
         self.history.append(res)
         log.write("val", self.epoch, self.step, res)
-        metrics = "  ".join(f"{k} {_fmt(res.get(k))}" for k in METRIC_KEYS) if self.metrics_note is None \
+        metrics = f"coco: {_metrics(res, '')}  |  paper: {_metrics(res, 'paper_')}" if self.metrics_note is None \
             else f"(metrics skipped: {self.metrics_note})"
         self.echo(f"val {label}: loss {res['val_total']:.4g} ({_losses(res, 'val_')})  {metrics}")
         return res
@@ -191,7 +191,7 @@ class Trainer:
         c = self.config
         b = c.optim.batch_size
         plan = epoch_plan([len(s) for s in self.sources], b, self.steps_per_epoch, c.run.seed, self.epoch)
-        data = TrainingSet(self.sources, self.spec, plan[self.epoch_step * b:], c.data.augment)
+        data = TrainingSet(self.sources, self.spec, plan[self.epoch_step * b:], c.data.augment, c.loss.targets)
         loader = make_loader(data, b, c.data.workers, c.run.seed + self.epoch)
         sums = {name: 0.0 for name in ("total",) + LOSS_NAMES}
         count = 0
@@ -225,6 +225,10 @@ class Trainer:
 def _fmt(v: Any) -> str:
     # Two decimals: early in a run AP is a few hundredths of a percent, which one decimal prints as 0.0.
     return "-" if v is None else f"{v:.2f}"
+
+
+def _metrics(res: dict[str, Any], prefix: str) -> str:
+    return "  ".join(f"{k} {_fmt(res.get(prefix + k))}" for k in METRIC_KEYS)
 
 
 def _losses(res: dict[str, Any], prefix: str) -> str:

@@ -1,6 +1,13 @@
 """The training losses of Eq. 1-2 (Sec. 3.3) with the Sec. 4 weights as defaults.
 
-Forms and normalisation (all NaN-safe: undefined targets are masked out, never propagated):
+Each term has a form, chosen by name in the config (`loss.sem_form`, `off_form`, `cnf_form`, `loc_form`,
+`sig_form`). The default, "authors", is the term as the authors' code computes it, normalisation included
+(train/losses_authors.py: hard-pixel 3-class cross-entropy, offsets / (2 N) x 0.01, focal confidence,
+Laplace localisation with log b = 3 tanh(x / 3), log-space scale). The forms below ("eq2", "gaussian",
+"laplace") are the earlier ones, Eq. 2 as the paper writes it; `loss.targets` picks the matching target
+rules (data/encode_authors.py). All forms are NaN-safe: undefined targets are masked out, never propagated.
+
+The "eq2" forms and their normalisation:
 
 - `sem`: binary cross-entropy on the semantic logit, weighted by `seg_weight` (0 on ignored pixels),
   averaged over the non-ignored pixels of the batch (the 1/P of Eq. 2).
@@ -18,7 +25,8 @@ Forms and normalisation (all NaN-safe: undefined targets are masked out, never p
   exponential, so the loss compares sigma itself, the quantity Eq. 3 uses), summed over the cells with a
   finite `pif_sigma`, divided by the batch size.
 
-`pif_divisor` (default 1000; 1 gives Eq. 2 exactly as written) divides the three PIF sums once more.
+`pif_divisor` (default 1000; 1 gives Eq. 2 exactly as written) divides the three PIF sums of the "eq2" forms
+once more (the authors' forms carry their own divisors).
 The sums grow with the number of cells (19 x Hp x Wp per image: ~125k at 641 x 641), so with the
 paper's weights, where w_cnf (20) and w_sem (10) are of one size, a literal sum would dwarf the per-pixel
 means `sem` and `off` by four orders of magnitude and SGD at the paper's lr diverges within steps.
@@ -41,10 +49,15 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from ..data.encode_authors import TARGET_RULES
 from ..errors import InputError
 from ..spec import BALL, CENTER
+from . import losses_authors as authors
 
 LOSS_NAMES = ("sem", "off", "cnf", "loc", "sig")
+# The forms each term may take (the first is the default: the authors').
+FORMS = {"sem": ("authors", "eq2"), "off": ("authors", "eq2"), "cnf": ("authors", "eq2"),
+         "loc": ("authors", "gaussian", "laplace"), "sig": ("authors", "eq2")}
 # exp() of a predicted log sigma above this overflows nothing yet stays far beyond any real keypoint size.
 LOG_SIGMA_MAX = 6.0
 # Sharpness of the soft floor on log b: the floor changes log b by < 1e-6 one unit above it.
@@ -60,9 +73,16 @@ class LossConfig:
     w_cnf: float = 20.0
     w_loc: float = 10.0
     w_sig: float = 10.0
-    loc_form: str = "gaussian"  # "gaussian": |d|^2/b^2 + log b (Eq. 2); "laplace": |d|/b + log b
-    log_b_min: float = -3.0  # soft floor of the predicted log b (cells)
-    pif_divisor: float = 1000.0  # the PIF sums (cnf, loc, sig) are divided by batch size x this (1: Eq. 2 as written)
+    sem_form: str = "authors"  # authors: 3-class CE, mean of the hardest sem_top_k pixels | eq2: player BCE, mean
+    off_form: str = "authors"  # authors: 0.01 x SSE over player and ball pixels / 2N | eq2: SSE / all pixels
+    cnf_form: str = "authors"  # authors: focal BCE (gamma focal_gamma) / 1000B | eq2: BCE / (B pif_divisor)
+    loc_form: str = "authors"  # authors: 0.1 x Laplace, log b = 3 tanh(x/3), / 100B | gaussian (Eq. 2) | laplace
+    sig_form: str = "authors"  # authors: |log sigma - log sigma*| / 100B | eq2: |sigma - sigma*| / (B pif_divisor)
+    targets: str = "authors"  # target rules: authors (crowd = background, body parts ignored there) | eq2
+    sem_top_k: float = 0.2  # authors' semantic form: the fraction of hardest pixels averaged
+    focal_gamma: float = 1.0  # authors' confidence form: focal exponent (0: plain BCE / 1000B)
+    log_b_min: float = -3.0  # soft floor of the predicted log b (cells), gaussian and laplace forms
+    pif_divisor: float = 1000.0  # eq2 forms: cnf, loc, sig sums divided by batch size x this (1: Eq. 2 as written)
     w_ball: float = 1.0  # weight of the ball type (17) inside cnf, loc and sig (1: as the paper)
     w_center: float = 1.0  # weight of the player-centre type (18) inside cnf, loc and sig (1: as the paper)
 
@@ -73,8 +93,16 @@ class LossConfig:
                 raise InputError(f"loss.{f.name}: expected a non-negative number, got {value!r}")
         if not (isinstance(self.pif_divisor, (int, float)) and self.pif_divisor > 0):
             raise InputError(f"loss.pif_divisor: expected a positive number, got {self.pif_divisor!r}")
-        if self.loc_form not in ("gaussian", "laplace"):
-            raise InputError(f"loss.loc_form: expected 'gaussian' or 'laplace', got {self.loc_form!r}")
+        for name, forms in FORMS.items():
+            value = getattr(self, f"{name}_form")
+            if value not in forms:
+                raise InputError(f"loss.{name}_form: expected one of {', '.join(forms)}, got {value!r}")
+        if self.targets not in TARGET_RULES:
+            raise InputError(f"loss.targets: expected one of {', '.join(TARGET_RULES)}, got {self.targets!r}")
+        if not (isinstance(self.sem_top_k, (int, float)) and 0 < self.sem_top_k <= 1):
+            raise InputError(f"loss.sem_top_k: expected a fraction in (0, 1], got {self.sem_top_k!r}")
+        if not (isinstance(self.focal_gamma, (int, float)) and self.focal_gamma >= 0):
+            raise InputError(f"loss.focal_gamma: expected a non-negative number, got {self.focal_gamma!r}")
 
     def weights(self) -> dict[str, float]:
         """Weight of each sub-loss, keyed as LOSS_NAMES."""
@@ -93,21 +121,31 @@ class LossConfig:
         return asdict(self)
 
 
-def _check_shapes(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> None:
-    pairs = (("semantic", "semantic", 1), ("offset", "offset", 2))
-    for out_name, tgt_name, ch in pairs:
-        o, t = outputs[out_name], targets[tgt_name]
-        if o.shape != t.shape or o.shape[1] != ch:
-            raise InputError(f"losses: output '{out_name}' {tuple(o.shape)} and target '{tgt_name}' "
-                             f"{tuple(t.shape)} must both be [B,{ch},Hs,Ws]")
+def _required_targets(cfg: LossConfig) -> tuple[str, ...]:
+    """The target tensors the configured forms read."""
+    need = ["seg_weight", "offset", "pif_conf", "pif_mask", "pif_reg", "pif_sigma"]
+    need.append("semantic_class" if cfg.sem_form == "authors" else "semantic")
+    need += ["offset_weight"] if cfg.off_form == "authors" else ["semantic"]
+    return tuple(dict.fromkeys(need))
+
+
+def _check_shapes(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                  names: tuple[str, ...]) -> None:
+    o = outputs["offset"]
+    if o.dim() != 4 or o.shape[1] != 2:
+        raise InputError(f"losses: output 'offset' has shape {tuple(o.shape)}; expected [B,2,Hs,Ws]")
+    seg = (o.shape[0], 1) + tuple(o.shape[2:])
     pif = outputs["pif"]
     b, k, _, hp, wp = pif.shape
-    expected = {"pif_conf": (b, k, hp, wp), "pif_mask": (b, k, hp, wp), "pif_reg": (b, k, 2, hp, wp),
-                "pif_sigma": (b, k, hp, wp), "seg_weight": tuple(outputs["semantic"].shape)}
-    for name, shape in expected.items():
-        if tuple(targets[name].shape) != shape:
-            raise InputError(f"losses: target '{name}' has shape {tuple(targets[name].shape)}; expected {shape} "
-                             f"to match the network output")
+    expected = {"semantic": seg, "semantic_class": seg, "seg_weight": seg, "offset_weight": seg,
+                "offset": tuple(o.shape), "pif_conf": (b, k, hp, wp), "pif_mask": (b, k, hp, wp),
+                "pif_reg": (b, k, 2, hp, wp), "pif_sigma": (b, k, hp, wp)}
+    for name in names:
+        if tuple(targets[name].shape) != expected[name]:
+            raise InputError(f"losses: target '{name}' has shape {tuple(targets[name].shape)}; expected "
+                             f"{expected[name]} to match the network output")
+    if tuple(outputs["semantic"].shape) != seg:
+        raise InputError(f"losses: output 'semantic' has shape {tuple(outputs['semantic'].shape)}; expected {seg}")
 
 
 def semantic_loss(logit: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -170,31 +208,45 @@ def sigma_loss(log_sigma: torch.Tensor, target: torch.Tensor,
 
 def compute_losses(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
                    config: LossConfig | None = None) -> dict[str, torch.Tensor]:
-    """Sub-losses of Eq. 2 (unweighted, keyed sem/off/cnf/loc/sig) and their weighted sum `total` (Eq. 1).
+    """Sub-losses (unweighted, keyed sem/off/cnf/loc/sig, each in its configured form) and `total` (Eq. 1).
 
-    `outputs` are the raw network outputs (semantic, offset, pif), `targets` the batched encoder
-    targets (semantic, offset, seg_weight, pif_conf, pif_mask, pif_reg, pif_sigma).
+    `outputs` are the raw network outputs (semantic, offset, pif; `semantic_classes` when the network has the
+    3-class head), `targets` the batched encoder targets that the forms read (see `_required_targets`).
     """
     cfg = config or LossConfig()
+    need = _required_targets(cfg)
     missing = [n for n in ("semantic", "offset", "pif") if n not in outputs]
-    missing += [n for n in ("semantic", "offset", "seg_weight", "pif_conf", "pif_mask", "pif_reg", "pif_sigma")
-                if n not in targets]
+    missing += [n for n in need if n not in targets]
     if missing:
         raise InputError(f"losses: missing output/target tensors {missing}")
-    _check_shapes(outputs, targets)
+    _check_shapes(outputs, targets, need)
     pif = outputs["pif"]
     tw = cfg.type_weights(pif.shape[1])
-    losses = {
-        "sem": semantic_loss(outputs["semantic"], targets["semantic"], targets["seg_weight"]),
-        "off": offset_loss(outputs["offset"], targets["offset"], targets["semantic"], targets["seg_weight"]),
-        "cnf": confidence_loss(pif[:, :, 0], targets["pif_conf"], targets["pif_mask"], tw),
-        "loc": localization_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], cfg.loc_form, cfg.log_b_min,
-                                  tw),
-        "sig": sigma_loss(pif[:, :, 4], targets["pif_sigma"], tw),
-    }
-    if cfg.pif_divisor != 1.0:
-        for name in ("cnf", "loc", "sig"):
-            losses[name] = losses[name] / cfg.pif_divisor
+    if cfg.sem_form == "authors":
+        logits = outputs.get("semantic_classes", outputs["semantic"])
+        sem = authors.hard_pixel_ce(logits, targets["semantic_class"], targets["seg_weight"], cfg.sem_top_k)
+    else:
+        sem = semantic_loss(outputs["semantic"], targets["semantic"], targets["seg_weight"])
+    if cfg.off_form == "authors":
+        off = authors.authors_offset_loss(outputs["offset"], targets["offset"], targets["offset_weight"])
+    else:
+        off = offset_loss(outputs["offset"], targets["offset"], targets["semantic"], targets["seg_weight"])
+    eq2 = 1.0 / cfg.pif_divisor
+    if cfg.cnf_form == "authors":
+        cnf = authors.focal_confidence_loss(pif[:, :, 0], targets["pif_conf"], targets["pif_mask"], cfg.focal_gamma,
+                                            tw)
+    else:
+        cnf = confidence_loss(pif[:, :, 0], targets["pif_conf"], targets["pif_mask"], tw) * eq2
+    if cfg.loc_form == "authors":
+        loc = authors.laplace_tanh_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], tw)
+    else:
+        loc = localization_loss(pif[:, :, 1:3], pif[:, :, 3], targets["pif_reg"], cfg.loc_form, cfg.log_b_min,
+                                tw) * eq2
+    if cfg.sig_form == "authors":
+        sig = authors.log_scale_loss(pif[:, :, 4], targets["pif_sigma"], tw)
+    else:
+        sig = sigma_loss(pif[:, :, 4], targets["pif_sigma"], tw) * eq2
+    losses = {"sem": sem, "off": off, "cnf": cnf, "loc": loc, "sig": sig}
     weights = cfg.weights()
     losses["total"] = sum(weights[name] * losses[name] for name in LOSS_NAMES)
     return losses

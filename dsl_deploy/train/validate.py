@@ -13,8 +13,10 @@ from ..errors import DslError
 from ..spec import ModelSpec
 from .losses import LOSS_NAMES, LossConfig, compute_losses
 
-# Measures of metrics.Evaluator.summary() that the training log records (percent).
+# Measures of metrics.Evaluator.summary() that the training log records (percent): the coco protocol's under
+# these names, the paper protocol's (the authors' rules, dsl-eval's default) prefixed with "paper_".
 METRIC_KEYS = ("pSQ", "pDQ", "AP", "bDQ")
+PAPER_KEYS = tuple(f"paper_{k}" for k in METRIC_KEYS)
 
 
 def metrics_available() -> str | None:
@@ -33,7 +35,8 @@ def metrics_available() -> str | None:
 def validate(model: nn.Module, samples: Sequence[tuple[np.ndarray, dict[str, np.ndarray], Annotation]],
              spec: ModelSpec, device: torch.device, loss_config: LossConfig, *, batch_size: int = 4,
              with_metrics: bool = True) -> dict[str, Any]:
-    """Mean sub-losses (`val_<name>`) and, when `with_metrics`, pSQ/pDQ/AP/bDQ of the decoded outputs.
+    """Mean sub-losses (`val_<name>`) and, when `with_metrics`, pSQ/pDQ/AP/bDQ of the decoded outputs by the
+    coco protocol, and the same by the paper protocol as `paper_<name>`.
 
     `samples` are (normalised image [3,H,W], targets, annotation at the network input size). The model
     is put in eval mode and restored to its previous mode afterwards.
@@ -46,7 +49,7 @@ def validate(model: nn.Module, samples: Sequence[tuple[np.ndarray, dict[str, np.
         from ..decode import Decoder
         from ..export.ready import ready_fields
         from ..metrics.evaluator import Evaluator
-        evaluator, decoder = Evaluator(spec=spec), Decoder(spec)
+        evaluator, decoder = Evaluator(spec=spec, protocol="coco"), Decoder(spec)
     n = 0
     try:
         for start in range(0, len(samples), batch_size):
@@ -74,5 +77,7 @@ def validate(model: nn.Module, samples: Sequence[tuple[np.ndarray, dict[str, np.
     if evaluator is not None:
         summary = evaluator.summary()
         out.update({k: summary.get(k) for k in METRIC_KEYS})
+        paper = summary.get("protocols", {}).get("paper", {})
+        out.update({f"paper_{k}": paper.get(k) for k in METRIC_KEYS})
         out["val_failed"] = summary.get("failed", 0)
     return out

@@ -1,4 +1,4 @@
-"""Losses of Eq. 1-2 on hand-made tensors with answers worked out by hand."""
+"""Losses of Eq. 1-2 (today's "eq2" forms, selected by name) on hand-made tensors with answers worked out by hand."""
 from __future__ import annotations
 
 import math
@@ -8,12 +8,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from dsl_deploy.errors import InputError  # noqa: E402
+from dsl_deploy.train.config import EQ2_LOSS  # noqa: E402
 from dsl_deploy.train.losses import (  # noqa: E402
     LossConfig, compute_losses, confidence_loss, localization_loss, offset_loss, semantic_loss, sigma_loss,
 )
 
 pytestmark = pytest.mark.torch
 NAN = float("nan")
+EQ2 = LossConfig(**EQ2_LOSS)
 
 
 def _batch(b: int = 2, k: int = 19, hs: int = 4, ws: int = 4, hp: int = 2, wp: int = 2):
@@ -102,7 +104,7 @@ def test_total_is_weighted_sum_and_nan_targets_do_not_leak():
     targets["pif_conf"][0, 18, 0, 0] = 1.0
     targets["pif_reg"][0, 18, :, 0, 0] = torch.tensor([0.1, -0.2])
     targets["pif_sigma"][0, 18, 0, 0] = 0.7
-    cfg = LossConfig(w_sem=1.0, w_off=2.0, w_cnf=3.0, w_loc=4.0, w_sig=5.0)
+    cfg = LossConfig(**EQ2_LOSS, w_sem=1.0, w_off=2.0, w_cnf=3.0, w_loc=4.0, w_sig=5.0)
     losses = compute_losses(outputs, targets, cfg)
     expected = sum(w * losses[n].item() for n, w in zip(("sem", "off", "cnf", "loc", "sig"), (1, 2, 3, 4, 5)))
     assert losses["total"].item() == pytest.approx(expected, rel=1e-6)
@@ -116,7 +118,7 @@ def test_total_is_weighted_sum_and_nan_targets_do_not_leak():
 
 def test_no_keypoints_and_no_players_give_zero_regression_losses():
     outputs, targets = _batch()
-    losses = compute_losses(outputs, targets)
+    losses = compute_losses(outputs, targets, EQ2)
     assert losses["off"].item() == 0.0 and losses["loc"].item() == 0.0 and losses["sig"].item() == 0.0
     assert losses["sem"].item() == pytest.approx(math.log(2))
 
@@ -125,9 +127,9 @@ def test_shape_mismatch_and_missing_target_raise_input_error():
     outputs, targets = _batch()
     bad = dict(targets, pif_reg=torch.zeros(2, 19, 2, 3, 3))
     with pytest.raises(InputError, match="pif_reg"):
-        compute_losses(outputs, bad)
+        compute_losses(outputs, bad, EQ2)
     with pytest.raises(InputError, match="pif_sigma"):
-        compute_losses(outputs, {k: v for k, v in targets.items() if k != "pif_sigma"})
+        compute_losses(outputs, {k: v for k, v in targets.items() if k != "pif_sigma"}, EQ2)
     with pytest.raises(InputError, match="loc_form"):
         LossConfig(loc_form="huber")
     with pytest.raises(InputError, match="w_sem"):
@@ -164,11 +166,11 @@ def test_an_optimizer_step_lowers_the_loss_on_a_fixed_batch():
     targets["pif_sigma"][:, 18, 3:5, 3:5] = 0.8
     image = torch.randn(2, 3, 65, 65, generator=torch.Generator().manual_seed(1))
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.0)
-    before = compute_losses(model(image), targets)
+    before = compute_losses(model(image), targets, EQ2)
     before["total"].backward()
     opt.step()
     with torch.no_grad():
-        after = compute_losses(model(image), targets)
+        after = compute_losses(model(image), targets, EQ2)
     assert after["total"].item() < before["total"].item()
 
 
@@ -177,8 +179,8 @@ def test_pif_divisor_scales_only_the_pif_terms():
     targets["pif_mask"][:] = 1.0
     targets["pif_reg"][0, 3, :, 1, 1] = 0.5
     targets["pif_sigma"][0, 3, 1, 1] = 2.0
-    one = compute_losses(outputs, targets, LossConfig(pif_divisor=1.0))
-    thousand = compute_losses(outputs, targets, LossConfig())
+    one = compute_losses(outputs, targets, LossConfig(**EQ2_LOSS, pif_divisor=1.0))
+    thousand = compute_losses(outputs, targets, EQ2)
     assert thousand["sem"].item() == one["sem"].item()
     for name in ("cnf", "loc", "sig"):
         assert thousand[name].item() == pytest.approx(one[name].item() / 1000.0, rel=1e-6)
@@ -193,8 +195,8 @@ def test_ball_and_center_weights_scale_only_their_types():
         targets["pif_conf"][0, k, 1, 1] = 1.0
         targets["pif_reg"][0, k, :, 1, 1] = 0.5
         targets["pif_sigma"][0, k, 1, 1] = 2.0
-    base = compute_losses(outputs, targets, LossConfig(pif_divisor=1.0))
-    weighted = compute_losses(outputs, targets, LossConfig(pif_divisor=1.0, w_ball=8.0, w_center=3.0))
+    base = compute_losses(outputs, targets, LossConfig(**EQ2_LOSS, pif_divisor=1.0))
+    weighted = compute_losses(outputs, targets, LossConfig(**EQ2_LOSS, pif_divisor=1.0, w_ball=8.0, w_center=3.0))
     assert LossConfig().type_weights(19) is None  # the paper's loss: no per-type factor at all
     assert weighted["sem"].item() == base["sem"].item()
     # Zero outputs give every type the same cnf (4 cells x log 2), loc and sig (one present cell each):
