@@ -1,4 +1,4 @@
-"""The embedded default model of `dsl-bench --demo`: the paper's network, seeded and untrained, made once."""
+"""The embedded models of `dsl-bench --demo`: the authors' network (or the light one), seeded, untrained, made once."""
 from __future__ import annotations
 
 import os
@@ -18,11 +18,15 @@ def cache_dir() -> Path:
 
 
 def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
-                   log: Callable[[str], None] = print) -> tuple[Path, Path]:
-    """(checkpoint, onnx) of the seeded untrained model; built with torch on first use, then reused."""
-    spec = default_spec(backbone, size)
-    folder = cache_dir() / f"{backbone}-{size}-seed{seed}-v{__version__}"
-    pth, onnx = folder / "model.pth", folder / "model.onnx"
+                   log: Callable[[str], None] = print, architecture: str = "deepsportlab") -> tuple[Path, Path]:
+    """(checkpoint, onnx) of the seeded untrained model; built with torch on first use, then reused.
+
+    The files are named after the network (e.g. deepsportlab-resnet50-641.onnx), so are the results.
+    """
+    spec = default_spec(backbone, size, architecture)
+    name = f"{architecture}-{backbone}-{size}"
+    folder = cache_dir() / f"{name}-seed{seed}-v{__version__}"
+    pth, onnx = folder / f"{name}.pth", folder / f"{name}.onnx"
     if pth.is_file() and onnx.is_file():
         log(f"demo model: reusing {folder}")
         return pth, onnx
@@ -40,7 +44,8 @@ def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
     torch.manual_seed(seed)
     model = build_model(spec).eval()
     save_checkpoint(pth, model, spec, {"seed": seed, "note": "untrained demo model made by dsl-bench --demo"})
-    log(f"demo model: built {backbone} at {size}x{size} (seed {seed}, untrained) in {time.perf_counter() - t0:.1f} s")
+    log(f"demo model: built {architecture} {backbone} at {size}x{size} (seed {seed}, untrained) in "
+        f"{time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     tmp = onnx.with_suffix(".onnx.partial")
     export_onnx(model, spec, tmp, log=log)  # checks ONNX Runtime against torch on the way

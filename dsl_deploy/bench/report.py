@@ -49,6 +49,9 @@ def format_table(doc: dict[str, Any]) -> str:
         paths = ", ".join(f"{who} {r['frames']['host_path']['name']}" for who, r in (("ours", ours), ("peer", peer))
                           if r and r.get("frames"))
         lines.append(f"frames {frames['width']}x{frames['height']}, read: {frames['read']}; host path: {paths}")
+    net = ours.get("spec") or {}
+    if net.get("architecture"):  # every comparison names the network that ran
+        lines.append(f"network: {net['architecture']} {net['backbone']} at {net['width']}x{net['height']}")
     lines += [head, "-" * len(head)]
     rows = _stage_rows(ours) if "error" not in ours else []
     for stage in rows:

@@ -16,6 +16,7 @@ from .common import add_decoder_set, cli_entry, parse_decoder_set
 EPILOG = """\
 examples:
   dsl-bench --demo                                  # embedded default model (needs the train extra once)
+  dsl-bench --demo --architecture deepsportlab,light   # the authors' network, then the light one, same settings
   dsl-bench --onnx model.onnx --reference model.pth # ONNX Runtime + native decoder vs torch + Python decoder
   dsl-bench --engine model.engine --iters 200       # TensorRT: H2D, GPU compute, D2H and host latency
   dsl-bench --onnx model.onnx --frame-size 1280x720 --read jpeg   # a capture box's frames, decoded from JPEG
@@ -37,13 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--onnx", help="ONNX model (exported by dsl-export) to measure on ONNX Runtime")
     src.add_argument("--checkpoint", help="checkpoint (.pth) to measure on torch")
     src.add_argument("--demo", action="store_true",
-                     help="measure the embedded default model (the paper's ResNet-50 at --size, seeded, untrained; "
-                          "built and exported once into ~/.cache/dsl_deploy or $DSL_CACHE_DIR)")
+                     help="measure the embedded default model (the authors' network, ResNet-50 at --size, seeded, "
+                          "untrained; built and exported once into ~/.cache/dsl_deploy or $DSL_CACHE_DIR)")
     p.add_argument("--reference", metavar="CHECKPOINT",
                    help="checkpoint of the same network: the peer runs it on torch eager, and the table gets the "
                         "max abs error of the measured backend against it (default with --demo: the demo checkpoint)")
     p.add_argument("--size", type=int, default=641, help="input size of the demo model (default: 641, as the paper)")
     p.add_argument("--backbone", default="resnet50", help="backbone of the demo model (default: resnet50)")
+    p.add_argument("--architecture", default="deepsportlab", metavar="NAME[,NAME]",
+                   help="network of the demo model: deepsportlab (the authors'), light, or both comma-separated, "
+                        "measured one after the other with the same settings (default: %(default)s)")
     p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1, as the paper)")
     p.add_argument("--iters", type=int, default=None, help="timed batches (default: 20; 5 with --demo)")
     p.add_argument("--warmup", type=int, default=None, help="untimed batches first (default: 3; 1 with --demo)")
@@ -78,6 +82,12 @@ def _positive(name: str, value: int | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of dsl-bench."""
     args = build_parser().parse_args(argv)
+    architectures = _architectures(args)
+    if len(architectures) > 1:  # one whole run per network, the same settings
+        if args.json:
+            raise InputError("--json: names one result file; with several --architecture values give --out")
+        argv = list(sys.argv[1:] if argv is None else argv)
+        return max(main(_with_architecture(argv, name)) for name in architectures)
     for name in ("--batch", "--iters", "--warmup", "--threads"):
         _positive(name, getattr(args, name.lstrip("-").replace("-", "_")))
     if not (args.engine or args.onnx or args.checkpoint or args.demo):
@@ -89,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     if args.demo:
         from ..bench.demo import demo_artifacts
-        reference_path, artifact = demo_artifacts(args.backbone, args.size, args.seed, log=_log)
+        reference_path, artifact = demo_artifacts(args.backbone, args.size, args.seed, log=_log,
+                                                  architecture=architectures[0])
         reference = reference or str(reference_path)
         artifact = str(artifact)
     else:
@@ -123,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
                 "decoder_set": parse_decoder_set(args.decoder_set), "frame_size": frame_size or "input",
                 "read": args.read,
-                "seed": args.seed, "demo": bool(args.demo)}
+                "seed": args.seed, "demo": bool(args.demo),
+                "architecture": architectures[0] if args.demo else "the artifact's"}
     from ..machine import machine_slug
     from ..bench.report import format_table, write_json, write_plot
     from ..bench.suite import run_suite
@@ -155,6 +167,33 @@ def _frame_size(args: argparse.Namespace) -> list[int] | None:
     if text == "input":
         return None
     return list(parse_frame_size(text))
+
+
+def _architectures(args: argparse.Namespace) -> list[str]:
+    """The --architecture names, checked; only --demo builds a network (an artifact carries its own)."""
+    from ..spec import ARCHITECTURES
+
+    names = [n.strip() for n in str(args.architecture).split(",") if n.strip()]
+    unknown = [n for n in names if n not in ARCHITECTURES]
+    if not names or unknown or len(set(names)) != len(names):
+        raise InputError(f"--architecture: {args.architecture!r}; expected one or more of "
+                         f"{', '.join(ARCHITECTURES)}, comma-separated, each once")
+    if names != ["deepsportlab"] and not args.demo:
+        raise InputError("--architecture: applies to --demo only (an artifact carries its own network)")
+    return names
+
+
+def _with_architecture(argv: list[str], name: str) -> list[str]:
+    """argv with its --architecture option replaced by `name`."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--architecture":
+            skip = True
+        elif not arg.startswith("--architecture="):
+            out.append(arg)
+    return out + ["--architecture", name]
 
 
 def _check_output(args: argparse.Namespace) -> None:

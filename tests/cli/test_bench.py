@@ -68,6 +68,9 @@ def test_every_option_with_a_default_states_it():
     (["--checkpoint", "m.onnx"], "this is an onnx file by its suffix; use --onnx"),
     (["--onnx", "m.onnx", "--frame-size", "wide"], "--frame-size: expected WxH such as 1920x1080 (or 'input')"),
     (["--onnx", "m.onnx", "--frame-size", "20x20"], "--frame-size: 20x20 is outside 33..8192 on a side"),
+    (["--demo", "--architecture", "heavy"], "--architecture: 'heavy'; expected one or more of deepsportlab, light"),
+    (["--onnx", "m.onnx", "--architecture", "light"], "--architecture: applies to --demo only"),
+    (["--demo", "--architecture", "deepsportlab,light", "--json", "r.json"], "--json: names one result file"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
     r = run(*args, cwd=tmp_path)
@@ -116,11 +119,19 @@ def test_demo_builds_once_and_reuses(tmp_path):
     env = {"DSL_CACHE_DIR": str(tmp_path / "cache")}
     args = ("--demo", "--backbone", "resnet18", "--size", str(SIZE), "--iters", "1", "--warmup", "0", "--no-peer",
             "--no-plot", "--out", str(tmp_path / "res"))
-    first = run(*args, cwd=tmp_path, env=env)
+    # The authors' network, then the light one, in one command: one table and one result file each.
+    first = run(*args, "--architecture", "deepsportlab,light", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
-    assert "exported ONNX" in first.stderr
+    assert first.stderr.count("exported ONNX") == 2
+    for name in ("deepsportlab", "light"):
+        assert f"network: {name} resnet18 at {SIZE}x{SIZE}" in first.stdout
     second = run(*args, cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
-    assert "reusing" in second.stderr
-    results = list((tmp_path / "res").glob("bench-*.json"))
-    assert len(results) == 1 and json.loads(results[0].read_text())["settings"]["demo"] is True
+    assert "reusing" in second.stderr and "network: deepsportlab" in second.stdout
+    results = sorted((tmp_path / "res").glob("bench-*.json"))
+    assert len(results) == 2 and results[0].name.endswith(f"-deepsportlab-resnet18-{SIZE}.json")
+    assert results[1].name.endswith(f"-light-resnet18-{SIZE}.json")
+    for path, name in zip(results, ("deepsportlab", "light")):
+        doc = json.loads(path.read_text())
+        assert doc["settings"]["demo"] is True and doc["settings"]["architecture"] == name
+        assert doc["ours"]["spec"]["architecture"] == name
