@@ -33,7 +33,7 @@ def soak_model(tmp_path_factory, fake_onnx: Path) -> Path:
     from dsl_deploy.model.network import build_model
     from dsl_deploy.spec import default_spec
 
-    spec = default_spec("resnet18", 65)
+    spec = default_spec("resnet18", 65, "light")  # the lighter network: the soak measures memory, not the net
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("soak") / "resnet18_65.onnx"
     export_onnx(build_model(spec).eval(), spec, path, simplify=False)
