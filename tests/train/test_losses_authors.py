@@ -112,6 +112,12 @@ def test_laplace_known_values_tanh_range_and_best_b():
     assert loss.item() == pytest.approx(0.1 * (0.694 + 0.5 + 0.694 + 0.0) / 100)
     loss.backward()
     assert torch.isfinite(reg.grad).all() and reg.grad[0, 7].abs().sum() == 0
+    # Away from d = 0 the gradient is the formula's (finite differences, float64).
+    r = torch.randn(1, 2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(1, 2, 2, 2, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(1, 2, 2, 2, 2, dtype=torch.float64)
+    t[0, 0, :, 0, 0] = NAN
+    assert torch.autograd.gradcheck(lambda x, y: A.laplace_tanh_loss(x, y, t), (r, b))
     # log b is 3 tanh(x / 3): a raw 30 gives 3 tanh(10), i.e. b = e^3 at most.
     big = A.laplace_tanh_loss(reg.detach(), torch.full((1, 19, 1, 2), 30.0), target).item()
     lb = 3 * math.tanh(10.0)
