@@ -15,10 +15,10 @@ from ..result import FrameResult
 from ..spec import ModelSpec
 
 # Pipeline options of each host path. 'today': INTER_AREA resize, frame-size label map, RLE from it in NumPy.
-# 'fast': INTER_LINEAR resize, RLE computed natively from the network labels, no frame-size map.
+# 'fast' (the defaults): box-linear resize, RLE computed natively from the network labels, no frame-size map.
 HOST_PATHS: dict[str, dict[str, str]] = {
     "today": {"resize": "area", "labels": "dense"},
-    "fast": {"resize": "linear", "labels": "frame"},
+    "fast": {"resize": "box-linear", "labels": "frame"},
 }
 HOST_STAGES = ("preprocess", "decode", "map", "serialise")
 

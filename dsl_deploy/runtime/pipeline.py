@@ -11,7 +11,7 @@ import numpy as np
 from ..backends import artifact_kind, load_backend
 from ..backends.base import Backend
 from ..errors import DslError, InputError
-from ..preprocess import DEFAULT_RESIZE, RESIZE_MODES, Letterbox, Preprocessor, check_frame
+from ..preprocess import RUNTIME_RESIZE, RESIZE_MODES, Letterbox, Preprocessor, check_frame
 from ..result import FrameResult
 from ..spec import ModelSpec
 from .mapping import LABEL_MODES, result_to_frame
@@ -44,7 +44,7 @@ class Pipeline:
     frame: masks and areas in frame pixels, as run lengths computed natively, the frame-size map built only
     if read), "dense" (the same masks, the frame-size map built at once) or "crop" (kept at network
     resolution, cropped to the letterboxed content; see `mapping.result_to_frame`). `resize` is how frames
-    are shrunk into the input ("linear" or "area", see `preprocess.RESIZE_MODES`). `decoder_params`
+    are shrunk into the input (default "box-linear"; see `preprocess.RESIZE_MODES`). `decoder_params`
     overrides decoder parameters of the artifact's spec for this pipeline (DecoderSpec field names, e.g.
     {"nms_window": 9}).
 
@@ -55,7 +55,7 @@ class Pipeline:
 
     def __init__(self, artifact: "str | Path | Backend", *, decoder: "str | DecoderFn" = "auto",
                  threads: int | None = None, providers: list[str] | None = None, labels: str = "frame",
-                 resize: str = DEFAULT_RESIZE,
+                 resize: str = RUNTIME_RESIZE,
                  decoder_params: Mapping[str, Any] | None = None):
         if labels not in LABEL_MODES:
             raise InputError(f"labels: expected one of {', '.join(LABEL_MODES)}, got {labels!r}")

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..backends.base import Backend
 from ..errors import InputError
-from ..preprocess import DEFAULT_RESIZE, Preprocessor, check_frame
+from ..preprocess import RUNTIME_RESIZE, Preprocessor, check_frame
 from ..spec import ModelSpec
 from .queues import CLOSED, StageQueue
 from .sources import Source
@@ -39,7 +39,7 @@ class Stages:
 
     def __init__(self, backend: Backend, spec: ModelSpec, source: Source, *, queue: int, max_frames: int | None,
                  stop: threading.Event, copy_outputs: bool, on_corrupt: Callable[[str], None] | None,
-                 resize: str = DEFAULT_RESIZE):
+                 resize: str = RUNTIME_RESIZE):
         self.backend, self.source, self.max_frames = backend, source, max_frames
         self.stop, self.copy_outputs, self.on_corrupt = stop, copy_outputs, on_corrupt
         self.stats = StreamStats()

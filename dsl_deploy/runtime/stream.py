@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import DslError, InputError
-from ..preprocess import DEFAULT_RESIZE
+from ..preprocess import RUNTIME_RESIZE
 from .queues import CLOSED
 from .sources import Frame, Source
 from .stages import Stages
@@ -52,7 +52,7 @@ class Stream:
         self._stop = stop if stop is not None else threading.Event()
         self._stages = Stages(pipeline.backend, pipeline.spec, source, queue=queue, max_frames=max_frames,
                               stop=self._stop, copy_outputs=pipeline.backend_reuses_outputs, on_corrupt=on_corrupt,
-                              resize=getattr(pipeline, "resize", DEFAULT_RESIZE))
+                              resize=getattr(pipeline, "resize", RUNTIME_RESIZE))
         self._started = False
         self._done = False
 
