@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbone", default="resnet18", choices=("resnet18", "resnet34", "resnet50"),
                         help="backbone of the demo model (default resnet18)")
     parser.add_argument("--size", type=int, default=641, help="input size (default 641)")
+    parser.add_argument("--architecture", default="deepsportlab", choices=("deepsportlab", "light"),
+                        help="network of the demo model (default deepsportlab, the authors'; light: far less "
+                             "inference, so the host-side work weighs more)")
     parser.add_argument("--onnx", type=Path, default=None,
                         help="measure this exported model instead of the demo model (--backbone/--size ignored)")
     parser.add_argument("--frame-size", default="1920x1080", metavar="WxH",
@@ -108,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.onnx is not None:
         onnx_path = args.onnx
     else:
-        _, onnx_path = demo_artifacts(args.backbone, args.size, log=lambda m: print(m, file=sys.stderr))
+        _, onnx_path = demo_artifacts(args.backbone, args.size, log=lambda m: print(m, file=sys.stderr),
+                                      architecture=args.architecture)
     with load_backend(onnx_path) as probe:
         spec = probe.spec
-    model_name = f"{spec.backbone}-{spec.input.width}"
+    model_name = f"{spec.architecture}-{spec.backbone}-{spec.input.width}"
     scenes = host.broadcast_scenes(spec, frame_w, frame_h, players=PLAYERS, count=min(args.frames, 8), noise=0.5)
     fields = [sc.fields for sc in scenes]
     frames = [scenes[i % len(scenes)].frame for i in range(args.frames)]
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, object] = {
         "benchmark": "stream throughput", "machine": info,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "settings": {"model": str(onnx_path), "backbone": spec.backbone, "size": [spec.input.width, spec.input.height],
+        "settings": {"model": str(onnx_path), "architecture": spec.architecture, "backbone": spec.backbone,
+                     "size": [spec.input.width, spec.input.height],
                      "frames": args.frames, "repeats": args.repeats, "frame_size": [frame_w, frame_h],
                      "decoder": resolve_impl("auto"), "players": PLAYERS, "host_paths": {p: host.HOST_PATHS[p] for p in paths},
                      "json_engine_fast_path": ENGINE,
