@@ -28,3 +28,17 @@ class BackendUnavailable(DslError):
 
 class DataError(DslError):
     """A dataset file or annotation that is malformed or missing."""
+
+
+def printable(text: object, limit: int | None = None) -> str:
+    """`text` with control and other non-printable characters escaped (ESC as \\x1b, CR as \\r), cut at `limit`.
+
+    Every message that may carry text from a file (a sidecar field, a COCO file name, a path) passes through
+    this, so nothing read from disk can move the cursor, rewrite a line or add one on the user's terminal.
+    """
+    s = str(text)
+    if not s.isprintable():
+        s = "".join(c if c.isprintable() else repr(c)[1:-1] if c not in "'\"" else c for c in s)
+    if limit is not None and len(s) > limit:
+        s = s[:limit] + "..."
+    return s

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from .errors import SpecError
+from .schema import Where, describe, parse_json
 
 SPEC_VERSION = 2  # 2: the authors' decoding rules (DecoderSpec) and network variants
 
@@ -172,14 +173,16 @@ class ModelSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"{source}: expected a JSON object for the model spec, found {type(data).__name__}")
         version = data.get("spec_version")
-        if not isinstance(version, int):
-            raise SpecError(f"{source}: the model spec has no integer 'spec_version' (found {version!r}); "
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise SpecError(f"{source}: the model spec has no integer 'spec_version' (found {describe(version)}); "
                             f"expected spec_version {SPEC_VERSION}")
         if version > SPEC_VERSION:
-            raise SpecError(f"{source}: model spec version {version} is newer than this dsl_deploy understands "
-                            f"(expected <= {SPEC_VERSION}); upgrade dsl_deploy or re-export with this version")
+            raise SpecError(f"{source}: the model spec's spec_version is {describe(version)}, newer than this "
+                            f"dsl_deploy understands (expected <= {SPEC_VERSION}); upgrade dsl_deploy or re-export "
+                            "with this version")
         if version < 1:
-            raise SpecError(f"{source}: model spec version {version} is not valid (expected 1..{SPEC_VERSION})")
+            raise SpecError(f"{source}: the model spec's spec_version is {describe(version)}; expected "
+                            f"1..{SPEC_VERSION}")
         if version == 1:
             data = _migrate_v1(data, source)
             data = _migrate_v1_architecture(data)
@@ -201,45 +204,64 @@ class ModelSpec:
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str = "spec") -> "ModelSpec":
         """Parse a spec from JSON text."""
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SpecError(f"{source}: the model spec is not readable JSON ({exc}); expected a JSON object "
-                            f"with spec_version {SPEC_VERSION}") from None
+        data = parse_json(text, source=source, error=SpecError, what="model spec", max_bytes=MAX_SPEC_BYTES)
         return cls.from_dict(data, source=source)
 
     def validate(self, *, source: str = "spec") -> None:
         """Check values and internal consistency; raise SpecError naming the field."""
+        where = Where(source, SpecError)
+        _validate_model_fields(self, where)
+        _validate_input(self.input, where)
+
         def bad(name: str, why: str) -> SpecError:
             return SpecError(f"{source}: field '{name}' {why}")
 
-        if self.architecture not in ARCHITECTURES:
-            raise bad("architecture", f"is {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
         if self.architecture == "deepsportlab" and self.seg_stride != 1:
             raise bad("seg_stride", f"is {self.seg_stride}; the deepsportlab network gives its segmentation at "
                                     "input resolution (seg_stride 1); seg_stride 4 is the light network's option")
-        if self.backbone not in BACKBONES:
-            raise bad("backbone", f"is {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
-        if self.input.width < 33 or self.input.height < 33:
-            raise bad("input.width/height", f"is {self.input.width}x{self.input.height}; expected at least 33x33")
-        if self.input.channels not in ("RGB", "BGR"):
-            raise bad("input.channels", f"is {self.input.channels!r}; expected 'RGB' or 'BGR'")
-        if len(self.input.mean) != 3 or len(self.input.std) != 3 or min(self.input.std) <= 0:
-            raise bad("input.mean/std", "must be three values each, std positive")
-        if self.pif_stride != 8:
-            raise bad("pif_stride", f"is {self.pif_stride}; expected 8")
-        if self.seg_stride not in (1, 4):
-            raise bad("seg_stride", f"is {self.seg_stride}; expected 1 or 4")
         if tuple(self.keypoints) != KEYPOINT_TYPES:
             raise bad("keypoints", f"has {len(self.keypoints)} types in another order; expected the 19 of "
                                    "DESIGN.md (17 COCO parts, ball, player_center)")
-        if len(self.sigmas) != NUM_TYPES or min(self.sigmas) <= 0:
-            raise bad("sigmas", f"has {len(self.sigmas)} values; expected {NUM_TYPES} positive values")
         if tuple(self.outputs) != ("player", "offset", "pif"):
             raise bad("outputs", f"is {list(self.outputs)}; expected ['player', 'offset', 'pif']")
         if tuple(self.pif_channels) != ("confidence", "x", "y", "b", "sigma"):
             raise bad("pif_channels", f"is {list(self.pif_channels)}; expected confidence, x, y, b, sigma")
         validate_decoder(self.decoder, source=source)
+
+
+MAX_INPUT_SIDE = 8192  # the decoders' largest side (docs/architecture.md, "Decoding")
+MAX_SPEC_BYTES = 1 << 20  # a model spec is about 2 kB of JSON
+
+
+def _validate_model_fields(spec: "ModelSpec", where: Where) -> None:
+    """Types and ranges of the ModelSpec fields other than input and decoder."""
+    where.integer(spec.spec_version, "spec_version", 1, SPEC_VERSION)
+    where.string(spec.architecture, "architecture", choices=ARCHITECTURES)
+    where.string(spec.backbone, "backbone", choices=BACKBONES)
+    where.integer(spec.pif_stride, "pif_stride", 8, 8)
+    if where.integer(spec.seg_stride, "seg_stride", 1, 4) not in (1, 4):
+        raise where.fail("seg_stride", spec.seg_stride, "1 or 4")
+    if where.integer(spec.backbone_stride, "backbone_stride", 1, 64) not in (8, 16, 32):
+        raise where.fail("backbone_stride", spec.backbone_stride, "8, 16 or 32")
+    where.strings(spec.keypoints, "keypoints")
+    where.numbers(spec.sigmas, "sigmas", 0.0, 10.0, count=NUM_TYPES, open_lo=True)
+    where.strings(spec.outputs, "outputs")
+    where.strings(spec.pif_channels, "pif_channels")
+    if not isinstance(spec.input, InputSpec):
+        raise where.fail("input", spec.input, "an object")
+    if not isinstance(spec.decoder, DecoderSpec):
+        raise where.fail("decoder", spec.decoder, "an object")
+
+
+def _validate_input(inp: InputSpec, where: Where) -> None:
+    """Types and ranges of every InputSpec field: sizes as integers, finite normalisation, std positive."""
+    where.integer(inp.width, "input.width", 33, MAX_INPUT_SIDE)
+    where.integer(inp.height, "input.height", 33, MAX_INPUT_SIDE)
+    where.string(inp.channels, "input.channels", choices=("RGB", "BGR"))
+    where.numbers(inp.mean, "input.mean", -1e3, 1e3, count=3)
+    where.numbers(inp.std, "input.std", 0.0, 1e3, count=3, open_lo=True)
+    where.integer(inp.pad_value, "input.pad_value", 0, 255)
+    where.string(inp.name, "input.name", max_len=128)
 
 
 _UNIT = (0.0, 1.0)
@@ -302,7 +324,10 @@ def _migrate_v1(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         return out  # from_dict names the malformed field
     chosen = {k: v for k, v in old.items() if k not in _V1_DECODER_DEFAULTS or v != _V1_DECODER_DEFAULTS[k]}
     out["decoder"] = chosen
-    _notice_v1(source, tuple(sorted(chosen.items(), key=lambda kv: kv[0])))
+    try:
+        _notice_v1(source, tuple(sorted(chosen.items(), key=lambda kv: kv[0])))
+    except (TypeError, ValueError):  # a malformed value (a list, an unknown key): from_dict names the field
+        pass
     return out
 
 

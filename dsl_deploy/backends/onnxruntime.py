@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from ..export.metadata import META_FORMAT_VERSION, META_SPEC, ONNX_FORMAT_VERSION
+from ..schema import describe
 from ..spec import ModelSpec
 from .base import Backend
 
@@ -104,8 +105,9 @@ class OnnxRuntimeBackend(Backend):
             raise ArtifactError(f"{self.path}: the ONNX file has no '{META_SPEC}' metadata, so its model spec is "
                                 "unknown; export it with dsl-export")
         version = meta.get(META_FORMAT_VERSION, "")
-        if not version.isdigit():
-            raise ArtifactError(f"{self.path}: metadata '{META_FORMAT_VERSION}' is {version!r}; expected an integer")
+        if not (version.isascii() and version.isdigit() and len(version) <= 9):
+            raise ArtifactError(f"{self.path}: metadata '{META_FORMAT_VERSION}' is {describe(version)}; expected "
+                                f"an integer (this dsl_deploy reads 1..{ONNX_FORMAT_VERSION})")
         if int(version) > ONNX_FORMAT_VERSION:
             raise ArtifactError(f"{self.path}: ONNX format_version {version} is newer than this dsl_deploy reads "
                                 f"({ONNX_FORMAT_VERSION}); upgrade dsl_deploy")
@@ -117,8 +119,25 @@ class OnnxRuntimeBackend(Backend):
         if inputs != [self.spec.input.name] or sorted(outputs) != sorted(self.spec.outputs):
             raise ArtifactError(f"{self.path}: graph inputs {inputs} / outputs {outputs}; expected "
                                 f"[{self.spec.input.name}] / {list(self.spec.outputs)}")
-        batch_dim = self.session.get_inputs()[0].shape[0]
+        shape = list(self.session.get_inputs()[0].shape)
+        batch_dim = shape[0] if shape else None
         self._fixed_batch = batch_dim if isinstance(batch_dim, int) else None
+        self._check_input_size(shape)
+
+    def _check_input_size(self, shape: list) -> None:
+        """The spec's input size must be the graph's, where the graph fixes it (else the first frame fails)."""
+        want = [3, self.spec.input.height, self.spec.input.width]
+        if len(shape) != 4:
+            raise ArtifactError(f"{self.path}: graph input '{self.spec.input.name}' has shape {shape}; expected "
+                                f"[batch, 3, {want[1]}, {want[2]}]")
+        fixed = [(name, d, w) for name, d, w in zip(("channels", "height", "width"), shape[1:], want)
+                 if isinstance(d, int) and d > 0 and d != w]
+        if fixed:
+            said = ", ".join(f"{name} {d}" for name, d, _ in fixed)
+            raise ArtifactError(f"{self.path}: the graph's input is [batch, {shape[1]}, {shape[2]}, {shape[3]}] "
+                                f"({said}) but the spec in its metadata says 3 x {want[1]} x {want[2]} "
+                                "(input.height x input.width); the metadata does not belong to this graph: "
+                                "re-export the model with dsl-export")
 
     def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Run a float32 [B,3,H,W] batch; host float32 arrays keyed 'player', 'offset', 'pif'."""

@@ -8,7 +8,7 @@ entry named; masks and images are decoded lazily, per item.
 """
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,22 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, printable
+from ..schema import Where, describe, parse_json
 from ..spec import NUM_BODY_PARTS
 from .annotations import Annotation
 from .image_file import read_image_file
 from .coco_masks import segmentation_mask
+
+
+MAX_SIDE = 65535  # largest image side a COCO entry may declare
+MAX_COORDINATE = 1e7  # |x|, |y| and box sizes beyond this are not pixels of any image (and overflow float32 maths)
+
+
+def _coordinate(v: Any) -> bool:
+    """A finite number within MAX_COORDINATE (not a bool)."""
+    return (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+            and -MAX_COORDINATE <= v <= MAX_COORDINATE)
 
 
 @dataclass
@@ -38,7 +49,7 @@ class _Image:
 
 def _entry_name(n: int, entry: Any) -> str:
     ident = entry.get("id") if isinstance(entry, dict) else None
-    return f"annotations[{n}]" + (f" (id {ident})" if ident is not None else "")
+    return f"annotations[{n}]" + (f" (id {describe(ident)})" if ident is not None else "")
 
 
 def default_image_dir(annotation_file: Path) -> Path:
@@ -60,12 +71,16 @@ class CocoDataset:
         self.image_dir = Path(image_dir) if image_dir is not None else default_image_dir(self.path)
         self.max_person_fraction = max_person_fraction
         try:
-            with open(self.path, "rb") as fh:
-                data = json.load(fh)
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             raise DataError(f"{self.path}: COCO annotation file not found") from None
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"{self.path}: not a readable COCO JSON file ({exc})") from None
+        except OSError as exc:
+            raise DataError(f"{self.path}: not a readable COCO JSON file ({exc.strerror or exc})") from None
+        # No walk over every value (a COCO file holds millions): the parser refuses what it cannot follow and
+        # every field read below is checked for its type.
+        data = parse_json(raw, source=str(self.path), error=DataError, what="COCO JSON file", max_depth=None)
+        del raw
+        self._where = Where(str(self.path), DataError)
         if not isinstance(data, dict):
             raise DataError(f"{self.path}: expected a JSON object with 'images', 'annotations', 'categories'")
         for key in ("images", "annotations", "categories"):
@@ -84,9 +99,11 @@ class CocoDataset:
         for n, c in enumerate(cats):
             if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
                 raise DataError(f"{self.path}: categories[{n}] needs an 'id' and a string 'name'")
-            ids.setdefault(c["name"], c["id"])
+            f = self._where.fields(c, f"categories[{n}]")
+            ids.setdefault(f.string("name", max_len=256), f.identifier("id"))
         if person not in ids and ball not in ids:
-            raise DataError(f"{self.path}: no '{person}' or '{ball}' category (found {sorted(ids)[:10]})")
+            found = ", ".join(describe(k) for k in sorted(ids)[:10])
+            raise DataError(f"{self.path}: no '{person}' or '{ball}' category (found {found})")
         return ids.get(person), ids.get(ball)
 
     def _images(self, entries: list) -> dict[Any, _Image]:
@@ -98,12 +115,13 @@ class CocoDataset:
             for key in ("id", "file_name", "width", "height"):
                 if key not in im:
                     raise DataError(f"{where}: missing '{key}'")
-            w, h = im["width"], im["height"]
-            if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
-                raise DataError(f"{where} (id {im['id']}): width/height must be positive integers, got {w}x{h}")
-            if im["id"] in out:
-                raise DataError(f"{where}: duplicate image id {im['id']}")
-            out[im["id"]] = _Image(im["id"], str(im["file_name"]), w, h)
+            f = self._where.fields(im, f"images[{n}]")
+            ident = f.identifier("id")
+            name = f.string("file_name", max_len=4096)
+            w, h = f.integer("width", 1, MAX_SIDE), f.integer("height", 1, MAX_SIDE)
+            if ident in out:
+                raise DataError(f"{where}: duplicate image id {describe(ident)}")
+            out[ident] = _Image(ident, name, w, h)
         return out
 
     def _index(self, images: dict[Any, _Image]) -> None:
@@ -111,18 +129,26 @@ class CocoDataset:
             where = f"{self.path}: {_entry_name(n, a)}"
             if not isinstance(a, dict):
                 raise DataError(f"{where}: expected an object")
-            if a.get("image_id") not in images:
-                raise DataError(f"{where}: image_id {a.get('image_id')!r} is not in 'images'")
-            cat = a.get("category_id")
+            f = self._where.fields(a, f"annotations[{n}]")
+            f.identifier("id", None)
+            if f.identifier("image_id") not in images:
+                raise DataError(f"{where}: image_id {describe(a.get('image_id'))} is not in 'images'")
+            cat = f.identifier("category_id")
             if cat not in (self.person_id, self.ball_id):
                 continue
+            if a.get("area") is not None:
+                f.number("area", 0.0, 1e12)
+            crowd = a.get("iscrowd", 0)
+            if not isinstance(crowd, (int, float)) or crowd not in (0, 1):
+                raise f.where.fail(f"annotations[{n}].iscrowd", crowd, "0 or 1")
             if not isinstance(a.get("segmentation"), (list, dict)):
                 raise DataError(f"{where}: segmentation is {type(a.get('segmentation')).__name__}; expected a "
                                 "polygon list or an RLE object")
             bbox = a.get("bbox")
-            if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)
+            if not (isinstance(bbox, list) and len(bbox) == 4 and all(_coordinate(v) for v in bbox)
                     and bbox[2] >= 0 and bbox[3] >= 0):
-                raise DataError(f"{where}: bbox must be [x, y, width, height] with non-negative size, got {bbox!r}")
+                raise DataError(f"{where}: bbox must be [x, y, width, height], finite, with non-negative size, got "
+                                f"{printable(str(bbox), 80)}")
             im = images[a["image_id"]]
             if a.get("iscrowd", 0):
                 im.crowds.append(n)
@@ -130,10 +156,10 @@ class CocoDataset:
             if cat == self.person_id:
                 kp = a.get("keypoints")
                 if kp is not None and not (isinstance(kp, list) and len(kp) == 3 * NUM_BODY_PARTS
-                                           and all(isinstance(v, (int, float)) for v in kp)
+                                           and all(_coordinate(v) for v in kp)
                                            and all(v in (0, 1, 2) for v in kp[2::3])):
-                    raise DataError(f"{where}: keypoints must be {3 * NUM_BODY_PARTS} numbers (x, y, v with v in "
-                                    f"0, 1, 2), got {str(kp)[:80]}")
+                    raise DataError(f"{where}: keypoints must be {3 * NUM_BODY_PARTS} finite numbers (x, y, v with "
+                                    f"v in 0, 1, 2), got {printable(str(kp), 80)}")
                 im.persons.append(n)
             else:
                 im.balls.append(n)
@@ -203,5 +229,6 @@ class CocoDataset:
     def _mask(self, n: int, h: int, w: int) -> np.ndarray:
         try:
             return segmentation_mask(self._anns[n]["segmentation"], h, w)
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"{self.path}: {_entry_name(n, self._anns[n])}: segmentation is malformed: {exc}") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise DataError(f"{self.path}: {_entry_name(n, self._anns[n])}: segmentation is malformed: "
+                            f"{printable(str(exc), 120)}") from None

@@ -23,7 +23,8 @@ projected radius of a 23.8 cm ball. Other non-zero values of the human map becom
 """
 from __future__ import annotations
 
-import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, printable
+from ..schema import Fields, Where, describe, parse_json
 from .annotations import Annotation
 from .image_file import read_image_file
 from .augment import warp
 
 DATABASE = "basketball-instants-dataset.json"
+MAX_CAMERAS = 64  # cameras per instant (the dataset has 1 or 2); the index of one instant is built eagerly
+MAX_SIDE = 65535  # largest image side a calibration may declare
+MAX_CM = 1e7  # world coordinates beyond 100 km are not on a court (and overflow the projection's float maths)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,127}")
 BALL_DIAMETER_CM = 23.8
 POSE_PARTS = ("head", "hips", "foot1", "foot2")
 # Court size (length, width) in cm by rule type, for the optional court mask.
@@ -77,20 +83,35 @@ class Camera:
 
 
 def read_camera(path: Path) -> Camera:
-    """Parse a camcourt<c>_<timestamp>.json calibration file."""
+    """Parse a camcourt<c>_<timestamp>.json calibration file; DataError naming the file and the field."""
     try:
-        cal = json.loads(path.read_text())["calibration"]
-        cam = Camera(int(cal["img_width"]), int(cal["img_height"]), np.asarray(cal["KK"], float).reshape(3, 3),
-                     np.asarray(cal["R"], float).reshape(3, 3), np.asarray(cal["T"], float).reshape(3),
-                     np.asarray(cal.get("kc", [0] * 5), float).reshape(5))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: calibration file is missing") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{path}: not a DeepSport calibration (expected {{'calibration': {{img_width, img_height, "
-                        f"KK, R, T, kc}}}}): {type(exc).__name__}: {exc}") from None
-    if not (np.isfinite(cam.K).all() and np.isfinite(cam.R).all() and np.isfinite(cam.T).all()):
-        raise DataError(f"{path}: calibration contains NaN or inf")
-    return cam
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the calibration ({exc.strerror or exc})") from None
+    doc = parse_json(raw, source=str(path), error=DataError, what="DeepSport calibration", max_bytes=1 << 20)
+    where = Where(str(path), DataError)
+    cal = Fields(doc, where=where).fields("calibration")
+    width, height = cal.integer("img_width", 1, MAX_SIDE), cal.integer("img_height", 1, MAX_SIDE)
+    K = _matrix(where, cal.get("KK"), "calibration.KK", (3, 3), 1e7)
+    R = _matrix(where, cal.get("R"), "calibration.R", (3, 3), 10.0)
+    T = _matrix(where, cal.get("T"), "calibration.T", (3,), 1e8)
+    kc = _matrix(where, cal.get("kc", [0.0] * 5), "calibration.kc", (5,), 1e3)
+    det = float(np.linalg.det(K))
+    if not abs(det) > 1e-9 or not np.linalg.cond(K) < 1e12:
+        raise DataError(f"{path}: field 'calibration.KK' is singular (determinant {det:.3g}); expected an "
+                        "invertible camera matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]")
+    return Camera(width, height, K, R, T, kc)
+
+
+def _matrix(where: Where, value: Any, field: str, shape: tuple[int, ...], bound: float) -> np.ndarray:
+    """A float64 array of `shape` from a flat or nested list of finite numbers within [-bound, bound]."""
+    flat = value
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        flat = [v for row in value for v in row]
+    n = int(np.prod(shape))
+    return np.asarray(where.numbers(flat, field, -bound, bound, count=n), np.float64).reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -111,15 +132,17 @@ class DeepSportDataset:
             raise DataError(f"DeepSportDataset: scale must be positive, got {scale}")
         self.scale, self.with_court = float(scale), with_court
         try:
-            self.db = json.loads(self.db_path.read_text())
+            raw = self.db_path.read_bytes()
         except FileNotFoundError:
             raise DataError(f"{self.db_path}: DeepSport database file not found (expected the Basketball Instants "
                             f"Dataset layout: {database} next to the arena folders)") from None
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"{self.db_path}: not readable JSON ({exc})") from None
+        except OSError as exc:
+            raise DataError(f"{self.db_path}: cannot read the database ({exc.strerror or exc})") from None
+        self.db = parse_json(raw, source=str(self.db_path), error=DataError, what="DeepSport database")
         if not isinstance(self.db, list):
             raise DataError(f"{self.db_path}: expected a JSON list of instants, found {type(self.db).__name__}")
         self.items: list[_Item] = []
+        self._where = Where(str(self.db_path), DataError)
         for n, inst in enumerate(self.db):
             self._check_instant(n, inst)
             folder = self.root / str(inst["arena_label"]) / str(inst["game_id"])
@@ -136,8 +159,23 @@ class DeepSportDataset:
         for key in ("arena_label", "game_id", "timestamp", "num_cameras"):
             if key not in inst:
                 raise DataError(f"{where}: missing '{key}'")
-        if not isinstance(inst["num_cameras"], int) or inst["num_cameras"] < 1:
-            raise DataError(f"{where}: num_cameras must be a positive integer, got {inst['num_cameras']!r}")
+        f = self._where.fields(inst, f"[{n}]")
+        cameras = inst["num_cameras"]
+        if isinstance(cameras, bool) or not isinstance(cameras, int) or not 1 <= cameras <= MAX_CAMERAS:
+            raise DataError(f"{where}: num_cameras must be an integer in [1, {MAX_CAMERAS}], got {describe(cameras)}")
+        for key in ("arena_label", "game_id", "timestamp"):  # each becomes one component of a file name
+            value = f.get(key)
+            text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+            if not _NAME.fullmatch(text) or text in (".", ".."):
+                raise DataError(f"{where}: '{key}' must be a name or a number usable in a file name, got "
+                                f"{describe(value)}")
+        offsets = inst.get("offsets")
+        if offsets is not None and not (isinstance(offsets, list) and offsets and all(
+                isinstance(v, int) and not isinstance(v, bool) and abs(v) < 1 << 62 for v in offsets)):
+            raise DataError(f"{where}: 'offsets' must be a non-empty list of integers (the image offsets), got "
+                            f"{describe(offsets)}")
+        if inst.get("rule_type") is not None:
+            f.string("rule_type", max_len=32)
         anns = inst.get("annotations") or []
         if not isinstance(anns, list):
             raise DataError(f"{where}: 'annotations' must be a list")
@@ -147,10 +185,16 @@ class DeepSportDataset:
                 raise DataError(f"{aw}: expected an object with type 'player' or 'ball'")
             for key in (POSE_PARTS if a["type"] == "player" else ("center",)):
                 v = a.get(key)
-                if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
-                    raise DataError(f"{aw}: '{key}' must be a 3-D point [x, y, z] in cm, got {v!r}")
-            if not isinstance(a.get("image"), int):
-                raise DataError(f"{aw}: 'image' (the camera index) must be an integer, got {a.get('image')!r}")
+                if not (isinstance(v, list) and len(v) == 3 and all(
+                        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                        and abs(x) <= MAX_CM for x in v)):
+                    raise DataError(f"{aw}: '{key}' must be a 3-D point [x, y, z] of finite cm within "
+                                    f"{MAX_CM:g}, got {printable(str(v), 80)}")
+            image = a.get("image")
+            if isinstance(image, bool) or not isinstance(image, int):
+                raise DataError(f"{aw}: 'image' (the camera index) must be an integer, got {describe(image)}")
+            if a.get("visible") is not None and not isinstance(a.get("visible"), bool):
+                raise DataError(f"{aw}: 'visible' must be true or false, got {describe(a.get('visible'))}")
 
     def __len__(self) -> int:
         return len(self.items)

