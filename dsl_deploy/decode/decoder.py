@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import BackendUnavailable, InputError
 from ..result import FrameResult
 from ..spec import ModelSpec
-from .fields import check_finite, check_pif, full_resolution
+from .boundary import check_confidences, check_pif_values, check_read_values, check_side, prepare
+from .fields import check_pif, full_resolution
 
 IMPLS = ("auto", "native", "numpy", "cuda")
 
@@ -108,12 +109,13 @@ class Decoder:
         t0 = time.perf_counter()
         player, offset, pif = full_resolution(fields, self.spec)
         t_prep = (time.perf_counter() - t0) * 1e3
+        player, offset, pif = prepare(player, offset, pif)  # one boundary for every implementation
         if self._native is not None:
             result = self._native.decode(player, offset, pif)
         else:
             from .reference import decode_reference
 
-            check_finite(player=player, offset=offset, pif=pif)
+            check_read_values(player, pif, self.spec.decoder)
             result = decode_reference(player, offset, pif, self.spec.decoder)
         if self.spec.seg_stride != 1:
             result.timings["upsample"] = t_prep
@@ -125,13 +127,12 @@ class Decoder:
         """Eq. 3 fused maps float32 [19, height, width]."""
         if self._cuda is not None and hasattr(self._cuda, "fuse"):
             return self._cuda.fuse(pif, height, width, exact=exact)
-        for name, v in (("height", height), ("width", width)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise InputError(f"{name}: expected a positive integer, got {v!r}")
-        pif = check_pif(pif)
+        height, width = check_side("height", height), check_side("width", width)
+        pif = np.ascontiguousarray(check_pif(pif))
+        check_confidences(pif)
         if self._native is not None:
-            return self._native.fuse(pif, int(height), int(width), bool(exact))
+            return self._native.fuse(pif, height, width, bool(exact))
         from .reference import fuse_maps
 
-        check_finite(pif=pif)
-        return fuse_maps(pif, int(height), int(width), self.spec.decoder, exact)
+        check_pif_values(pif, self.spec.decoder)
+        return fuse_maps(pif, height, width, self.spec.decoder, exact)

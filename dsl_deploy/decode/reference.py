@@ -13,10 +13,12 @@ import numpy as np
 
 from ..result import Ball, FrameResult
 from ..spec import BALL, CENTER, NUM_BODY_PARTS, NUM_TYPES, DecoderSpec
+from .boundary import check_offsets_read
 from .rules import above, approx_exp
 
 _F = np.float32
-_ASSIGN_CHUNK = 1 << 15  # player pixels per distance block: bounds memory at 64 MB with 256 centres
+_ASSIGN_CHUNK = 1 << 15  # player pixels per distance block with up to 256 centres (more: smaller blocks)
+_ASSIGN_CELLS = _ASSIGN_CHUNK * 256  # pixel-centre distances per block: 32 MB per float32 temporary
 
 
 def fuse_maps(pif: np.ndarray, height: int, width: int, d: DecoderSpec, exact: bool | None = None) -> np.ndarray:
@@ -109,13 +111,14 @@ def find_centers(center_map: np.ndarray, d: DecoderSpec) -> tuple[np.ndarray, np
 def nearest_center(xs: np.ndarray, ys: np.ndarray, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Eq. 4's argmin: index of the centre nearest to (pixel + offset) for each pixel; the first on ties."""
     out = np.empty(xs.size, np.int32)
-    for a in range(0, xs.size, _ASSIGN_CHUNK):
-        x, y = xs[a:a + _ASSIGN_CHUNK], ys[a:a + _ASSIGN_CHUNK]
+    step = max(1, min(_ASSIGN_CHUNK, _ASSIGN_CELLS // max(1, centers.shape[0])))  # bounded memory, any count
+    for a in range(0, xs.size, step):
+        x, y = xs[a:a + step], ys[a:a + step]
         tx = x.astype(np.float32) + offset[0, y, x]
         ty = y.astype(np.float32) + offset[1, y, x]
         ddx = centers[None, :, 0] - tx[:, None]
         ddy = centers[None, :, 1] - ty[:, None]
-        out[a:a + _ASSIGN_CHUNK] = np.argmin(ddx * ddx + ddy * ddy, axis=1)
+        out[a:a + step] = np.argmin(ddx * ddx + ddy * ddy, axis=1)
     return out
 
 
@@ -125,6 +128,7 @@ def assign(player: np.ndarray, offset: np.ndarray, centers: np.ndarray, d: Decod
     if centers.shape[0] == 0:
         return labels
     ys, xs = np.nonzero(above(player, d.player_threshold, d.strict_thresholds))
+    check_offsets_read(offset, xs, ys, "player")
     labels[ys, xs] = nearest_center(xs, ys, offset, centers) + 1
     return labels
 
@@ -135,8 +139,13 @@ def poses(fused: np.ndarray, labels: np.ndarray, offset: np.ndarray, centers: np
     n = centers.shape[0]
     out = np.zeros((n, NUM_BODY_PARTS, 3), np.float32)
     w = labels.shape[1]
+    maxima = [local_maxima(fused[k], d.keypoint_threshold, d.nms_window, d.strict_thresholds)
+              for k in range(NUM_BODY_PARTS)]
+    if n and d.keypoint_assignment == "nearest-centre":  # the offsets read at every maximum, as the native core
+        every = np.concatenate(maxima)
+        check_offsets_read(offset, every % w, every // w, "keypoint")
     for k in range(NUM_BODY_PARTS):
-        idx = local_maxima(fused[k], d.keypoint_threshold, d.nms_window, d.strict_thresholds)
+        idx = maxima[k]
         if idx.size == 0 or n == 0:
             continue
         if d.keypoint_assignment == "nearest-centre":
