@@ -7,9 +7,18 @@ from types import FrameType
 from typing import Any
 
 
+class StopSignal(KeyboardInterrupt):
+    """A second signal during a graceful stop: abort now. `signum` is that signal (exit status 128 + signum)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 class GracefulStop:
-    """While entered, SIGINT (and SIGTERM) set `event` instead of raising; a second signal raises
-    KeyboardInterrupt. Outside the main thread, where handlers cannot be installed, it leaves signals alone."""
+    """While entered, SIGINT (and SIGTERM) set `event` instead of raising; a second signal raises StopSignal
+    (a KeyboardInterrupt carrying the signal, so SIGTERM twice exits 143, not 130). Outside the main thread,
+    where handlers cannot be installed, it leaves signals alone."""
 
     def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
         self.event = threading.Event()
@@ -40,6 +49,6 @@ class GracefulStop:
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.signum is not None:
-            raise KeyboardInterrupt  # the second signal: the user no longer wants a clean finish
+            raise StopSignal(signum)  # the second signal: the user no longer wants a clean finish
         self.signum = signum
         self.event.set()

@@ -37,3 +37,19 @@ def test_outside_the_main_thread_it_leaves_signals_alone():
     thread.start()
     thread.join()
     assert seen == [before, False]
+
+
+def test_f13_a_second_sigterm_exits_143_not_130(capsys):
+    from dsl_deploy.cli.common import cli_entry
+    from dsl_deploy.signals import StopSignal
+
+    @cli_entry("dsl-x")
+    def main(argv=None):
+        with GracefulStop():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
+    assert main([]) == 143
+    assert "dsl-x: interrupted by SIGTERM" in capsys.readouterr().err
+    assert issubclass(StopSignal, KeyboardInterrupt) and StopSignal(signal.SIGINT).signum == signal.SIGINT

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -113,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in filter(None, (artifact, reference)):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
-    _check_output(args)
+    _check_output(args, [("measured artifact", artifact), ("--reference", reference)])
     if args.decoder == "cuda":  # fail now, not after the paper-style peer has run for minutes
         from ..decode.cuda import unavailable_reason
         reason = unavailable_reason()
@@ -196,19 +194,19 @@ def _with_architecture(argv: list[str], name: str) -> list[str]:
     return out + ["--architecture", name]
 
 
-def _check_output(args: argparse.Namespace) -> None:
-    """Make the result folder now, so a bad --out/--json fails before minutes of measuring."""
-    folder = Path(args.json).parent if args.json else Path(args.out)
-    option = "--json" if args.json else "--out"
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{option}: {folder} exists and is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".dsl-bench.", dir=folder)
-    except OSError as exc:
-        raise InputError(f"{option}: cannot write results in {folder} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
+def _check_output(args: argparse.Namespace, inputs: list[tuple[str, str | None]]) -> None:
+    """Check --out/--json now, so a bad one fails before minutes of measuring; nothing is created until the
+    results are written (a model that fails to load leaves no folder)."""
+    from ..runtime.outputs import OutputPlan
+
+    plan = OutputPlan(inputs)
+    if args.json and Path(args.json).parent.is_dir():
+        plan.file("--json", args.json)
+    elif args.json:  # its folder is made when the results are written
+        plan.folder("--json", str(Path(args.json).parent), Path(args.json).name)
+    else:
+        plan.folder("--out", args.out, ("bench-*.json", "bench-*.png"))
+    plan.check()
 
 
 def _kind(artifact: str) -> str:

@@ -5,11 +5,12 @@ import argparse
 import dataclasses
 import functools
 import os
+import signal
 import sys
 import warnings
 from typing import Any, Callable
 
-from ..errors import DslError, InputError
+from ..errors import DslError, InputError, printable
 
 
 def cli_entry(prog: str) -> Callable[[Callable[..., int | None]], Callable[..., int]]:
@@ -26,9 +27,10 @@ def cli_entry(prog: str) -> Callable[[Callable[..., int | None]], Callable[..., 
             except OSError as exc:  # missing files, permissions, a full disk, a closed stdout
                 _fail(prog, f"{exc.filename or 'output'}: {exc.strerror or exc}")
                 return 1
-            except KeyboardInterrupt:
-                print(f"{prog}: interrupted", file=sys.stderr)
-                return 130
+            except KeyboardInterrupt as exc:  # Ctrl-C, or a second SIGINT/SIGTERM during a graceful stop
+                signum = int(getattr(exc, "signum", signal.SIGINT))
+                print(f"{prog}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+                return 128 + signum
             except Exception as exc:  # pragma: no cover - an unexpected bug: keep the traceback on request
                 if os.environ.get("DSL_DEBUG"):
                     raise
@@ -39,12 +41,34 @@ def cli_entry(prog: str) -> Callable[[Callable[..., int | None]], Callable[..., 
 
 
 def _fail(prog: str, message: str) -> None:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    # Messages can carry text from files (paths, sidecar fields): control characters are shown escaped.
+    print(f"{prog}: error: {printable(message)}", file=sys.stderr)
 
 
 def _warn(prog: str, message: Warning | str, category: type, *_: Any, **__: Any) -> None:
     """Warnings as one 'prog: warning: ...' line (no source path and line number)."""
-    print(f"{prog}: warning: {message}", file=sys.stderr)
+    print(f"{prog}: warning: {printable(message)}", file=sys.stderr)
+
+
+def quiet_opencv(max_pixels: int | None = None) -> None:
+    """Silence OpenCV's and FFmpeg's own stderr lines (our one-line errors say what failed); call before cv2 loads.
+
+    `max_pixels` also becomes OpenCV's own decoding limit (OPENCV_IO_MAX_IMAGE_PIXELS, read when cv2 loads), a
+    backstop for image formats whose header dsl_deploy.limits does not read.
+    """
+    # FFmpeg logs on its own (e.g. "[mjpeg @ 0x..] overread 8" for a truncated video); read when the first
+    # capture opens. setdefault: OPENCV_FFMPEG_LOGLEVEL=24 or OPENCV_LOG_LEVEL=INFO shows them again.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    if max_pixels is not None:
+        os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(int(max_pixels)))
+    import cv2
+
+    try:
+        if os.environ["OPENCV_LOG_LEVEL"] == "SILENT":
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # an OpenCV build without the logging module
+        pass
 
 
 def add_decoder_set(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, DslError, InputError
-from .common import add_decoder_set, cli_entry, parse_decoder_set
+from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
 
 EPILOG = """\
 examples:
@@ -100,16 +100,16 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--model: {args.model}: no such file")
 
 
-def _make_out_folder(path: str) -> Path:
-    """Create the --out folder up front, so a bad path fails before the (long) evaluation."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
-    return out
+OUT_FILES = ("summary.json", "keypoints_results.json", "segmentation_results.json", "groundtruth.json")
+
+
+def _check_out_folder(args: argparse.Namespace) -> Path:
+    """Check --out before the (long) evaluation: writable, sparing --model and --data; created when written."""
+    from ..runtime.outputs import OutputPlan
+
+    data = args.data if not args.data.startswith("synthetic:") else None
+    OutputPlan([("--model", args.model), ("--data", data)]).folder("--out", args.out, OUT_FILES).check()
+    return Path(args.out)
 
 
 class EvalData:
@@ -203,7 +203,10 @@ def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0, ima
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+    from ..runtime.outputs import write_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(doc, separators=(",", ":")).encode())
 
 
 def _versions() -> dict[str, str]:
@@ -272,6 +275,7 @@ def _score_frames(data: EvalData, pipeline: Any, evaluator: Any, count: int, *, 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate an artifact on a dataset; print the paper's table; write JSON and COCO results with --out."""
     args = build_parser().parse_args(argv)
+    quiet_opencv()  # OpenCV's own lines for unreadable images would bury the per-frame reasons
     _check_args(args)
     check_data_source(args.data)
     from ..bench.memory import peak_rss_mb
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..metrics.evaluator import Evaluator, format_table
     from ..runtime import Pipeline
 
-    out = _make_out_folder(args.out) if args.out else None
+    out = _check_out_folder(args) if args.out else None
     pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads,
                         decoder_params=parse_decoder_set(args.decoder_set))
     spec = pipeline.spec

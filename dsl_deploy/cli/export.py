@@ -84,6 +84,40 @@ def _print_info(info: dict, train: dict) -> None:
         print("train         " + ", ".join(f"{k}={v}" for k, v in shown.items()))
 
 
+# Files that are not checkpoints, by suffix: what they are (torch would only say "not a zip archive").
+NOT_CHECKPOINTS = {".onnx": "an ONNX model", ".engine": "a TensorRT engine", ".plan": "a TensorRT engine",
+                   ".json": "a JSON file"}
+# Failures that mean the disk is full, whatever layer (Python, torch's writer, onnx) reported them.
+DISK_FULL = ("No space left", "Disk quota exceeded", "file write failed")
+
+
+def _quote(path: Path) -> str:
+    import shlex
+
+    from ..errors import printable
+    return shlex.quote(printable(path))
+
+
+def _check_free_space(source: Path, output: Path, *, failed: BaseException | None = None) -> None:
+    """ArtifactError when the output's disk has no room for the export (before it, or as the reason it failed)."""
+    import errno
+    import shutil
+
+    folder = output.parent if str(output.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    # The graphs an export writes (raw, simplified, final) together are about the size of a checkpoint.
+    need = source.stat().st_size + (1 << 20)
+    full = isinstance(failed, OSError) and failed.errno in (errno.ENOSPC, errno.EDQUOT)
+    full = full or (failed is not None and any(text in str(failed) for text in DISK_FULL))
+    if full or free < need:
+        raise ArtifactError(f"{output}: the disk is full: {free / 2**20:.0f} MB free in {folder}, and the export "
+                            f"needs about {need / 2**20:.0f} MB for its temporary and final graphs; free some space "
+                            "or write elsewhere with -o (the opset is not the problem)") from None
+
+
 def _check_args(args: argparse.Namespace) -> None:
     if args.size is not None and args.size < 33:
         raise InputError(f"--size: expected at least 33, got {args.size}")
@@ -102,6 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     source = Path(args.checkpoint)
     if not source.is_file():  # before importing torch: the commonest mistake gets its answer at once
         raise ArtifactError(f"{source}: no such checkpoint file")
+    if source.suffix.lower() in NOT_CHECKPOINTS:
+        raise ArtifactError(f"{source}: is {NOT_CHECKPOINTS[source.suffix.lower()]}, not a checkpoint; dsl-export "
+                            "takes a checkpoint (.pth from dsl-train, or the authors' .pkl / state dict). An ONNX "
+                            f"file is already exported: dsl-build {_quote(source)} --target <profile>, or dsl-infer "
+                            f"SRC --model {_quote(source)}")
+    output = Path(args.output) if args.output else source.with_suffix(".onnx")
+    if not args.info:
+        from ..runtime.outputs import OutputPlan
+
+        OutputPlan([("checkpoint", source)]).file("-o/--output", output).check()
+        _check_free_space(source, output)
     from ..export import export_onnx, model_info
     from ..model.checkpoint import load_any_checkpoint
     from ..spec import describe_decoder
@@ -123,12 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     n_params = sum(p.numel() for p in ckpt.model.parameters())
     step(f"{n_params / 1e6:.2f} M parameters at {spec.input.width}x{spec.input.height} "
          "(dsl-export --info for GFLOPs)")
-    output = Path(args.output) if args.output else source.with_suffix(".onnx")
     if args.no_parity:
         _warn("parity check skipped (--no-parity): the file is not verified against torch")
-    export_onnx(ckpt.model, spec, output, opset=args.opset, simplify=not args.no_simplify,
-                dynamic_batch=not args.static_batch, exporter=args.exporter,
-                parity_atol=None if args.no_parity else args.atol, log=step)
+    try:
+        export_onnx(ckpt.model, spec, output, opset=args.opset, simplify=not args.no_simplify,
+                    dynamic_batch=not args.static_batch, exporter=args.exporter,
+                    parity_atol=None if args.no_parity else args.atol, log=step)
+    except (ArtifactError, OSError) as exc:
+        _check_free_space(source, output, failed=exc)  # a full disk is said as such, not as an opset problem
+        raise
     if args.uint8_input:
         from ..export.uint8_input import write_uint8_model
         write_uint8_model(output, output)

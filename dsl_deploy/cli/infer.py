@@ -4,15 +4,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DslError, InputError
+from ..limits import MAX_PIXELS, MAX_PIXELS_TEXT
 from ..signals import GracefulStop
-from .common import add_decoder_set, cli_entry, parse_decoder_set
+from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
+
+if TYPE_CHECKING:
+    from ..runtime.outputs import OutputPlan
 
 PROG = "dsl-infer"
 
@@ -99,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "0 turns it off (default: 60 for live sources, off for files)")
     p.add_argument("--summary-json", metavar="PATH", default=None,
                    help="also write the end-of-run summary as JSON to PATH (default: off)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="largest frame accepted, in pixels (width x height); larger images are skipped as corrupt "
+                        "before they are decoded, a larger video is refused (default: "
+                        f"{MAX_PIXELS_TEXT}; raise it for bigger frames)")
     return p
 
 
@@ -117,23 +125,37 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"--log-every: expected 0 or more seconds, got {args.log_every}")
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps: expected a positive rate, got {args.fps}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise InputError(f"--max-pixels: expected a positive number of pixels, got {args.max_pixels}")
     _check_no_clobber(args)
+    _output_plan(args).check()
+
+
+def _output_plan(args: argparse.Namespace) -> "OutputPlan":
+    """Every output of the run against the SOURCE and --model files, and each other (checked before the run)."""
+    from ..runtime.outputs import OutputPlan
+    from ..runtime.sinks import VIDEO_SUFFIXES
+
+    source = args.source if args.source and Path(args.source).exists() else None
+    plan = OutputPlan([("SOURCE", source), ("--model", args.model)])
+    plan.file("--output", args.output).file("--coco", args.coco)
+    if args.render and Path(args.render).suffix.lower() in VIDEO_SUFFIXES:
+        plan.file("--render", args.render)
+    else:
+        plan.folder("--render", args.render, "frame_*.jpg")
+    return plan.file("--summary-json", args.summary_json)
 
 
 def _check_no_clobber(args: argparse.Namespace) -> None:
-    """An output that is the source or the model would destroy it (e.g. -o match.mp4 meant for --render)."""
+    """Outputs inside a SOURCE folder would destroy its images or join the frames (OutputPlan does the rest)."""
     from ..runtime.sources import IMAGE_SUFFIXES
 
-    inputs = {Path(p).resolve(): what for p, what in ((args.source, "SOURCE"), (args.model, "--model"))
-              if p and Path(p).is_file()}
     source_dir = Path(args.source).resolve() if args.source and Path(args.source).is_dir() else None
     for option, path in (("--output", args.output), ("--coco", args.coco), ("--render", args.render),
                          ("--summary-json", args.summary_json)):
         if not path or path in ("-", "none"):
             continue
         target = Path(path).resolve()
-        if target in inputs:
-            raise InputError(f"{option} {path}: is the {inputs[target]} file; writing there would destroy it")
         # Frames extracted as frame_%06d.jpg share the names a rendered folder writes.
         if source_dir is not None and option == "--render" and target == source_dir:
             raise InputError(f"--render {path}: is the SOURCE folder; rendered frame_NNNNNN.jpg files could "
@@ -166,37 +188,13 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -
     return sinks
 
 
-def _quiet_opencv() -> None:
-    """OpenCV's own warnings (e.g. each failed camera probe) would bury our one-line errors."""
-    # FFmpeg logs on its own (e.g. "[mjpeg @ 0x..] overread 8" for a truncated video); read when the first
-    # capture opens, so set before importing cv2. setdefault: OPENCV_FFMPEG_LOGLEVEL=24 shows it again.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    import cv2
-
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:  # an OpenCV build without the logging module
-        pass
-
-
-def _write_json_atomically(path: str, data: dict) -> None:
-    """Write JSON next to `path` and rename it into place, so a reader never sees half a file."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, target)
-
-
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     """Entry point of dsl-infer."""
     args = build_parser().parse_args(argv)
+    max_pixels = args.max_pixels or MAX_PIXELS
+    quiet_opencv(max(1, max_pixels))  # before anything imports cv2
     _check(args)
-    if args.summary_json:
-        from ..runtime.sinks import check_writable
-
-        check_writable(args.summary_json)
-    _quiet_opencv()
     from tqdm import tqdm
 
     from ..runtime import Pipeline, Reconnect, open_source
@@ -212,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
                           attempts=args.reconnect_attempts)
     providers = [s.strip() for s in args.providers.split(",") if s.strip()] if args.providers else None
     stream = None
+    finished = False
     try:
         with stopper, ExitStack() as stack:
-            source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect))
+            source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect,
+                                                     max_pixels=max_pixels))
             pipeline = stack.enter_context(Pipeline(args.model, decoder=args.decoder, threads=args.threads,
-                                                    providers=providers,
+                                                    providers=providers, max_pixels=max_pixels,
                                                     decoder_params=parse_decoder_set(args.decoder_set)))
             if args.coco and source.live:
                 logger.warning("--coco keeps every record in memory until the end; with a live source memory "
@@ -243,20 +243,23 @@ def main(argv: list[str] | None = None) -> int:
                 if every and time.monotonic() - last_log >= every:
                     last_log = time.monotonic()
                     tqdm.write(f"{PROG}: {stream.stats.summary().splitlines()[0]}", file=sys.stderr)
+            stats = stream.stats
+            if stats.frames == 0 and stats.corrupt > 0 and stopper.signum is None:  # inside: the sinks abort
+                raise DslError(f"{args.source}: no frame could be read ({stats.corrupt} corrupt)")
+        finished = True
     finally:
         logger.removeHandler(handler)
         if stream is not None:
             for line in stream.stats.summary().splitlines():
                 print(f"{PROG}: {line}", file=sys.stderr)
-            if args.summary_json:
-                _write_json_atomically(args.summary_json, stream.stats.to_dict())
+            if args.summary_json and finished:  # a failed run leaves no summary that looks like a result
+                from ..runtime.outputs import write_atomic
+
+                write_atomic(args.summary_json, (json.dumps(stream.stats.to_dict(), indent=1) + "\n").encode())
     if stopper.signum is not None:
         print(f"{PROG}: stopped by {stopper.signal_name}; outputs flushed and closed",
               file=sys.stderr)
         return 128 + stopper.signum
-    stats = stream.stats if stream is not None else None
-    if stats is not None and stats.frames == 0 and stats.corrupt > 0:
-        raise DslError(f"{args.source}: no frame could be read ({stats.corrupt} corrupt)")
     return 0
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from ..backends import artifact_kind, load_backend
 from ..backends.base import Backend
 from ..errors import DslError, InputError
+from ..limits import MAX_PIXELS, check_pixels
 from ..preprocess import RUNTIME_RESIZE, RESIZE_MODES, Letterbox, Preprocessor, check_frame
 from ..result import FrameResult
 from ..spec import ModelSpec
@@ -46,7 +47,7 @@ class Pipeline:
     resolution, cropped to the letterboxed content; see `mapping.result_to_frame`). `resize` is how frames
     are shrunk into the input (default "box-linear"; see `preprocess.RESIZE_MODES`). `decoder_params`
     overrides decoder parameters of the artifact's spec for this pipeline (DecoderSpec field names, e.g.
-    {"nms_window": 9}).
+    {"nms_window": 9}). `max_pixels` is the largest frame accepted (width x height; see dsl_deploy.limits).
 
     `pipeline(frame)` runs one BGR uint8 frame; `pipeline.stream(source)` runs a source pipelined in
     threads. A Pipeline runs one call or one stream at a time. `close()` releases the backend when the
@@ -56,7 +57,10 @@ class Pipeline:
     def __init__(self, artifact: "str | Path | Backend", *, decoder: "str | DecoderFn" = "auto",
                  threads: int | None = None, providers: list[str] | None = None, labels: str = "frame",
                  resize: str = RUNTIME_RESIZE,
-                 decoder_params: Mapping[str, Any] | None = None):
+                 decoder_params: Mapping[str, Any] | None = None, max_pixels: int = MAX_PIXELS):
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise InputError(f"max_pixels: expected a positive number of pixels, got {max_pixels!r}")
+        self.max_pixels = max_pixels
         if labels not in LABEL_MODES:
             raise InputError(f"labels: expected one of {', '.join(LABEL_MODES)}, got {labels!r}")
         if resize not in RESIZE_MODES:
@@ -101,7 +105,9 @@ class Pipeline:
         """One BGR uint8 frame (H x W x 3, or grey H x W) -> FrameResult in frame pixels, with timings in ms."""
         self._check_open()
         t0 = time.perf_counter()
-        batch, boxes = self._prep(check_frame(frame))
+        frame = check_frame(frame)
+        check_pixels(frame.shape[1], frame.shape[0], self.max_pixels, "frame")
+        batch, boxes = self._prep(frame)
         t1 = time.perf_counter()
         fields = self.backend.infer(batch)
         t2 = time.perf_counter()
@@ -143,7 +149,7 @@ class Pipeline:
         when set (e.g. from a signal handler). `on_corrupt(message)` is called for every skipped frame.
         """
         self._check_open()
-        src = open_source(source, live=live, reconnect=reconnect)
+        src = open_source(source, live=live, reconnect=reconnect, max_pixels=self.max_pixels)
         return Stream(self, src, queue=queue, max_frames=max_frames, with_frames=with_frames, stop=stop,
                       on_corrupt=on_corrupt)
 

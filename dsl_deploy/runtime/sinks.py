@@ -1,14 +1,15 @@
 """Outputs of a stream: JSON lines, a COCO-format results file, rendered images or video.
 
 Every sink survives an interrupted run: JSON lines are written whole and flushed one by one, the COCO
-file is written atomically (temporary file + rename) on close, the video writer is released on close.
+file and a rendered video are written atomically (temporary file + rename) on close. A sink closed by an
+exception (`abort`) creates nothing more: no empty JSON-lines file, no COCO file, no video. Files are
+written through `outputs` (never truncated in place: see `OutputPlan`), which callers check first.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,26 +20,11 @@ from .. import jsonline
 from ..errors import InputError
 from ..metrics.coco_format import PERSON_CATEGORY, rle_counts_to_string
 from ..result import FrameResult
+from .outputs import LineFile, check_writable, real_target, temporary_beside, write_atomic
 from .render import draw_result
 from .sources import Frame
 
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
-
-
-def check_writable(path: str | Path) -> Path:
-    """Fail now, naming `path`, when a file cannot be created there (rather than after the whole run)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write in {path.parent} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
-    return path
 
 
 class SinkClosed(Exception):
@@ -55,11 +41,18 @@ class Sink:
     def close(self) -> None:
         """Flush and release; safe to call twice."""
 
+    def abort(self) -> None:
+        """The run failed: release without writing anything more (no whole-file output, no empty file)."""
+        self.close()
+
     def __enter__(self) -> "Sink":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def frame_record(frame: Frame, result: FrameResult, *, masks: str = "rle") -> dict[str, Any]:
@@ -86,40 +79,50 @@ class JsonLinesSink(Sink):
         self._own = self.target != "-"
         if not self._own and sys.stdout is None:  # started with stdout closed (e.g. `>&-`)
             raise InputError("-: standard output is closed; give -o FILE (or -o none)")
-        self._out: IO[bytes] | None = open(self.target, "wb") if self._own else sys.stdout.buffer
+        # A file appears with its first line (a run that cannot start leaves none) and never ends in half a line.
+        self._file: LineFile | None = LineFile(self.target) if self._own else None
+        self._out: IO[bytes] | None = None if self._own else sys.stdout.buffer
+        self._closed = False
 
     def write(self, frame: Frame, result: FrameResult) -> None:
-        if self._out is None:
+        if self._closed:
             raise SinkClosed(self.target)
         line = json_line(frame, result, masks=self.masks)
         try:
-            self._out.write(line)
-            self._out.flush()
+            if self._file is not None:
+                self._file.write_line(line)
+            else:
+                assert self._out is not None
+                self._out.write(line)
+                self._out.flush()
         except BrokenPipeError:
-            self._out = None
+            self._closed = True
             raise SinkClosed(self.target) from None
         except OSError as exc:  # e.g. a full disk: say which output, not an internal error
-            out, self._out = self._out, None
-            if self._own:
-                try:
-                    out.close()
-                except OSError:
-                    pass
-            raise InputError(f"{self.target}: cannot write the JSON lines ({exc.strerror or exc})") from None
+            self._finish(create=False)
+            raise InputError(f"{self.target}: cannot write the JSON lines ({exc.strerror or exc}); the lines "
+                             "before this frame are complete") from None
+
+    def _finish(self, *, create: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is not None:
+            try:
+                self._file.close(create=create)
+            except OSError:
+                pass
+        elif self._out is not None:
+            try:
+                self._out.flush()
+            except (BrokenPipeError, OSError):
+                pass
 
     def close(self) -> None:
-        out, self._out = self._out, None
-        if out is None:
-            return
-        try:
-            out.flush()
-            if self._own:
-                os.fsync(out.fileno())
-        except (BrokenPipeError, OSError):
-            pass
-        finally:
-            if self._own:
-                out.close()
+        self._finish(create=True)
+
+    def abort(self) -> None:
+        self._finish(create=False)
 
 
 def coco_record(result: FrameResult, index: int, *, file_name: str = "", masks: bool = True
@@ -154,6 +157,9 @@ class CocoSink(Sink):
         self.masks = masks
         self._records: list[dict[str, Any]] | None = []
 
+    def abort(self) -> None:
+        self._records = None  # a failed run writes no results file that would look complete
+
     def write(self, frame: Frame, result: FrameResult) -> None:
         if self._records is None:
             raise SinkClosed(str(self.path))
@@ -163,17 +169,7 @@ class CocoSink(Sink):
         records, self._records = self._records, None
         if records is None:
             return
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(records, f, separators=(",", ":"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, json.dumps(records, separators=(",", ":")).encode())
 
 
 class RenderSink(Sink):
@@ -187,26 +183,33 @@ class RenderSink(Sink):
         self._size: tuple[int, int] | None = None
         self._closed = False
         self.is_video = self.target.suffix.lower() in VIDEO_SUFFIXES
+        self._tmp: Path | None = None  # the video being written, renamed over the target on close
         if self.is_video:
             check_writable(self.target)
-        else:
-            if self.target.exists() and not self.target.is_dir():
-                raise InputError(f"{self.target}: exists and is not a folder; give a folder for images or a "
-                                 f"video file ending in {', '.join(sorted(VIDEO_SUFFIXES))}")
-            self.target.mkdir(parents=True, exist_ok=True)
+        elif self.target.exists() and not self.target.is_dir():
+            raise InputError(f"{self.target}: exists and is not a folder; give a folder for images or a "
+                             f"video file ending in {', '.join(sorted(VIDEO_SUFFIXES))}")
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         if self._closed:
             raise SinkClosed(str(self.target))
         image = draw_result(frame.image, result, masks=self.masks)
         if not self.is_video:
-            if not cv2.imwrite(str(self.target / f"frame_{frame.index:06d}.jpg"), image):
-                raise InputError(f"{self.target}: could not write the rendered frame {frame.index}")
+            self.target.mkdir(parents=True, exist_ok=True)  # at the first frame: a run that fails makes none
+            ok, jpeg = cv2.imencode(".jpg", image)
+            if not ok:
+                raise InputError(f"{self.target}: could not encode the rendered frame {frame.index}")
+            try:
+                write_atomic(self.target / f"frame_{frame.index:06d}.jpg", jpeg.tobytes(), durable=False)
+            except OSError as exc:
+                raise InputError(f"{self.target}: could not write the rendered frame {frame.index} "
+                                 f"({exc.strerror or exc})") from None
             return
         if self._writer is None:
             h, w = image.shape[:2]
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.target.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self.target), fourcc, self.fps, (w, h))
+            self._tmp, _ = temporary_beside(self.target)
+            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise InputError(f"{self.target}: OpenCV cannot write this video (codec "
                                  f"{VIDEO_SUFFIXES[self.target.suffix.lower()]}); try a .avi file")
@@ -216,7 +219,19 @@ class RenderSink(Sink):
         self._writer.write(image)
 
     def close(self) -> None:
+        self._finish(keep=True)
+
+    def abort(self) -> None:
+        self._finish(keep=False)
+
+    def _finish(self, *, keep: bool) -> None:
         self._closed = True
         writer, self._writer = self._writer, None
+        tmp, self._tmp = self._tmp, None
         if writer is not None:
             writer.release()
+        if tmp is not None:
+            if keep and writer is not None and tmp.stat().st_size > 0:
+                os.replace(tmp, real_target(self.target))
+            else:
+                tmp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..backends.base import Backend
 from ..errors import InputError
+from ..limits import MAX_PIXELS, check_pixels
 from ..preprocess import RUNTIME_RESIZE, Preprocessor, check_frame
 from ..spec import ModelSpec
 from .queues import CLOSED, StageQueue
@@ -39,8 +40,9 @@ class Stages:
 
     def __init__(self, backend: Backend, spec: ModelSpec, source: Source, *, queue: int, max_frames: int | None,
                  stop: threading.Event, copy_outputs: bool, on_corrupt: Callable[[str], None] | None,
-                 resize: str = RUNTIME_RESIZE):
+                 resize: str = RUNTIME_RESIZE, max_pixels: int = MAX_PIXELS):
         self.backend, self.source, self.max_frames = backend, source, max_frames
+        self.max_pixels = max_pixels
         self.stop, self.copy_outputs, self.on_corrupt = stop, copy_outputs, on_corrupt
         self.stats = StreamStats()
         self.error: BaseException | None = None
@@ -69,12 +71,13 @@ class Stages:
         for q in (self.frames, self.pool, self.batches, self.fields):
             q.close()
 
-    def join(self, timeout: float = 5.0) -> None:
-        """Wait for the threads (each at most `timeout` s)."""
+    def join(self, timeout: float = 5.0, reader_timeout: float | None = None) -> None:
+        """Wait for the threads (each at most `timeout` s; the reader at most `reader_timeout` when given: after
+        a stop it may be blocked inside its source, e.g. a fifo, and it never touches the backend)."""
         me = threading.current_thread()
-        for t in self.threads:
+        for n, t in enumerate(self.threads):
             if t is not me and t.is_alive():
-                t.join(timeout=timeout)
+                t.join(timeout=reader_timeout if n == 0 and reader_timeout is not None else timeout)
 
     def corrupt(self, message: str) -> None:
         """Count and report a skipped frame (called from any thread)."""
@@ -122,7 +125,9 @@ class Stages:
                     return
                 t0 = time.perf_counter()
                 try:
-                    batch, boxes = prep(check_frame(frame.image))
+                    image = check_frame(frame.image)
+                    check_pixels(image.shape[1], image.shape[0], self.max_pixels, "frame")
+                    batch, boxes = prep(image)
                 except InputError as exc:
                     self.pool.put(prep)
                     self.corrupt(f"{frame.source}: frame {frame.index}: {exc}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import DslError, InputError
+from ..limits import MAX_PIXELS
 from ..preprocess import RUNTIME_RESIZE
 from .queues import CLOSED
 from .sources import Frame, Source
@@ -28,6 +29,7 @@ log = logging.getLogger("dsl_deploy.runtime")
 
 DRAIN_GRACE_S = 30.0  # after stop(), how long the caller waits for in-flight frames before abandoning them
 POLL_S = 0.25  # how often a waiting caller checks for a stop request
+STOPPED_JOIN_S = 0.2  # after a stop, how long the end waits for a reader blocked in its source
 
 
 class Stream:
@@ -52,7 +54,8 @@ class Stream:
         self._stop = stop if stop is not None else threading.Event()
         self._stages = Stages(pipeline.backend, pipeline.spec, source, queue=queue, max_frames=max_frames,
                               stop=self._stop, copy_outputs=pipeline.backend_reuses_outputs, on_corrupt=on_corrupt,
-                              resize=getattr(pipeline, "resize", RUNTIME_RESIZE))
+                              resize=getattr(pipeline, "resize", RUNTIME_RESIZE),
+                              max_pixels=getattr(pipeline, "max_pixels", MAX_PIXELS))
         self._started = False
         self._done = False
 
@@ -93,6 +96,9 @@ class Stream:
                 item = self._stages.fields.get(timeout=POLL_S)
             except TimeoutError:
                 if self._stop.is_set():
+                    # The reader may be blocked inside the source (a fifo, a stalled stream) and never see the
+                    # stop: close its queue, so the frames already read drain and the stream ends now.
+                    self._stages.frames.close()
                     waited_after_stop += POLL_S
                     if waited_after_stop >= DRAIN_GRACE_S:
                         log.warning("stream: in-flight frames did not finish within %.0f s; abandoning them",
@@ -109,7 +115,8 @@ class Stream:
         self._done = True
         stages = self._stages
         stages.abort()
-        stages.join()
+        # After a stop, a reader still blocked inside its source (a fifo) is not waited for: it is a daemon.
+        stages.join(reader_timeout=STOPPED_JOIN_S if self._stop.is_set() else None)
         stages.stats.dropped = stages.frames.dropped
         stages.stats.reconnects = self.source.reconnects
         if stages.stats.ended is None:
@@ -136,7 +143,7 @@ class Stream:
             q.clear()
         if not self._done:
             self._done = True
-            stages.join()
+            stages.join(reader_timeout=STOPPED_JOIN_S)
             if stages.stats.ended is None:
                 stages.stats.ended = time.perf_counter()
         self._release_source()

@@ -86,9 +86,13 @@ def test_unreadable_model_and_bad_out_fail_with_one_line_and_no_results(tmp_path
     assert r.returncode != 0 and "Traceback" not in r.stderr
     # The worker names the model by its absolute path (it runs in a folder of its own).
     assert re.match(r"dsl-bench: error: \S*/junk\.onnx: not a readable ONNX model", r.stderr.strip().splitlines()[-1])
-    assert r.stdout == "" and list((tmp_path / "res").iterdir()) == []
+    assert r.stdout == "" and not (tmp_path / "res").exists()  # F12: no result folder when the model fails
     r = run("--onnx", "junk.onnx", "--out", "junk.onnx", cwd=tmp_path)
-    assert r.returncode != 0 and r.stderr.strip() == "dsl-bench: error: --out: junk.onnx exists and is not a folder"
+    assert r.returncode != 0 and r.stderr.strip() == ("dsl-bench: error: --out junk.onnx: is the measured artifact "
+                                                      "file; writing there would destroy it")
+    (tmp_path / "file").write_text("")
+    r = run("--onnx", "junk.onnx", "--out", "file", cwd=tmp_path)
+    assert r.returncode != 0 and r.stderr.strip() == "dsl-bench: error: --out file: exists and is not a folder"
 
 
 @pytest.mark.slow
@@ -135,3 +139,10 @@ def test_demo_builds_once_and_reuses(tmp_path):
         doc = json.loads(path.read_text())
         assert doc["settings"]["demo"] is True and doc["settings"]["architecture"] == name
         assert doc["ours"]["spec"]["architecture"] == name
+
+
+def test_f12_no_benchmarks_results_folder_when_the_model_fails_to_load(tmp_path):
+    (tmp_path / "junk.onnx").write_text("not an onnx model")
+    r = run("--onnx", "junk.onnx", "--no-peer", "--no-plot", "--iters", "1", "--warmup", "0", cwd=tmp_path)
+    assert r.returncode != 0 and "not a readable ONNX model" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.onnx"]  # ./benchmarks/results was made before

@@ -332,3 +332,40 @@ def test_real_exported_network(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "out" / "summary.json").read_text())["summary"]
     assert s["frames"] == 3 and s["failed"] == 0 and s["ms"] > 0
+
+
+def test_f12_out_folder_is_not_created_when_the_model_fails_to_load(tmp_path: Path) -> None:
+    (tmp_path / "junk.onnx").write_text("not an onnx model")
+    r = _run("dsl-eval", "--model", str(tmp_path / "junk.onnx"), "--data", "synthetic:1", "--out",
+             str(tmp_path / "out"), "--no-progress")
+    assert r.returncode == 1 and "not a readable ONNX model" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_f1_out_folder_never_overwrites_the_data_file(oracle: Path, tmp_path: Path) -> None:
+    data = tmp_path / "summary.json"  # a COCO file named as one of the results
+    data.write_text("{}")
+    r = _run("dsl-eval", "--model", str(oracle), "--data", str(data), "--out", str(tmp_path), "--no-progress")
+    assert r.returncode == 1 and "holds the --data file summary.json, which the run would overwrite" in r.stderr
+    assert data.read_text() == "{}"
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: d["annotations"][0].update(image_id=[10]), "field 'annotations[0].image_id' is a list of 1 item(s)"),
+    (lambda d: d.update(info=json.loads("[" * 5000 + "]" * 5000)), "the COCO JSON file is nested too deeply"),
+])
+def test_f4_f6_malformed_coco_data_is_one_line_not_an_internal_error(oracle: Path, tmp_path: Path, mutate,
+                                                                    message: str) -> None:
+    from dsl_deploy.metrics.coco_format import coco_document, groundtruth_records
+
+    image, ann = SyntheticScenes(0, SIZE, SIZE)[0]
+    entry, records = groundtruth_records(ann, 10, 1, file_name="scene0.png")
+    doc = coco_document([entry], records)
+    mutate(doc)
+    sys.setrecursionlimit(20_000)  # json.dumps of the deep document below recurses
+    (tmp_path / "gt.json").write_text(json.dumps(doc))
+    r = _run("dsl-eval", "--model", str(oracle), "--data", str(tmp_path / "gt.json"), "--no-progress")
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsl-eval: error: ") and message in lines[0], r.stderr
+    assert "internal error" not in r.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -65,8 +66,6 @@ def test_authors_checkpoint_exports_and_malicious_pickle_is_one_line(tmp_path):
     assert "(deepsportlab resnet18, authors' checkpoint)" in res.stdout and "parity ok" in res.stdout
     spec = OnnxRuntimeBackend(out).spec
     assert (spec.architecture, spec.backbone, spec.input.width) == ("deepsportlab", "resnet18", 65)
-    info = run("dsl-export", "--info", str(pkl))
-    assert info.returncode == 0 and re.search(r"architecture\s+deepsportlab", info.stdout), info.stderr
 
     class Evil:
         def __reduce__(self):
@@ -82,6 +81,7 @@ def test_info_prints_params_and_gflops_and_warns_on_misfit_size(checkpoint):
     assert res.returncode == 0, res.stderr
     assert re.search(r"parameters\s+[\d,]+ \(\d+\.\d\d M\)", res.stdout)
     assert re.search(r"GFLOPs\s+\d+\.\d\d", res.stdout) and "136x136" in res.stdout
+    assert re.search(r"architecture\s+deepsportlab", res.stdout)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not fit the network strides" in lines[0]
     assert set(checkpoint.parent.iterdir()) == before  # --info writes nothing
@@ -127,3 +127,35 @@ def test_resnet50_641_end_to_end(tmp_path):
     assert {k: ast.literal_eval(v) for k, v in shapes.items()} == spec.output_shapes(1)
     declared = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in proto.graph.output}
     assert declared == {k: ["batch", *v[1:]] for k, v in spec.output_shapes().items()}
+
+
+def test_f12_an_onnx_file_is_not_taken_for_a_checkpoint(tmp_path):
+    model = tmp_path / "x.onnx"
+    model.write_bytes(b"\x08\x08onnx")
+    res = run("dsl-export", str(model))
+    assert_one_error_line(res, "x.onnx: is an ONNX model, not a checkpoint")
+    assert "dsl-build" in res.stderr and "not a torch zip archive" not in res.stderr
+
+
+def test_f12_a_full_disk_is_said_as_such_not_as_an_opset_problem(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    from dsl_deploy.cli import export
+
+    ckpt = tmp_path / "model.pth"
+    ckpt.write_bytes(b"\x00" * 4096)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(1 << 30, 1 << 30, 1024))
+    assert export.main([str(ckpt)]) == 1
+    err = capsys.readouterr().err
+    assert "model.onnx: the disk is full: 0 MB free" in err and "the opset is not the problem" in err
+    assert "--opset" not in err and not (tmp_path / "model.onnx").exists()
+
+
+def test_f1_export_output_that_is_the_checkpoint_under_another_name_is_refused(tmp_path):
+    ckpt = tmp_path / "model.pth"
+    ckpt.write_bytes(b"\x00" * 64)
+    os.link(ckpt, tmp_path / "model.onnx")
+    assert_one_error_line(run("dsl-export", str(ckpt)), "model.onnx: is the checkpoint file under another name")
+    assert ckpt.read_bytes() == b"\x00" * 64
