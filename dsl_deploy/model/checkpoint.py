@@ -29,7 +29,10 @@ class ForeignCheckpoint(ArtifactError):
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: the network (weights in place), its spec, training info, format version."""
+    """A loaded checkpoint: the network (weights in place), its spec, training info, format version.
+
+    `version` 0 marks an authors' checkpoint (model/authors.py); `train` then holds what their file recorded.
+    """
 
     model: nn.Module
     spec: ModelSpec

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..spec import ModelSpec
+
 
 def conv_bn_relu(cin: int, cout: int, kernel: int = 1, dilation: int = 1) -> nn.Sequential:
     """Plain convolution, batch norm, ReLU ('same' padding)."""
@@ -48,7 +50,7 @@ def fit_grid(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resize_to(x, (h, w))
 
 
-def warn_if_misfit(spec, h: int, w: int, warned: set) -> None:
+def warn_if_misfit(spec: ModelSpec, h: int, w: int, warned: set[tuple[int, int]]) -> None:
     """Warn once per input size that does not fit the network strides ((size - 1) % stride != 0)."""
     stride = spec.backbone_stride
     if ((h - 1) % stride or (w - 1) % stride) and (h, w) not in warned:
