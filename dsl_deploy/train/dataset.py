@@ -20,7 +20,7 @@ from ..data.annotations import Annotation
 from ..data.encode_authors import encode_with_rules
 from ..errors import DataError
 from ..preprocess import Preprocessor
-from ..spec import NUM_BODY_PARTS, ModelSpec
+from ..spec import CENTER, NUM_BODY_PARTS, ModelSpec
 
 Source = Sequence[tuple[np.ndarray, Annotation]]
 
@@ -75,13 +75,17 @@ def encode_for_training(ann: Annotation, spec: ModelSpec, rules: str = "authors"
     """Targets by the named rules (loss.targets), also for poses that are not COCO's 17 parts (DeepSport's 4).
 
     As in the paper, such poses do not train the body parts: they are left out and the body-part
-    confidence is ignored on that image (masked), so it is not taught that players have no parts.
+    confidence is ignored on that image (masked), so it is not taught that players have no parts. By the
+    authors' rules the centre's negative cells are ignored there too, only its positive cells train (their
+    DeepSport annotations carry `put_nan`, which starts every field of the body-part and centre head undefined).
     """
     if ann.pose_format == "coco":
         return encode_with_rules(ann, spec, rules)
     bare = replace(ann, keypoints=np.zeros((ann.num_players, NUM_BODY_PARTS, 3), np.float32), pose_format="coco")
     targets = encode_with_rules(bare, spec, rules)
     targets["pif_mask"][:NUM_BODY_PARTS] = 0.0
+    if rules == "authors":
+        targets["pif_mask"][CENTER] = targets["pif_conf"][CENTER]
     return targets
 
 

@@ -47,9 +47,13 @@ def test_deepsport_poses_do_not_train_body_parts():
     assert ann.num_players > 0
     from dataclasses import replace
     ds = replace(ann, keypoints=np.zeros((ann.num_players, 4, 3), np.float32), pose_format="deepsport")
-    t = encode_for_training(ds, SPEC)
+    t = encode_for_training(ds, SPEC, "eq2")
     assert (t["pif_mask"][:NUM_BODY_PARTS] == 0).all()
     assert (t["pif_mask"][NUM_BODY_PARTS:] == 1).all() and t["pif_conf"][18].sum() > 0
+    # The authors' rules (the default) train only the centre's positive cells on such an image; the ball all.
+    t = encode_for_training(ds, SPEC)
+    assert (t["pif_mask"][:NUM_BODY_PARTS] == 0).all() and (t["pif_mask"][17] == 1).all()
+    np.testing.assert_array_equal(t["pif_mask"][18], t["pif_conf"][18])
 
 
 def test_training_set_items_and_loader():
