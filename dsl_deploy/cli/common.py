@@ -79,7 +79,8 @@ def add_decoder_set(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoder-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a decoder parameter of the model's spec for this run (repeatable), e.g. "
                              f"nms_window=9 or clamp=none; keys: {names}. docs/architecture.md, 'Decoding', "
-                             "says what each rule does")
+                             "says what each rule does (default: the parameters in the model's spec, the "
+                             "authors' rules)")
 
 
 def parse_decoder_set(values: list[str]) -> dict[str, Any]:
