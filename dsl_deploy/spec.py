@@ -244,7 +244,7 @@ def _validate_model_fields(spec: "ModelSpec", where: Where) -> None:
     if where.integer(spec.backbone_stride, "backbone_stride", 1, 64) not in (8, 16, 32):
         raise where.fail("backbone_stride", spec.backbone_stride, "8, 16 or 32")
     where.strings(spec.keypoints, "keypoints")
-    where.numbers(spec.sigmas, "sigmas", 0.0, 10.0, count=NUM_TYPES, open_lo=True)
+    where.numbers(spec.sigmas, "sigmas", 1e-4, 10.0, count=NUM_TYPES)
     where.strings(spec.outputs, "outputs")
     where.strings(spec.pif_channels, "pif_channels")
     if not isinstance(spec.input, InputSpec):
@@ -259,7 +259,7 @@ def _validate_input(inp: InputSpec, where: Where) -> None:
     where.integer(inp.height, "input.height", 33, MAX_INPUT_SIDE)
     where.string(inp.channels, "input.channels", choices=("RGB", "BGR"))
     where.numbers(inp.mean, "input.mean", -1e3, 1e3, count=3)
-    where.numbers(inp.std, "input.std", 0.0, 1e3, count=3, open_lo=True)
+    where.numbers(inp.std, "input.std", 1e-6, 1e3, count=3)  # 1 / (255 std) stays a float32
     where.integer(inp.pad_value, "input.pad_value", 0, 255)
     where.string(inp.name, "input.name", max_len=128)
 

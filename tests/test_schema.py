@@ -25,6 +25,8 @@ def _spec_with(section: str | None, key: str, value: object) -> dict:
     ("input", "std", [float("inf")] * 3, r"input.std\[0\]"),
     ("input", "mean", [0.5, float("nan"), 0.5], r"input.mean\[1\]"),
     ("input", "std", [0.2, 0.2], "input.std"),
+    ("input", "std", [1e-45, 0.2, 0.2], r"input.std\[0\]"),
+    (None, "sigmas", [1e-45] * 19, r"sigmas\[0\]"),
     ("input", "pad_value", 300, "input.pad_value"),
     ("input", "channels", ["R", "G", "B"], "input.channels"),
     (None, "sigmas", [float("nan")] * 19, r"sigmas\[0\]"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, DslError, InputError
+from ..errors import DataError, DslError, InputError, printable
 from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
 
 EPILOG = """\
@@ -257,7 +257,7 @@ def _score_frames(data: EvalData, pipeline: Any, evaluator: Any, count: int, *, 
             except Exception as exc:  # one bad frame (unreadable image, backend or decoder error) must not stop the run
                 reason = str(exc) if isinstance(exc, DslError) else f"{type(exc).__name__}: {exc}"
                 evaluator.add_failure(frame_id, reason)
-                tqdm.write(f"dsl-eval: frame {frame_id}: failed: {reason}", file=sys.stderr)
+                tqdm.write(f"dsl-eval: frame {printable(frame_id)}: failed: {printable(reason)}", file=sys.stderr)
                 continue
             if keep_records:
                 image_id = data.image_id(i, ann)

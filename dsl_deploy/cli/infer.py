@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DslError, InputError
+from ..errors import DslError, InputError, printable
 from ..limits import MAX_PIXELS, MAX_PIXELS_TEXT
 from ..signals import GracefulStop
 from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
@@ -171,7 +171,7 @@ class _TqdmLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         from tqdm import tqdm
 
-        tqdm.write(f"{PROG}: warning: {record.getMessage()}", file=sys.stderr)
+        tqdm.write(f"{PROG}: warning: {printable(record.getMessage())}", file=sys.stderr)
 
 
 def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -> list:

@@ -84,6 +84,13 @@ def test_f5_control_characters_in_names_reach_the_terminal_escaped(model: Path, 
     res = _run(tmp_path / "a\x1b[2Jb\rc.mp4", "--model", model)
     assert res.returncode == 1 and "\x1b" not in res.stderr and "\r" not in res.stderr
     assert "a\\x1b[2Jb\\rc.mp4: no such file" in res.stderr
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), disc_frame(200, 120, [(100, 60, 20)]))
+    (folder / "b\x1b]0;owned\x07.png").write_bytes(b"not a png")  # named in the corrupt-frame warning
+    res = _run(folder, "--model", model, "-o", "none", "--no-progress")
+    assert res.returncode == 0 and "corrupt 1" in res.stderr and "b\\x1b]0;owned\\x07.png" in res.stderr
+    assert "\x1b" not in res.stderr and "\x07" not in res.stderr
 
 
 def test_f6_opencv_own_error_lines_do_not_leak(model: Path, tmp_path: Path):
