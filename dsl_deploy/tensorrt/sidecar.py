@@ -125,7 +125,7 @@ def _check_fields(f: Fields) -> None:
     """Types and ranges of every field the loaders read (docs/architecture.md, "Artifacts")."""
     f.fields("spec")  # an object; ModelSpec.from_dict checks its fields
     f.string("tensorrt_version", max_len=32)
-    if not re.fullmatch(r"\d{1,4}(\.\d{1,6}){0,3}", f.get("tensorrt_version")):
+    if not re.fullmatch(r"\d{1,4}(\.\d{1,6}){0,3}[A-Za-z0-9.+-]{0,16}", f.get("tensorrt_version")):  # 8.6.1.post1
         raise f.where.fail("tensorrt_version", f.get("tensorrt_version"), "a version such as 10.3.0.26")
     gpu = f.fields("gpu")
     gpu.string("name", max_len=128)
