@@ -80,7 +80,7 @@ class JsonLinesSink(Sink):
         if not self._own and sys.stdout is None:  # started with stdout closed (e.g. `>&-`)
             raise InputError("-: standard output is closed; give -o FILE (or -o none)")
         # A file appears with its first line (a run that cannot start leaves none) and never ends in half a line.
-        self._file: LineFile | None = LineFile(self.target) if self._own else None
+        self._file: LineFile | None = LineFile(check_writable(self.target)) if self._own else None
         self._out: IO[bytes] | None = None if self._own else sys.stdout.buffer
         self._closed = False
 
