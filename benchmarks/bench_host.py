@@ -11,7 +11,9 @@ native core, no frame-size map. The two paths alternate frame by frame, so load 
     python benchmarks/bench_host.py --pin-core 1              # 1920x1080, 10 players, 60 frames per path
     python benchmarks/bench_host.py --frame-size 1280x720 --quick
 
-Writes benchmarks/results/host-<machine>-<W>x<H>.json (min/median/max per stage, today/fast per stage).
+Writes benchmarks/results/host-<machine>-<W>x<H>.json (min/median/max per stage, today/fast per stage). Beside the
+wall-clock figures it records the CPU time of the whole frame (host_cpu) and of each stage: on a shared
+machine another process holding the core stretches wall time but not CPU time.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
     import numpy as np
 
-    from dsl_deploy.bench.host import HOST_PATHS, HOST_STAGES, SceneFields, broadcast_scenes, parse_frame_size, time_host
+    from dsl_deploy.bench.host import (HOST_PATHS, HOST_STAGES, SceneFields, broadcast_scenes, cpu_stages,
+                                       parse_frame_size, time_host)
     from dsl_deploy.bench.stats import ratio, summarize
     from dsl_deploy.decode import Decoder, resolve_impl
     from dsl_deploy.machine import machine_info, machine_slug
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     pipelines = {name: Pipeline(SceneFields(spec, fields), decoder=Decoder(spec, impl="native", threads=1), **opts)
                  for name, opts in HOST_PATHS.items()}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in pipelines}
+    cpu: dict[str, dict[str, list[float]]] = {name: {} for name in pipelines}  # CPU ms, stage by stage
     # The host part for a model that normalises in its graph (dsl-export --uint8-input): letterbox only.
     uint8_prep = Preprocessor(spec, resize=HOST_PATHS["fast"]["resize"], output="uint8")
     uint8_ms: list[float] = []
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for stage, v in ms.items():
                 samples[name].setdefault(stage, []).append(v)
+            for stage, v in cpu_stages(pipeline, scenes[k].frame, scenes[k].fields, i).items():
+                cpu[name].setdefault(stage, []).append(v)
             players[name].append(result.num_players)
             if name == "fast":
                 t0 = time.perf_counter()
@@ -89,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     same_json = sum(v["today"] == v["fast"] for v in lines.values())
     stats = {name: {stage: summarize(v) for stage, v in s.items()} for name, s in samples.items()}
     ratios = {stage: ratio(stats["today"][stage]["median"], stats["fast"][stage]["median"])
-              for stage in (*HOST_STAGES, "host")}
+              for stage in (*HOST_STAGES, "host", "host_cpu")}
+    cpu_stats = {name: {stage: summarize(v) for stage, v in c.items()} for name, c in cpu.items()}
     host = stats["fast"]["host"]["median"]
+    host_cpu = stats["fast"]["host_cpu"]["median"]
     info = machine_info()
     report = {
         "benchmark": "host-side work per frame (issue 15)", "machine": info,
@@ -102,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                      "network": "stand-in returning the scene's ideal fields at once (noise 0.1 cells)"},
         "players_decoded_median": {k: float(np.median(v)) for k, v in players.items()},
         "ms": stats, "today_over_fast": ratios,
+        # CPU time of this thread per stage, each stage run once more on its own (not counted in "ms").
+        "cpu_ms_per_stage": cpu_stats,
         "preprocess_uint8_input_ms": summarize(uint8_ms),  # letterbox only, for a --uint8-input model
-        "goal": {"host_median_ms_max": TARGET_MS, "fast_host_median_ms": host, "met": host <= TARGET_MS},
+        "goal": {"host_median_ms_max": TARGET_MS, "fast_host_median_ms": host, "met_wall": host <= TARGET_MS,
+                 "fast_host_cpu_median_ms": host_cpu, "met_cpu": host_cpu <= TARGET_MS},
         # The stand-in's fields do not depend on the input, so both paths decode the same result: their JSON
         # lines (timings left out) must be the same, which checks the fast map and serialisation end to end.
         "json_lines_identical": f"{same_json} of {len(lines)} scenes",
@@ -113,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"{'stage, median ms (min-max)':<28} {'today':>22} {'fast':>22} {'today/fast':>10}")
-    for stage in (*HOST_STAGES, "host"):
+    for stage in (*HOST_STAGES, "host", "host_cpu"):
         a, b = stats["today"][stage], stats["fast"][stage]
         print(f"{stage:<28} {a['median']:8.2f} ({a['min']:.2f}-{a['max']:.2f}) {b['median']:8.2f} "
               f"({b['min']:.2f}-{b['max']:.2f}) {ratios[stage] or float('nan'):9.1f}x")
-    print(f"fast host-side median {host:.2f} ms: goal <= {TARGET_MS} ms {'met' if host <= TARGET_MS else 'NOT met'}")
+    print(f"fast host-side median {host:.2f} ms wall, {host_cpu:.2f} ms CPU: goal <= {TARGET_MS} ms "
+          f"{'met' if host <= TARGET_MS else 'NOT met'} (wall), {'met' if host_cpu <= TARGET_MS else 'NOT met'} (CPU)")
+    for name in pipelines:
+        print(f"CPU ms per stage, {name}: " + ", ".join(f"{k} {v['median']:.2f}" for k, v in cpu_stats[name].items()))
     print(f"wrote {out}")
     for p in pipelines.values():
         p.close()
