@@ -80,19 +80,24 @@ def local_maxima(fmap: np.ndarray, threshold: float, window: int, strict: bool =
 
     Tie rule: a pixel must be at least its earlier (raster order) neighbours and above its later ones, so
     of equal neighbours the last in raster order is kept (the pixel the authors' assignment ends up with).
+    Computed as value >= max(window) and value > max(later part of the window), with separable running maxima.
     """
     h, w = fmap.shape
     r = window // 2
     padded = np.full((h + 2 * r, w + 2 * r), -np.inf, np.float32)
     padded[r:r + h, r:r + w] = fmap
-    keep = above(fmap, threshold, strict)
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dy == 0 and dx == 0:
-                continue
-            nb = padded[r + dy:r + dy + h, r + dx:r + dx + w]
-            earlier = dy < 0 or (dy == 0 and dx < 0)
-            keep &= (fmap >= nb) if earlier else (fmap > nb)
+    rows = padded[:, 0:w].copy()  # max over x - r .. x + r, every padded row
+    for dx in range(1, window):
+        np.maximum(rows, padded[:, dx:dx + w], out=rows)
+    whole = rows[r:r + h].copy()
+    below = np.full((h, w), -np.inf, np.float32)  # rows y + 1 .. y + r
+    for dy in range(1, r + 1):
+        np.maximum(whole, rows[r - dy:r - dy + h], out=whole)
+        np.maximum(whole, rows[r + dy:r + dy + h], out=whole)
+        np.maximum(below, rows[r + dy:r + dy + h], out=below)
+    for dx in range(1, r + 1):  # the same row, x + 1 .. x + r
+        np.maximum(below, padded[r:r + h, r + dx:r + dx + w], out=below)
+    keep = above(fmap, threshold, strict) & (fmap >= whole) & (fmap > below)
     return np.flatnonzero(keep)
 
 

@@ -229,3 +229,31 @@ def test_empty_frame() -> None:
     r = decode_reference(np.zeros((17, 17), np.float32), np.zeros((2, 17, 17), np.float32), empty_pif(3, 3),
                          DecoderSpec())
     assert r.num_players == 0 and r.ball is None and not r.labels.any()
+
+
+def test_local_maxima_equal_the_window_rule_written_out() -> None:
+    """The separable running-max form equals the rule pixel by pixel (>= earlier, > later), ties included."""
+    rng = np.random.default_rng(0)
+
+    def by_rule(m: np.ndarray, window: int, strict: bool) -> list[int]:
+        h, w = m.shape
+        r = window // 2
+        out = []
+        for y in range(h):
+            for x in range(w):
+                v = m[y, x]
+                if not (v > 0.25 if strict else v >= 0.25):
+                    continue
+                ok = all((v >= m[yy, xx]) if (yy, xx) < (y, x) else (v > m[yy, xx])
+                         for yy in range(max(0, y - r), min(h, y + r + 1))
+                         for xx in range(max(0, x - r), min(w, x + r + 1)) if (yy, xx) != (y, x))
+                if ok:
+                    out.append(y * w + x)
+        return out
+
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(1, 18, 2))
+        m = rng.integers(0, 4, (h, w)).astype(np.float32) / 4  # many equal neighbours
+        for window in (1, 3, 5, 13):
+            for strict in (True, False):
+                assert local_maxima(m, 0.25, window, strict).tolist() == by_rule(m, window, strict)
