@@ -30,6 +30,13 @@ class DataError(DslError):
     """A dataset file or annotation that is malformed or missing."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name when empty), cut at `limit`, for one-line errors."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def printable(text: object, limit: int | None = None) -> str:
     """`text` with control and other non-printable characters escaped (ESC as \\x1b, CR as \\r), cut at `limit`.
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..errors import ArtifactError, BackendUnavailable, InputError
+from ..cache import cache_dir
+from ..errors import ArtifactError, BackendUnavailable, InputError, first_line
 from ..export.metadata import META_FORMAT_VERSION, META_SPEC, ONNX_FORMAT_VERSION
 from ..schema import describe
 from ..spec import ModelSpec
@@ -17,12 +17,6 @@ from .base import Backend
 # Preference order for providers="auto": the fastest provider that this onnxruntime build offers.
 AUTO_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 SHORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def resolve_providers(providers: str | Sequence[str] | None, available: Sequence[str]) -> list[str]:
@@ -38,18 +32,12 @@ def resolve_providers(providers: str | Sequence[str] | None, available: Sequence
     return names
 
 
-def trt_cache_dir() -> Path:
-    """Where the TensorRT provider keeps its engines: $DSL_CACHE_DIR/ort-trt, else ~/.cache/dsl_deploy/ort-trt."""
-    root = os.environ.get("DSL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dsl_deploy")
-    return Path(root) / "ort-trt"
-
-
 def _with_options(providers: list[str]) -> list:
     """Provider list for InferenceSession; TensorRT gets an engine cache so a restart does not rebuild."""
     out: list = []
     for name in providers:
         if name == "TensorrtExecutionProvider":
-            cache = trt_cache_dir()
+            cache = cache_dir("ort-trt")  # TensorRT engines of the provider
             cache.mkdir(parents=True, exist_ok=True)
             out.append((name, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache)}))
         else:
@@ -87,7 +75,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=_with_options(requested))
         except Exception as exc:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...) for bad files
-            raise ArtifactError(f"{self.path}: not a readable ONNX model ({_one_line(exc)}); "
+            raise ArtifactError(f"{self.path}: not a readable ONNX model ({first_line(exc)}); "
                                 "re-export it with dsl-export") from None
         self.spec = self._read_spec()
         self._check_io()

@@ -1,20 +1,14 @@
 """The embedded models of `dsl-bench --demo`: the authors' network (or the light one), seeded, untrained, made once."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
 from .. import __version__
+from ..cache import cache_dir
 from ..errors import BackendUnavailable
 from ..spec import default_spec
-
-
-def cache_dir() -> Path:
-    """Where demo artifacts are kept: $DSL_CACHE_DIR, else ~/.cache/dsl_deploy."""
-    root = os.environ.get("DSL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dsl_deploy")
-    return Path(root) / "demo"
 
 
 def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
@@ -25,7 +19,7 @@ def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
     """
     spec = default_spec(backbone, size, architecture)
     name = f"{architecture}-{backbone}-{size}"
-    folder = cache_dir() / f"{name}-seed{seed}-v{__version__}"
+    folder = cache_dir("demo") / f"{name}-seed{seed}-v{__version__}"
     pth, onnx = folder / f"{name}.pth", folder / f"{name}.onnx"
     if pth.is_file() and onnx.is_file():
         log(f"demo model: reusing {folder}")

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..runtime.outputs import write_atomic
 from .paper import PAPER_TABLE_1
 
 MAIN_STAGES = ("read", "preprocess", "inference", "decode", "map", "serialise", "total", "host")
@@ -92,9 +93,7 @@ def format_table(doc: dict[str, Any]) -> str:
 def write_json(doc: dict[str, Any], path: Path) -> Path:
     """Write the result document (pretty, key order kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, (json.dumps(doc, indent=1, default=str) + "\n").encode())
     return path
 
 

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="INT8: calibrate on N synthetic scenes (default: the profile's calibration source)")
     p.add_argument("--timing-cache", type=Path, metavar="FILE",
                    help="timing cache to reuse and update (default: the profile's; 'auto' = "
-                        "~/.cache/dsl_deploy/timing)")
+                        "$DSL_CACHE_DIR/timing, else ~/.cache/dsl_deploy/timing)")
     p.add_argument("--fp16-overrides", nargs="+", default=[], metavar="PATTERN",
                    help="layer-name patterns (fnmatch) kept in FP16 instead of INT8 (default: none)")
     p.add_argument("--fp32-layers", nargs="+", default=[], metavar="PATTERN",

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from ..errors import first_line
 from ..machine import cpu_model, gpus, usable_cores
 from .common import cli_entry
 
@@ -33,7 +34,7 @@ def _guard(fn: Callable[[], str]) -> str:
     try:
         return fn()
     except Exception as exc:  # dsl-env must report, never crash, whatever is broken
-        return f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+        return f"error: {type(exc).__name__}: {first_line(exc, 120) if str(exc).strip() else ''}"
 
 
 def _cpu() -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 import time
 import warnings
@@ -14,8 +13,8 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..errors import ArtifactError, DslError, SpecError
-from ..model.statedict import first_line
+from ..errors import ArtifactError, DslError, SpecError, first_line
+from ..runtime.outputs import publish
 from ..spec import ModelSpec
 from .metadata import META_FORMAT_VERSION, META_SPEC, META_VERSION, ONNX_FORMAT_VERSION
 from .parity import compare_outputs, onnxruntime_outputs, torch_ready_outputs
@@ -89,7 +88,7 @@ def _simplified(proto, log: Log):
             warnings.simplefilter("ignore")
             slim = onnxslim.slim(proto)
     except Exception as exc:  # a simplifier bug must not cost the export: fall back, and say so
-        log(f"simplify: onnxslim failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+        log(f"simplify: onnxslim failed ({type(exc).__name__}: {first_line(exc, 120)}); "
             "keeping the unsimplified graph")
         return None
     log(f"simplify: onnxslim {len(proto.graph.node)} -> {len(slim.graph.node)} nodes")
@@ -165,8 +164,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: str | Path, *, opset: i
                                         f"({', '.join(failed)}) on the {name} graph; check the opset or "
                                         "the exporter (--exporter)")
                 log(f"simplify: the {name} graph fails parity; falling back to the unsimplified graph")
-            os.chmod(final, 0o644)
-            os.replace(final, path)
+            publish(final, path)
     finally:
         model.train(was_training)
     return path
@@ -181,7 +179,7 @@ def _finish(proto, spec: ModelSpec, dynamic_batch: bool, path: Path) -> None:
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
-        raise ArtifactError(f"{path}: the exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from None
+        raise ArtifactError(f"{path}: the exported graph fails onnx.checker: {first_line(exc)}") from None
     _check_io(proto, spec, dynamic_batch, path)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, first_line
 from .ready import ReadyFields
 
 Log = Callable[[str], None]
@@ -36,7 +36,7 @@ def onnxruntime_outputs(onnx_path: str | Path, inputs: np.ndarray) -> dict[str, 
     try:
         sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ArtifactError(f"{onnx_path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:200]})") from None
+        raise ArtifactError(f"{onnx_path}: ONNX Runtime cannot load it ({first_line(exc)})") from None
     names = [o.name for o in sess.get_outputs()]
     feed = {sess.get_inputs()[0].name: np.ascontiguousarray(inputs, dtype=np.float32)}
     return dict(zip(names, sess.run(names, feed)))

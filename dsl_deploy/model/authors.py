@@ -13,13 +13,13 @@ from typing import Any, Mapping
 
 import torch
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, first_line
 from ..spec import default_spec
 from .checkpoint import Checkpoint
 from .deepsportlab import BALL_FIELDS, CIF_FIELDS, SEMANTIC_CLASSES
 from .network import build_model
 from .restricted_pickle import ForbiddenGlobal, Record, restricted_load
-from .statedict import first_line, state_dict_diff
+from .statedict import state_dict_diff
 
 PAPER_HEADS = ("cifcent", "pan", "ball")
 DEFAULT_EDGE = 641

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from torchvision import models
 
-from ..errors import ArtifactError, SpecError
+from ..errors import ArtifactError, SpecError, first_line
 from ..spec import BACKBONES
-from .statedict import first_line, state_dict_diff
+from .statedict import state_dict_diff
 
 # Channels of the features returned by ResNetBackbone.forward, per backbone.
 FEATURE_CHANNELS: dict[str, dict[str, int]] = {

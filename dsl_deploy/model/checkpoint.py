@@ -1,9 +1,7 @@
 """Checkpoints (`model.pth`): a plain dict with the spec, the weights and training state (docs/architecture.md)."""
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +12,11 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..errors import ArtifactError, SpecError
+from ..errors import ArtifactError, SpecError, first_line
+from ..runtime.outputs import atomic_file
 from ..spec import ModelSpec
 from .network import build_model
-from .statedict import first_line, state_dict_diff
+from .statedict import state_dict_diff
 
 CHECKPOINT_FORMAT = "dsl_deploy.checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -42,7 +41,7 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec, train: dict | None = None) -> None:
-    """Write `model.pth` atomically (temporary file in the same folder, then rename)."""
+    """Write `model.pth` atomically (a new file in the same folder renamed into place: `outputs.atomic_file`)."""
     path = Path(path)
     spec.validate()
     data = {
@@ -56,15 +55,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec, train: 
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ArtifactError(f"{path}: the output folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        torch.save(data, f)
 
 
 def _plain(value: Any, where: str) -> Any:

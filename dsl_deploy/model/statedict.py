@@ -20,10 +20,3 @@ def state_dict_diff(expected: Mapping[str, torch.Tensor], found: Mapping[str, ob
             more = f" and {len(keys) - n} more" if len(keys) > n else ""
             parts.append(f"{len(keys)} {label} key(s) ({', '.join(keys[:n])}{more})")
     return "; ".join(parts)
-
-
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message, shortened, for one-line CLI errors."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -11,6 +11,7 @@ its permission bits. Devices and pipes (/dev/null, /dev/stdout on a pipe) are wr
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
 import os
@@ -18,7 +19,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable, Iterator
 
 from ..errors import InputError, printable
 
@@ -194,17 +195,19 @@ def _temp_beside(target: Path, suffix: str = ".tmp") -> tuple[int, str]:
     return fd, tmp
 
 
-def write_atomic(path: str | Path, data: bytes, *, durable: bool = True) -> Path:
-    """Write `data` as the whole content of `path`: a new file renamed into place (readers never see half)."""
+@contextlib.contextmanager
+def atomic_file(path: str | Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary file whose content becomes the whole of `path` on a clean exit (a new file renamed into place);
+    on an error nothing changes. Devices and pipes are written in place."""
     if is_special(path):
         with open(path, "wb") as f:
-            f.write(data)
-        return Path(path)
+            yield f
+        return
     target = real_target(path)
     fd, tmp = _temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             if durable:
                 os.fsync(f.fileno())
@@ -212,6 +215,21 @@ def write_atomic(path: str | Path, data: bytes, *, durable: bool = True) -> Path
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def publish(tmp: str | Path, path: str | Path) -> Path:
+    """Rename a finished file (written by a library by name, in the same file system) over `path`, with the mode
+    of the file it replaces or the umask's."""
+    target = real_target(path)
+    os.chmod(tmp, _new_file_mode(target))
+    os.replace(tmp, target)
+    return Path(path)
+
+
+def write_atomic(path: str | Path, data: bytes | bytearray | memoryview, *, durable: bool = True) -> Path:
+    """Write `data` as the whole content of `path`: a new file renamed into place (readers never see half)."""
+    with atomic_file(path, durable=durable) as f:
+        f.write(data)
     return Path(path)
 
 

@@ -8,7 +8,6 @@ written through `outputs` (never truncated in place: see `OutputPlan`), which ca
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -20,7 +19,7 @@ from .. import jsonline
 from ..errors import InputError
 from ..metrics.coco_format import PERSON_CATEGORY, rle_counts_to_string
 from ..result import FrameResult
-from .outputs import LineFile, check_writable, real_target, temporary_beside, write_atomic
+from .outputs import LineFile, check_writable, publish, temporary_beside, write_atomic
 from .render import draw_result
 from .sources import Frame
 
@@ -232,6 +231,6 @@ class RenderSink(Sink):
             writer.release()
         if tmp is not None:
             if keep and writer is not None and tmp.stat().st_size > 0:
-                os.replace(tmp, real_target(self.target))
+                publish(tmp, self.target)
             else:
                 tmp.unlink(missing_ok=True)

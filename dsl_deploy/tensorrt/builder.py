@@ -1,7 +1,6 @@
 """Build a TensorRT engine (bare plan + JSON sidecar) from a dsl_deploy ONNX file and a target profile."""
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..errors import ArtifactError, BackendUnavailable, InputError
+from ..runtime.outputs import write_atomic
 from . import compat, cuda, precision
 from .calibration import CalibrationFeed, folder_frames, make_calibrator, synthetic_frames
 from .onnx_check import OnnxInfo
@@ -79,14 +80,13 @@ def input_size(info: OnnxInfo, profile: Profile) -> tuple[int, int]:
 
 
 def timing_cache_path(profile: Profile, options: BuildOptions, gpu: GpuInfo, trt_version: str) -> Path | None:
-    """Where the timing cache lives: the option, the profile's path, 'auto' (user cache dir) or none."""
+    """Where the timing cache lives: the option, the profile's path, 'auto' (`cache.cache_dir`) or none."""
     if options.timing_cache is not None:
         return options.timing_cache
     if not profile.timing_cache:
         return None
     if profile.timing_cache == "auto":
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dsl_deploy" / "timing"
-        return base / f"{gpu_short_name(gpu.name)}.sm{gpu.compute_capability.replace('.', '')}." \
+        return cache_dir("timing") / f"{gpu_short_name(gpu.name)}.sm{gpu.compute_capability.replace('.', '')}." \
                       f"trt{compat.version_tag(trt_version)}.cache"
     return Path(profile.timing_cache).expanduser()
 
@@ -219,11 +219,10 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
                             "TensorRT messages above; run with --verbose for details)")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as f:
-        f.write(memoryview(plan))  # the bare plan: trtexec, C++ and DeepStream read it as it is
+    write_atomic(out, memoryview(plan))  # the bare plan: trtexec, C++ and DeepStream read it as it is
     if timing_cache is not None and cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+        write_atomic(cache_path, memoryview(config.get_timing_cache().serialize()))
 
     runtime = trt.Runtime(logger)
     engine = compat.deserialize(trt, runtime, bytes(memoryview(plan)), str(out))

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from .. import __version__
 from ..errors import ArtifactError, printable
+from ..runtime.outputs import write_atomic
 from ..schema import Fields, Where, describe, parse_json
 from .compat import parse_version, version_tag
 from .profiles import HARDWARE_LEVELS
@@ -87,9 +88,9 @@ def make_sidecar(*, spec: Mapping[str, Any], tensorrt_version: str, gpu: GpuInfo
 
 
 def write_sidecar(engine_path: str | Path, doc: Mapping[str, Any]) -> Path:
-    """Write model.engine.json next to the engine; returns its path."""
+    """Write model.engine.json next to the engine (atomically); returns its path."""
     path = sidecar_path(engine_path)
-    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from dsl_deploy.errors import InputError
 from dsl_deploy.result import FrameResult
-from dsl_deploy.runtime.outputs import UMASK, LineFile, OutputPlan, write_atomic
+from dsl_deploy.runtime.outputs import UMASK, LineFile, OutputPlan, atomic_file, publish, write_atomic
 from dsl_deploy.runtime.sinks import CocoSink, JsonLinesSink, RenderSink
 from dsl_deploy.runtime.sources import Frame
 
@@ -170,3 +170,21 @@ def test_line_file_writes_devices_in_place():
     f.write_line(b"{}\n")
     f.close()
     assert Path("/dev/null").exists() and not Path("/dev/null").is_file()
+
+
+def test_atomic_file_changes_nothing_on_an_error_and_publish_keeps_the_mode(tmp_path: Path):
+    target = tmp_path / "model.pth"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as f:
+            f.write(b"half")
+            raise RuntimeError("serialiser failed")
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["model.pth"]
+    with atomic_file(target) as f:
+        f.write(b"new")
+    assert target.read_bytes() == b"new" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    made = tmp_path / "written-by-a-library"
+    made.write_bytes(b"graph")
+    publish(made, target)
+    assert target.read_bytes() == b"graph" and stat.S_IMODE(target.stat().st_mode) == 0o640 and not made.exists()
