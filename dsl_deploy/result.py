@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import jsonline
+from .rle import mask_to_rle
 
 
 class Ball(NamedTuple):
@@ -15,33 +16,6 @@ class Ball(NamedTuple):
     x: float
     y: float
     score: float
-
-
-def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
-    """COCO uncompressed RLE (column-major run lengths, starting with zeros) of a boolean mask."""
-    h, w = mask.shape
-    flat = np.asarray(mask, dtype=bool).reshape(-1, order="F")
-    if flat.size == 0:
-        return {"size": [h, w], "counts": []}
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], change, [flat.size]))
-    counts = np.diff(bounds).tolist()
-    if flat[0]:
-        counts = [0] + counts
-    return {"size": [int(h), int(w)], "counts": [int(c) for c in counts]}
-
-
-def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
-    """Inverse of mask_to_rle."""
-    h, w = rle["size"]
-    flat = np.zeros(h * w, dtype=bool)
-    pos, value = 0, False
-    for c in rle["counts"]:
-        if value:
-            flat[pos:pos + c] = True
-        pos += c
-        value = not value
-    return flat.reshape((h, w), order="F")
 
 
 @dataclass

@@ -1,10 +1,7 @@
-"""COCO segmentations -> boolean masks, without pycocotools: polygons, uncompressed and compressed RLE.
+"""COCO segmentations -> boolean masks, without pycocotools: polygons here, RLE through `dsl_deploy.rle`.
 
-Formats as the COCO data format documents them (cocodataset.org/#format-data): polygons are lists of
-flat [x0, y0, x1, y1, ...] lists in continuous image coordinates (pixel column i spans [i, i + 1]);
-RLE is {"size": [h, w], "counts": ...} of column-major run lengths starting with a zero run, the counts
-either a list of ints or COCO's compact string (6-bit characters from '0', five payload bits, a
-continuation bit, sign extension on the last, deltas against the count two places back from the third).
+Polygons as the COCO data format documents them (cocodataset.org/#format-data): lists of flat
+[x0, y0, x1, y1, ...] lists in continuous image coordinates (pixel column i spans [i, i + 1]).
 Every problem raises ValueError with a short reason; the loader adds the file and entry.
 """
 from __future__ import annotations
@@ -13,54 +10,7 @@ from typing import Any
 
 import numpy as np
 
-
-def decode_rle_string(s: str) -> list[int]:
-    """COCO's compressed RLE string -> run lengths."""
-    counts: list[int] = []
-    p = 0
-    n = len(s)
-    while p < n:
-        x, k, more = 0, 0, True
-        while more:
-            if p >= n:
-                raise ValueError("compressed RLE string ends inside a count")
-            c = ord(s[p]) - 48
-            if not 0 <= c < 64:
-                raise ValueError(f"compressed RLE string has an invalid character {s[p]!r} at {p}")
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(counts) > 2:
-            x += counts[-2]
-        counts.append(x)
-    return counts
-
-
-def rle_mask(rle: Any, height: int, width: int) -> np.ndarray:
-    """RLE dict (uncompressed or compressed counts) -> bool [height, width] mask."""
-    if not isinstance(rle, dict) or "counts" not in rle or "size" not in rle:
-        raise ValueError("RLE must be an object with 'size' and 'counts'")
-    size = rle["size"]
-    if not (isinstance(size, (list, tuple)) and len(size) == 2 and [int(v) for v in size] == [height, width]):
-        raise ValueError(f"RLE size {size} differs from the image size [{height}, {width}]")
-    counts = rle["counts"]
-    if isinstance(counts, bytes):
-        counts = counts.decode("ascii", "replace")
-    if isinstance(counts, str):
-        counts = decode_rle_string(counts)
-    if not isinstance(counts, (list, tuple)) or not all(isinstance(c, (int, np.integer)) for c in counts):
-        raise ValueError("RLE counts must be a list of integers or a compressed string")
-    runs = np.asarray(counts, np.int64)
-    if (runs < 0).any():
-        raise ValueError("RLE counts contain a negative run")
-    if int(runs.sum()) != height * width:
-        raise ValueError(f"RLE counts sum to {int(runs.sum())}, expected height*width = {height * width}")
-    values = (np.arange(runs.size) % 2).astype(bool)
-    flat = np.repeat(values, runs)
-    return flat.reshape((width, height)).T.copy()
+from ..rle import rle_mask
 
 
 def _fill_polygon(mask: np.ndarray, xy: np.ndarray) -> None:

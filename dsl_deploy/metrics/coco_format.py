@@ -1,4 +1,5 @@
-"""COCO-format result records (keypoints, and segmentation as compressed RLE) that pycocotools loads."""
+"""Every COCO-format record dsl_deploy writes, loadable by pycocotools: dsl-eval's results and ground truth,
+dsl-infer's results file (`coco_record`); segmentations as compressed RLE (`dsl_deploy.rle`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,33 +7,16 @@ from typing import Any
 import numpy as np
 
 from ..data.annotations import Annotation
-from ..result import FrameResult, mask_to_rle
+from ..result import FrameResult
+from ..rle import compressed_rle, rle_counts_to_string
 from ..spec import BODY_PARTS, SKELETON
 
 PERSON_CATEGORY = 1
 
 
-def rle_counts_to_string(counts: list[int]) -> str:
-    """COCO's compressed RLE string of column-major run lengths (the format of pycocotools' `encode`)."""
-    chars: list[str] = []
-    for i, run in enumerate(counts):
-        x = int(run)
-        if i > 2:
-            x -= int(counts[i - 2])  # runs are stored as differences to the run two before
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = (x != -1) if (c & 0x10) else (x != 0)
-            if more:
-                c |= 0x20
-            chars.append(chr(c + 48))
-    return "".join(chars)
-
-
-def compressed_rle(mask: np.ndarray) -> dict[str, Any]:
-    """{'size': [h, w], 'counts': str} of a boolean mask, as pycocotools writes it."""
-    rle = mask_to_rle(mask)
+def _segmentation(result: FrameResult, i: int) -> dict[str, Any]:
+    """Player i's mask as compressed RLE (a MappedResult gives its run lengths without building the map)."""
+    rle = result.rle(i)
     return {"size": rle["size"], "counts": rle_counts_to_string(rle["counts"])}
 
 
@@ -47,8 +31,27 @@ def result_records(result: FrameResult, image_id: int, *, category_id: int = PER
             flat += [round(float(x), 2), round(float(y), 2), round(float(s), 4)]
         kps.append({"image_id": int(image_id), "category_id": category_id, "keypoints": flat, "score": score})
         segs.append({"image_id": int(image_id), "category_id": category_id,
-                     "segmentation": compressed_rle(result.mask(i)), "score": score})
+                     "segmentation": _segmentation(result, i), "score": score})
     return kps, segs
+
+
+def coco_record(result: FrameResult, index: int, *, file_name: str = "", masks: bool = True
+                ) -> list[dict[str, Any]]:
+    """COCO results of one frame: per player bbox (x, y, w, h), keypoints (x, y, score)*17, score, RLE mask."""
+    records = []
+    for i in range(result.num_players):
+        x0, y0, x1, y1 = (float(v) for v in result.boxes[i])
+        rec: dict[str, Any] = {
+            "image_id": int(index), "category_id": PERSON_CATEGORY, "score": round(float(result.scores[i]), 5),
+            "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+            "keypoints": [round(float(v), 3) for v in np.asarray(result.keypoints[i]).reshape(-1)],
+        }
+        if masks:
+            rec["segmentation"] = _segmentation(result, i)
+        if file_name:
+            rec["file_name"] = file_name
+        records.append(rec)
+    return records
 
 
 def groundtruth_records(ann: Annotation, image_id: int, first_id: int, *, file_name: str = "",

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..errors import DslError
 from ..preprocess import Letterbox
-from ..result import Ball, FrameResult, mask_to_rle
+from ..result import Ball, FrameResult
+from ..rle import mask_to_rle
 
 try:  # the native masks core (csrc/src/masks.cpp); without it, masks go through the dense frame map
     from . import _masks

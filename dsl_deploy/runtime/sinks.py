@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import cv2
-import numpy as np
 
 from .. import jsonline
 from ..errors import InputError
-from ..metrics.coco_format import PERSON_CATEGORY, rle_counts_to_string
+from ..metrics.coco_format import coco_record
 from ..result import FrameResult
 from .outputs import LineFile, check_writable, publish, temporary_beside, write_atomic
 from .render import draw_result
@@ -122,26 +121,6 @@ class JsonLinesSink(Sink):
 
     def abort(self) -> None:
         self._finish(create=False)
-
-
-def coco_record(result: FrameResult, index: int, *, file_name: str = "", masks: bool = True
-                ) -> list[dict[str, Any]]:
-    """COCO results of one frame: per player bbox (x, y, w, h), keypoints (x, y, score)*17, score, RLE mask."""
-    records = []
-    for i in range(result.num_players):
-        x0, y0, x1, y1 = (float(v) for v in result.boxes[i])
-        rec: dict[str, Any] = {
-            "image_id": int(index), "category_id": PERSON_CATEGORY, "score": round(float(result.scores[i]), 5),
-            "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
-            "keypoints": [round(float(v), 3) for v in np.asarray(result.keypoints[i]).reshape(-1)],
-        }
-        if masks:
-            rle = result.rle(i)
-            rec["segmentation"] = {"size": rle["size"], "counts": rle_counts_to_string(rle["counts"])}
-        if file_name:
-            rec["file_name"] = file_name
-        records.append(rec)
-    return records
 
 
 class CocoSink(Sink):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dsl_deploy.data.coco import CocoDataset
-from dsl_deploy.data.coco_masks import decode_rle_string, polygon_mask, rle_mask
+from dsl_deploy.data.coco_masks import polygon_mask
 from dsl_deploy.errors import DataError
-from dsl_deploy.result import mask_to_rle
+from dsl_deploy.rle import decode_rle_string, mask_to_rle, rle_mask
 
 W, H = 80, 60
 

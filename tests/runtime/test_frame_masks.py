@@ -15,9 +15,11 @@ from dsl_deploy.data.encode import ideal_fields
 from dsl_deploy.data.synthetic import SyntheticScenes
 from dsl_deploy.decode import decode
 from dsl_deploy.preprocess import letterbox_params
-from dsl_deploy.result import FrameResult, mask_to_rle, rle_to_mask
+from dsl_deploy.result import FrameResult
+from dsl_deploy.rle import mask_to_rle, rle_mask
 from dsl_deploy.runtime.mapping import MappedResult, native_masks_available, result_to_frame
-from dsl_deploy.runtime.sinks import coco_record, json_line
+from dsl_deploy.metrics.coco_format import coco_record
+from dsl_deploy.runtime.sinks import json_line
 from dsl_deploy.runtime.sources import Frame
 from dsl_deploy.spec import default_spec
 
@@ -108,7 +110,7 @@ def test_replacing_the_labels_replaces_the_masks() -> None:
     assert fast.num_players > 0
     fast.labels = np.zeros((360, 640), np.int32)
     assert fast.rle(0) == {"size": [360, 640], "counts": [360 * 640]}
-    assert not rle_to_mask(fast.rle(0)).any()
+    assert not rle_mask(fast.rle(0), *fast.size).any()
 
 
 def test_json_of_a_mapped_result_reads_back_as_its_masks() -> None:
@@ -117,4 +119,4 @@ def test_json_of_a_mapped_result_reads_back_as_its_masks() -> None:
     record = json.loads(fast.to_json())
     assert record["size"] == [720, 1280] and len(record["players"]) == fast.num_players
     for i, player in enumerate(record["players"]):
-        np.testing.assert_array_equal(rle_to_mask(player["mask"]), fast.labels == i + 1)
+        np.testing.assert_array_equal(rle_mask(player["mask"], *fast.size), fast.labels == i + 1)

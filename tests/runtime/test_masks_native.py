@@ -8,8 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dsl_deploy.errors import InputError
-from dsl_deploy.metrics.coco_format import rle_counts_to_string
-from dsl_deploy.result import mask_to_rle
+from dsl_deploy.rle import mask_to_rle, rle_counts_to_string
 
 native = pytest.importorskip("dsl_deploy.runtime._masks", reason="native masks core not built")
 

@@ -10,8 +10,8 @@ import pytest
 
 from dsl_deploy.errors import InputError
 from dsl_deploy.result import Ball, FrameResult
-from dsl_deploy.runtime.sinks import (CocoSink, JsonLinesSink, RenderSink, SinkClosed, check_writable, coco_record,
-                                     frame_record)
+from dsl_deploy.metrics.coco_format import coco_record
+from dsl_deploy.runtime.sinks import CocoSink, JsonLinesSink, RenderSink, SinkClosed, check_writable, frame_record
 from dsl_deploy.runtime.sources import Frame
 
 H, W = 60, 80
