@@ -44,6 +44,8 @@ SKELETON: tuple[tuple[int, int], ...] = (
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 # Network variants (docs/architecture.md "Network"): the authors' network (default) and the lighter one.
 ARCHITECTURES = ("deepsportlab", "light")
+# Numeric precision of an artifact's network (dsl-export --precision, target profiles): the one vocabulary.
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 def flip_permutation() -> list[int]:
@@ -112,6 +114,7 @@ class ModelSpec:
     decoder: DecoderSpec = field(default_factory=DecoderSpec)
     outputs: tuple[str, ...] = ("player", "offset", "pif")
     pif_channels: tuple[str, ...] = ("confidence", "x", "y", "b", "sigma")
+    precision: str = "fp32"  # the network's arithmetic in the artifact: fp32, fp16 (I/O and heads FP32), int8 (Q/DQ)
 
     # ---- derived geometry -------------------------------------------------
     @property
@@ -247,6 +250,7 @@ def _validate_model_fields(spec: "ModelSpec", where: Where) -> None:
     where.numbers(spec.sigmas, "sigmas", 1e-4, 10.0, count=NUM_TYPES)
     where.strings(spec.outputs, "outputs")
     where.strings(spec.pif_channels, "pif_channels")
+    where.string(spec.precision, "precision", choices=PRECISIONS)
     if not isinstance(spec.input, InputSpec):
         raise where.fail("input", spec.input, "an object")
     if not isinstance(spec.decoder, DecoderSpec):

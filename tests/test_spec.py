@@ -77,3 +77,16 @@ def test_decoder_set_values_are_typed() -> None:
 def test_decoder_set_errors_name_the_item(item: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_decoder_set([item])
+
+
+def test_precision_is_part_of_the_spec_and_checked():
+    from dataclasses import replace
+
+    from dsl_deploy.errors import SpecError
+    from dsl_deploy.spec import ModelSpec
+
+    spec = replace(ModelSpec(), precision="int8")
+    assert ModelSpec.from_json(spec.to_json()).precision == "int8"
+    assert ModelSpec().precision == "fp32"
+    with pytest.raises(SpecError, match="precision"):
+        replace(ModelSpec(), precision="int4").validate()

@@ -1,6 +1,11 @@
-"""INT8 calibration: frames (a folder of images or synthetic scenes) -> preprocessed batches -> TensorRT."""
+"""INT8 calibration: frames (a folder of images, a video or synthetic scenes) -> preprocessed batches.
+
+The feed serves TensorRT's calibrator (dsl-build) and ONNX Runtime's Q/DQ calibration (dsl-export --precision
+int8) alike; `calibration_sets` also gives held-out frames for the agreement check.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -12,6 +17,7 @@ from ..preprocess import Preprocessor
 from ..spec import ModelSpec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
 
 FrameSource = Callable[[int], np.ndarray]
 
@@ -88,6 +94,131 @@ def synthetic_frames(seed: int, width: int, height: int) -> FrameSource:
 
     scenes = SyntheticScenes(seed, width, height)
     return lambda i: scenes[i][0]
+
+
+@dataclass
+class FrameSet:
+    """Frames by index, how many, and where they come from (JSON-able, for records and metadata)."""
+
+    frames: FrameSource
+    count: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def split_picks(available: int, count: int, check: int) -> tuple[list[int], list[int]]:
+    """(calibration indices, held-out indices) out of `available` frames: disjoint, each spread evenly."""
+    check = min(check, available // 4) if available >= 2 else 0
+    held = set(np.linspace(0, available - 1, check + 2)[1:-1].round().astype(int).tolist()) if check else set()
+    rest = [i for i in range(available) if i not in held]
+    n = min(count, len(rest))
+    calib = [rest[int(k)] for k in np.linspace(0, len(rest) - 1, n).round().astype(int)] if n else []
+    return sorted(set(calib)), sorted(held)
+
+
+def calibration_sets(source: str, spec: ModelSpec, count: int, check: int,
+                     seed: int = 0) -> tuple[FrameSet, FrameSet]:
+    """(calibration frames, held-out check frames) from SRC: a folder of images, a video file or synthetic:N.
+
+    The check frames are never calibration frames: other files or video frames, or other synthetic scenes
+    (seed + 1). A source too small to spare any gets synthetic check frames, and the summary says so.
+    """
+    if count < 1:
+        raise InputError(f"calibration: expected at least 1 frame, got {count}")
+    text = str(source).strip()
+    w, h = spec.input.width, spec.input.height
+    if text.startswith("synthetic"):
+        n = _synthetic_count(text, count)
+        calib = FrameSet(synthetic_frames(seed, w, h), n, {"source": "synthetic", "seed": seed, "count": n})
+        held = FrameSet(synthetic_frames(seed + 1, w, h), check, {"source": "synthetic", "seed": seed + 1,
+                                                                   "count": check})
+        return calib, held
+    if not text:
+        raise InputError("--calib: empty; give a folder of images, a video file or synthetic:N")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) for INT8 calibration")
+        picks, held = split_picks(len(files), count, check)
+        calib = FrameSet(_file_reader([files[i] for i in picks], path), len(picks),
+                         {"source": "folder", "folder": str(path), "count": len(picks), "available": len(files)})
+        if held:
+            return calib, FrameSet(_file_reader([files[i] for i in held], path), len(held),
+                                   {"source": "folder", "folder": str(path), "count": len(held), "held_out": True})
+        return calib, _synthetic_check(seed, w, h, check, f"{path} has too few images to hold any out")
+    if path.is_file():
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise DataError(f"{path}: not a folder of images or a video ({', '.join(VIDEO_SUFFIXES)}) to calibrate on")
+        calib_frames, held_frames, total = video_frames(path, count, check, max(w, h))
+        calib = FrameSet(calib_frames.__getitem__, len(calib_frames),
+                         {"source": "video", "video": str(path), "count": len(calib_frames), "available": total})
+        if held_frames:
+            return calib, FrameSet(held_frames.__getitem__, len(held_frames),
+                                   {"source": "video", "video": str(path), "count": len(held_frames), "held_out": True})
+        return calib, _synthetic_check(seed, w, h, check, f"{path} has too few frames to hold any out")
+    raise DataError(f"{path}: no such folder or video to calibrate on (or give synthetic:N)")
+
+
+def _synthetic_count(text: str, default: int) -> int:
+    """N of 'synthetic:N' ('synthetic' alone: the default count)."""
+    if text == "synthetic":
+        return default
+    _, _, n = text.partition(":")
+    if not n.strip().isdigit() or int(n) < 1:
+        raise InputError(f"--calib: {text!r}; expected synthetic:N with N a positive number of scenes")
+    return int(n)
+
+
+def _synthetic_check(seed: int, width: int, height: int, count: int, why: str) -> FrameSet:
+    return FrameSet(synthetic_frames(seed + 1, width, height), count,
+                    {"source": "synthetic", "seed": seed + 1, "count": count, "note": why})
+
+
+def _file_reader(files: list[Path], root: Path) -> FrameSource:
+    def read(i: int) -> np.ndarray:
+        image = read_image_file(files[i])  # strict: a truncated JPEG would otherwise calibrate on grey padding
+        if image is None:
+            raise DataError(f"{files[i]}: not a readable image (calibration folder {root})")
+        return image
+    return read
+
+
+def video_frames(path: Path, count: int, check: int, side: int) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """(calibration frames, held-out frames, frames in the video), read in one pass, each shrunk to fit `side`."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        if total < 1:
+            raise DataError(f"{path}: not a readable video (OpenCV opens no frames from it) for INT8 calibration")
+        picks, held = split_picks(total, count, check)
+        wanted = {i: "calib" for i in picks} | {i: "held" for i in held}
+        calib: list[np.ndarray] = []
+        kept: list[np.ndarray] = []
+        last = max(wanted)
+        for i in range(last + 1):
+            if not cap.grab():
+                break
+            if i in wanted:
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
+                    raise DataError(f"{path}: frame {i} does not decode (calibration video)")
+                (calib if wanted[i] == "calib" else kept).append(_fit(frame, side, cv2))
+    finally:
+        cap.release()
+    if not calib:
+        raise DataError(f"{path}: no decodable frame for INT8 calibration")
+    return calib, kept, total
+
+
+def _fit(frame: np.ndarray, side: int, cv2: Any) -> np.ndarray:
+    """The frame shrunk (INTER_AREA) so that its longer side is at most `side` (kept frames stay small)."""
+    scale = side / max(frame.shape[:2])
+    if scale >= 1:
+        return frame
+    size = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def make_calibrator(trt: Any, feed: CalibrationFeed, cache_path: Path | None,
