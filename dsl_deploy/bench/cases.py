@@ -8,13 +8,14 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..decode.decoder import IMPLS
 from ..errors import InputError
 from ..result import FrameResult
 from ..spec import ModelSpec
 from .memory import gpu_used_mb, peak_rss_mb, runs_on_gpu
 from .stats import summarize
 
-DECODERS = ("auto", "native", "numpy", "cuda", "paper")
+DECODERS = (*IMPLS, "paper")  # our implementations, and the paper-style peer
 READ_MODES = ("none", "jpeg")
 FIELD_SOURCES = ("ground-truth", "network")
 

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..bench.cases import DECODERS, FIELD_SOURCES, READ_MODES, Case
+from ..bench.cases import FIELD_SOURCES, READ_MODES, Case
+from ..decode.decoder import IMPLS
 from ..errors import BackendUnavailable, DslError, InputError
 from .common import add_decoder_set, cli_entry, parse_decoder_set
 
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=int, default=None, help="timed batches (default: 20; 5 with --demo)")
     p.add_argument("--warmup", type=int, default=None, help="untimed batches first (default: 3; 1 with --demo)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
-    p.add_argument("--decoder", default="auto", choices=[d for d in DECODERS if d != "paper"],
+    p.add_argument("--decoder", default="auto", choices=IMPLS,
                    help="our decoder (default: auto = native if built, else numpy)")
     add_decoder_set(p)
     p.add_argument("--fields", default="ground-truth", choices=FIELD_SOURCES,

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.sources import parse_data_source
+from ..decode.decoder import IMPLS
 from ..errors import DataError, DslError, InputError, printable
 from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
 
@@ -23,7 +25,8 @@ examples:
   dsl-eval --model model.onnx --data deepsport/ --protocol coco   # the standard COCO/PQ measures instead
 
 Data: 'synthetic:N' (deterministic scenes, --seed and --frame-size), a COCO keypoints JSON
-(dsl_deploy.data.coco) or a DeepSport folder (dsl_deploy.data.deepsport). Measures are in percent, as in
+(dsl_deploy.data.coco) or a DeepSport folder (dsl_deploy.data.deepsport), bare or as coco:PATH / deepsport:PATH
+as dsl-train takes them (dsl_deploy.data.sources). Measures are in percent, as in
 the paper's Table 1. Protocols: 'paper' computes them as the authors' evaluation scripts do (eval_oks_pq.py,
 ball_metrics.py: the numbers to set beside Table 1); 'coco' gives the standard ones (COCO OKS AP/AR, PQ with
 void regions, exact ROC AUC). Every frame is scored by both: the table shows the chosen protocol and names it,
@@ -42,10 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="artifact to evaluate: .pth checkpoint, .onnx or .engine")
     p.add_argument("--data", required=True,
-                   help="dataset: 'synthetic:N', a COCO keypoints JSON file, or a DeepSport folder")
+                   help="dataset: 'synthetic:N', a COCO keypoints JSON file (or coco:PATH), or a DeepSport folder "
+                        "(or deepsport:PATH)")
     p.add_argument("--out", default=None,
                    help="folder for summary.json and the COCO-format result files (default: none written)")
-    p.add_argument("--decoder", default="auto", choices=("auto", "native", "numpy", "cuda"),
+    p.add_argument("--decoder", default="auto", choices=IMPLS,
                    help="decoder implementation (default: auto = native if built, else numpy)")
     add_decoder_set(p)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most this many frames (default: all)")
@@ -107,7 +111,7 @@ def _check_out_folder(args: argparse.Namespace) -> Path:
     """Check --out before the (long) evaluation: writable, sparing --model and --data; created when written."""
     from ..runtime.outputs import OutputPlan
 
-    data = args.data if not args.data.startswith("synthetic:") else None
+    data = parse_data_source(args.data).path
     OutputPlan([("--model", args.model), ("--data", data)]).folder("--out", args.out, OUT_FILES).check()
     return Path(args.out)
 
@@ -159,37 +163,22 @@ def _loader(module: str, what: str, source: str) -> Any:
                         f"in this install ({exc}); use --data synthetic:N") from None
 
 
-def _synthetic_count(source: str) -> int:
-    try:
-        n = int(source.split(":", 1)[1])
-    except ValueError:
-        n = -1
-    if n < 1:
-        raise InputError(f"--data {source}: expected synthetic:N with N a positive number of scenes")
-    return n
-
-
 def check_data_source(source: str) -> None:
     """Fail early (before the model loads) on a --data value that cannot be a dataset."""
-    if source.startswith("synthetic:"):
-        _synthetic_count(source)
-    elif not source.strip() or not Path(source).exists():  # Path("") would be the current folder
-        raise DataError(f"--data {source!r}: no such file or folder (expected synthetic:N, a COCO JSON file "
-                        "or a DeepSport folder)")
+    parse_data_source(source, "--data")
 
 
 def open_dataset(source: str, *, frame_size: tuple[int, int], seed: int = 0, images: str | None = None,
                  coco_filter: str = "paper", scale: float = 1.0) -> EvalData:
-    """'synthetic:N', a COCO keypoints JSON file or a DeepSport folder -> EvalData."""
-    check_data_source(source)
-    if source.startswith("synthetic:"):
-        n = _synthetic_count(source)
+    """A data source (`data.sources`: synthetic:N, a COCO keypoints JSON file, a DeepSport folder) -> EvalData."""
+    parsed = parse_data_source(source, "--data")
+    if parsed.kind == "synthetic":
         from ..data.synthetic import SyntheticScenes
-        return EvalData(source, SyntheticScenes(seed, frame_size[0], frame_size[1], length=n), synthetic=True)
-    path = Path(source)
-    if path.is_file():
-        if path.suffix.lower() != ".json":
-            raise DataError(f"--data {source}: expected a COCO keypoints .json file, a DeepSport folder or synthetic:N")
+        return EvalData(source, SyntheticScenes(seed, frame_size[0], frame_size[1], length=parsed.count),
+                        synthetic=True)
+    path = parsed.path
+    assert path is not None
+    if parsed.kind == "coco":
         coco = _loader("coco", "a COCO JSON file", source)
         image_dir = Path(images) if images else path.parent
         if not image_dir.is_dir():

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..decode.decoder import IMPLS
 from ..errors import DslError, InputError, printable
 from ..limits import MAX_PIXELS, MAX_PIXELS_TEXT
 from ..signals import GracefulStop
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="capture queue size; for live sources the oldest frame is dropped when full (default: 4)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="stop after N frames read from the source (default: all)")
-    p.add_argument("--decoder", choices=("auto", "native", "numpy", "cuda"), default="auto",
+    p.add_argument("--decoder", choices=IMPLS, default="auto",
                    help="decoder implementation; auto picks native when built, else numpy (default: auto)")
     add_decoder_set(p)
     p.add_argument("--threads", type=int, default=None, metavar="N",

@@ -31,7 +31,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append", default=[],
                    help="override one configuration value, e.g. --set optim.lr=0.01 (repeatable)")
     g.add_argument("--data", metavar="SOURCE", default=None,
-                   help=f"training images: synthetic:N, coco:PATH or deepsport:PATH (default: {D.data.train})")
+                   help=f"training images: synthetic:N, coco:PATH or deepsport:PATH, or a bare COCO .json file or "
+                        f"DeepSport folder (default: {D.data.train})")
     g.add_argument("--data2", metavar="SOURCE", default=None,
                    help="second training source; each batch then takes an equal share of both, as the paper "
                         "mixes COCO and DeepSport (default: none)")

@@ -19,7 +19,7 @@ from .config import TrainConfig
 from .dataset import TrainingSet, epoch_plan, make_loader, validation_samples
 from .losses import LOSS_NAMES, compute_losses
 from .runlog import RunLog
-from .sources import open_source
+from .sources import open_training_data
 from .state import check_resumable, seed_everything, set_rng_state, training_state
 from .validate import METRIC_KEYS, metrics_available, validate
 
@@ -91,14 +91,15 @@ class Trainer:
             self.epoch, self.epoch_step, self.step = int(t["epoch"]), int(t["epoch_step"]), int(t["step"])
             self.history, self.best = list(t.get("history") or []), t.get("best")
             set_rng_state(t.get("rng") or {})
-        self.sources = [open_source(c.data.train, self.spec, c.run.seed, "--data (data.train)")]
+        self.sources = [open_training_data(c.data.train, self.spec, c.run.seed, "--data (data.train)")]
         if c.data.train2:
-            self.sources.append(open_source(c.data.train2, self.spec, c.run.seed + 1, "--data2 (data.train2)"))
+            self.sources.append(open_training_data(c.data.train2, self.spec, c.run.seed + 1,
+                                                   "--data2 (data.train2)"))
         share = c.optim.batch_size // len(self.sources)
         self.steps_per_epoch = c.run.steps_per_epoch or max(1, min(len(s) for s in self.sources) // share)
         self.val = None
         if c.data.val:
-            val_source = open_source(c.data.val, self.spec, c.data.val_seed, "--val-data (data.val)")
+            val_source = open_training_data(c.data.val, self.spec, c.data.val_seed, "--val-data (data.val)")
             self.val = validation_samples(val_source, self.spec, c.loss.targets)
         self.metrics_note = metrics_available() if c.run.val_metrics else "disabled by run.val_metrics"
         (self.out_dir / "config.toml").write_text(c.to_toml(), encoding="utf-8")

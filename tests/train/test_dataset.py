@@ -13,7 +13,7 @@ from dsl_deploy.spec import NUM_BODY_PARTS, default_spec  # noqa: E402
 from dsl_deploy.train.dataset import (  # noqa: E402
     SampleEncoder, TrainingSet, encode_for_training, epoch_plan, make_loader, validation_samples,
 )
-from dsl_deploy.train.sources import open_source  # noqa: E402
+from dsl_deploy.train.sources import open_training_data  # noqa: E402
 
 pytestmark = pytest.mark.torch
 SPEC = default_spec("resnet18", 65)
@@ -70,11 +70,11 @@ def test_training_set_items_and_loader():
     assert len(validation_samples(scenes, SPEC)) == 4
 
 
-def test_open_source_errors(tmp_path):
+def test_open_training_data_errors(tmp_path):
     with pytest.raises(InputError, match="--data: 'imagenet:x' is not a data source"):
-        open_source("imagenet:x", SPEC, 0)
+        open_training_data("imagenet:x", SPEC, 0)
     with pytest.raises(InputError, match="positive number"):
-        open_source("synthetic:0", SPEC, 0)
+        open_training_data("synthetic:0", SPEC, 0)
     with pytest.raises(DataError, match="does not exist"):
-        open_source(f"coco:{tmp_path / 'missing.json'}", SPEC, 0)
-    assert len(open_source("synthetic:3", SPEC, 0)) == 3
+        open_training_data(f"coco:{tmp_path / 'missing.json'}", SPEC, 0)
+    assert len(open_training_data("synthetic:3", SPEC, 0)) == 3
