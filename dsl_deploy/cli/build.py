@@ -22,8 +22,11 @@ examples:
 Writes the bare TensorRT plan (readable by trtexec, C++ and DeepStream) and model.engine.json beside it
 (spec, TensorRT version, GPU, build settings, hashes). Engines only load on the GPU model and TensorRT
 version that built them unless the profile asks for version/hardware compatibility.
-FP16 and INT8 builds need TensorRT 8.6 to 10.x (TensorRT 11 removed the weakly typed precision flags
-and the INT8 calibrators); fp32 profiles build on 11 too.
+Precision: an FP16 or INT8 ONNX file (dsl-export --precision fp16 | int8 --int8-scheme tensorrt) builds
+strongly typed on TensorRT 10 and 11 (the file's types and Q/DQ scales are the precision). An FP32 file
+builds FP16/INT8 with the builder flags and the INT8 calibrator on TensorRT 8.5 to 10.x (TensorRT 11
+removed them; dsl-build then says which dsl-export makes the file). Each target states the TensorRT
+versions that build for it (its 'tensorrt' field; V100: 8.6 to 10.4, the last with Volta).
 """
 
 
@@ -96,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
 
     info = inspect_onnx(args.model)
     if profile.backend == "onnxruntime":
+        if info.spec.precision != profile.precision:
+            scheme = " --int8-scheme cpu --calib FRAMES/" if profile.precision == "int8" else ""
+            raise InputError(f"{info.path}: is {info.spec.precision} but target {profile.name} runs "
+                             f"{profile.precision} files on ONNX Runtime; make one with: dsl-export {info.path} "
+                             f"--precision {profile.precision}{scheme}")
         print(f"target {profile.name} runs the ONNX model directly on ONNX Runtime: nothing to build.")
         if args.output is not None:
             print(f"dsl-build: note: nothing is written, so -o {args.output} is ignored", file=sys.stderr)
@@ -104,10 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if profile.precision != "int8" and (args.calib_images or args.calib_synthetic or args.fp16_overrides):
         print(f"dsl-build: note: target {profile.name} is {profile.precision}; the INT8 options are ignored",
               file=sys.stderr)
+    elif info.spec.precision == "int8" and (args.calib_images or args.calib_synthetic):
+        print(f"dsl-build: note: {info.path} carries its INT8 scales (Q/DQ); the calibration options are ignored",
+              file=sys.stderr)
 
     from ..tensorrt.builder import BuildOptions, build_engine, check_build_requirements, check_frames
 
-    if profile.precision == "int8" and args.calib_images is not None:
+    if profile.precision == "int8" and info.spec.precision == "fp32" and args.calib_images is not None:
         from ..tensorrt.calibration import folder_frames
 
         folder_frames(args.calib_images, 1)  # an empty folder fails now, not after the TensorRT set-up

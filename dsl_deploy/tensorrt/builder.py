@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -125,10 +125,46 @@ def check_frames(info: OnnxInfo, profile: Profile, options: BuildOptions, count:
     return next(iter(CalibrationFeed(frames, n, n, info.spec)))  # n >= 1 frames: exactly one batch
 
 
+def check_tensorrt_range(trt: Any, profile: Profile) -> None:
+    """BackendUnavailable when this TensorRT is outside the versions the target profile states."""
+    if profile.tensorrt and not compat.version_in_range(compat.trt_version(trt), profile.tensorrt):
+        raise BackendUnavailable(f"target {profile.name} builds with TensorRT {profile.tensorrt} (its profile's "
+                                 f"'tensorrt' field) and this is TensorRT {trt.__version__}; install a version in "
+                                 "that range on the build machine, or choose another target")
+
+
+def check_qdq_scheme(info: OnnxInfo) -> None:
+    """An INT8 file must carry TensorRT's Q/DQ (int8, zero point 0), not the CPU scheme's uint8 activations."""
+    if info.spec.precision != "int8":
+        return
+    try:
+        import onnx
+    except ImportError:  # a bare build box: TensorRT's parser reports it instead
+        return
+    from ..export.graph import activation_zero_points, quantized_element_types
+
+    model = onnx.load(str(info.path), load_external_data=False)
+    if "UINT8" in quantized_element_types(model) or activation_zero_points(model) - {0}:
+        raise ArtifactError(f"{info.path}: its INT8 activations are uint8 with zero points (dsl-export "
+                            "--int8-scheme cpu, for ONNX Runtime and OpenVINO); TensorRT needs int8 with zero point "
+                            "0: re-export with --precision int8 --int8-scheme tensorrt")
+
+
+def build_path(trt: Any, info: OnnxInfo, profile: Profile) -> str:
+    """compat.STRONGLY_TYPED or compat.BUILDER_FLAGS for this file, target and TensorRT (checked)."""
+    check_tensorrt_range(trt, profile)
+    path = compat.choose_path(trt, info.spec.precision, profile.precision, f"target {profile.name}")
+    if path == compat.BUILDER_FLAGS and info.spec.precision == "fp32":
+        compat.check_precision_supported(trt, profile.precision)
+    check_qdq_scheme(info)
+    return path
+
+
 def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: Log = print) -> BuildReport:
     """Parse, configure, (calibrate,) build and write model.engine + model.engine.json."""
     trt = compat.import_tensorrt()
-    compat.check_precision_supported(trt, profile.precision)
+    path = build_path(trt, info, profile)
+    strong = path == compat.STRONGLY_TYPED
     gpu = cuda.open_device(options.device)
     width, height = input_size(info, profile)
     out = options.output or default_engine_name(info.path, profile.precision, width, height, gpu.name, trt.__version__)
@@ -139,11 +175,13 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
             f"{'/'.join(profile.compute_capability)} but this GPU ({gpu.name}) is {gpu.compute_capability}; the "
             "engine will only run on this kind of GPU. Build on the target device for the target.")
     log(f"building {out.name} for {gpu.name} (sm {gpu.compute_capability}) with TensorRT {trt.__version__}, "
-        f"target {profile.name}, {profile.precision}, batch {profile.input.min_batch}..{profile.input.max_batch}")
+        f"target {profile.name}, {profile.precision}, batch {profile.input.min_batch}..{profile.input.max_batch}, "
+        + ("strongly typed (the ONNX file's precision)" if strong else
+           f"builder flags (the {info.spec.precision} file built as {profile.precision})"))
 
     logger = compat.make_logger(trt, options.verbose)
     builder = trt.Builder(logger)
-    network = compat.create_network(trt, builder)
+    network = compat.create_network(trt, builder, strongly_typed=strong)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(info.path)):
         errors = compat.parser_errors(parser)
@@ -151,7 +189,8 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
 
     config = builder.create_builder_config()
     compat.set_workspace(trt, config, profile.workspace_mib)
-    flags: dict[str, Any] = {"precision": profile.precision, "workspace_mib": profile.workspace_mib}
+    flags: dict[str, Any] = {"precision": profile.precision, "workspace_mib": profile.workspace_mib, "path": path,
+                             "onnx_precision": info.spec.precision}
     if compat.set_optimization_level(config, profile.optimization_level):
         flags["optimization_level"] = profile.optimization_level
     shapes = {k: (b, 3, height, width) for k, b in (("min", profile.input.min_batch), ("opt", profile.input.opt_batch),
@@ -163,13 +202,14 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
 
     fp32_layers: list[precision.LayerInfo] = []
     fp16_layers: list[precision.LayerInfo] = []
-    if profile.precision != "fp32":
+    if profile.precision != "fp32" and not strong:  # strongly typed: the file's types are the precision
         layers, outputs = precision.describe_network(trt, network)
         fp32_layers, fp16_layers = precision.select(layers, outputs, profile.layers, options.fp32_layers,
                                                     options.fp16_layers)
         precision.apply(trt, network, fp32_layers, fp16_layers)
-    names = compat.set_precision_flags(trt, config, profile.precision, constrained=bool(fp32_layers or fp16_layers),
-                                       prefer=profile.dla is not None)
+    names = [] if strong else compat.set_precision_flags(trt, config, profile.precision,
+                                                         constrained=bool(fp32_layers or fp16_layers),
+                                                         prefer=profile.dla is not None)
     names += compat.set_compatibility(trt, config, profile.version_compatible, profile.hardware_compatibility)
     names += compat.set_dla(trt, builder, config, profile.dla)
     flags.update(builder_flags=names, version_compatible=profile.version_compatible,
@@ -188,7 +228,7 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
         flags["timing_cache"] = str(cache_path)
 
     calib_summary = None
-    if profile.precision == "int8":
+    if profile.precision == "int8" and info.spec.precision == "fp32":  # Q/DQ files carry their scales
         feed, calib_summary = calibration_feed(info, profile, options)
         calib_cache = Path(profile.calibration.cache).expanduser() if profile.calibration.cache else \
             out.with_name(out.name[: -len(out.suffix)] + ".calib.cache" if out.suffix else out.name + ".calib.cache")
@@ -227,7 +267,7 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
     runtime = trt.Runtime(logger)
     engine = compat.deserialize(trt, runtime, bytes(memoryview(plan)), str(out))
     build = {"target": profile.to_dict(), "flags": flags, "seconds": round(seconds, 1)}
-    doc = make_sidecar(spec=info.spec.to_dict(), tensorrt_version=trt.__version__, gpu=gpu, build=build,
+    doc = make_sidecar(spec=replace(info.spec, precision=profile.precision).to_dict(), tensorrt_version=trt.__version__, gpu=gpu, build=build,
                        onnx_path=info.path, onnx_sha256=info.sha256, engine_sha256=sha256_file(out),
                        device_memory_bytes=compat.device_memory_bytes(engine))
     side = write_sidecar(out, doc)

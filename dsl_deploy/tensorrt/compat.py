@@ -1,4 +1,9 @@
-"""Every TensorRT version difference (8.6 .. 10.x, and what 11.x removed) lives here, and only here."""
+"""Every TensorRT version difference (8.5 .. 10.x, and what 11.x removed) lives here, and only here.
+
+Two ways to say the precision: strongly typed networks (TensorRT 10+: the ONNX file's types and Q/DQ nodes are
+the precision, no builder flags), and the builder-flag path (FP16/INT8 flags, layer constraints and an INT8
+calibrator over an FP32 graph) that TensorRT 11 removed and older targets (Volta, JetPack 5) still need.
+"""
 from __future__ import annotations
 
 import importlib
@@ -8,11 +13,14 @@ from typing import Any, Callable
 
 from ..errors import ArtifactError, BackendUnavailable
 
-MIN_VERSION = (8, 6)
-# TensorRT 11 removed the weak-typing precision flags (FP16, INT8) and the INT8 calibrators.
+MIN_VERSION = (8, 5)  # JetPack 5 (Jetson Xavier) ships TensorRT 8.5
+# TensorRT 11 removed the weak-typing precision flags (FP16, INT8), layer precision constraints and the INT8
+# calibrators; networks are strongly typed (NetworkDefinitionCreationFlag.STRONGLY_TYPED since 10.0).
 FIRST_WITHOUT_PRECISION_FLAGS = (11, 0)
+STRONGLY_TYPED = "strongly-typed"
+BUILDER_FLAGS = "builder-flags"
 
-INSTALL_HINT = "pip install 'tensorrt>=8.6,<11' cuda-python (or '.[trt]') on a machine with an NVIDIA GPU"
+INSTALL_HINT = "pip install tensorrt cuda-python (or '.[trt]') on a machine with an NVIDIA GPU"
 
 
 def import_tensorrt() -> ModuleType:
@@ -26,7 +34,7 @@ def import_tensorrt() -> ModuleType:
                                  f"install the NVIDIA driver and {INSTALL_HINT}") from None
     version = parse_version(getattr(trt, "__version__", "0"))
     if version[:2] < MIN_VERSION:
-        raise BackendUnavailable(f"TensorRT {trt.__version__} is too old (need >= 8.6); {INSTALL_HINT}")
+        raise BackendUnavailable(f"TensorRT {trt.__version__} is too old (need >= 8.5); {INSTALL_HINT}")
     return trt
 
 
@@ -66,12 +74,64 @@ def make_logger(trt: ModuleType, verbose: bool = False) -> Any:
 
 # ---- builder ----------------------------------------------------------------------------------
 
-def create_network(trt: ModuleType, builder: Any) -> Any:
-    """An explicit-batch network (the flag is required before 10, deprecated in 10, gone in 11)."""
-    flag = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
-    if flag is not None and trt_version(trt)[0] < 10:
-        return builder.create_network(1 << int(flag))
-    return builder.create_network(0)
+def has_strong_typing(trt: ModuleType) -> bool:
+    """Whether this TensorRT builds strongly typed networks (NetworkDefinitionCreationFlag.STRONGLY_TYPED)."""
+    return hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
+
+
+def has_precision_flags(trt: ModuleType) -> bool:
+    """Whether this TensorRT still has the builder-flag path (BuilderFlag.FP16; gone in 11)."""
+    return hasattr(trt.BuilderFlag, "FP16")
+
+
+def create_network(trt: ModuleType, builder: Any, strongly_typed: bool = False) -> Any:
+    """An explicit-batch network (the flag is required before 10, deprecated in 10, gone in 11), strongly typed
+    when asked (the ONNX file's types are the precision)."""
+    flags = 0
+    explicit = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+    if explicit is not None and trt_version(trt)[0] < 10:
+        flags |= 1 << int(explicit)
+    if strongly_typed:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    return builder.create_network(flags)
+
+
+def choose_path(trt: ModuleType, onnx_precision: str, target_precision: str, target: str = "target") -> str:
+    """STRONGLY_TYPED or BUILDER_FLAGS for an ONNX file of `onnx_precision` and a target of `target_precision`.
+
+    A file exported in FP16 or INT8 is built strongly typed where TensorRT can (10.0+) and with the matching
+    flags (explicit Q/DQ, no calibrator) before; an FP32 file builds FP16/INT8 with the builder flags, which
+    TensorRT 11 no longer has: then the precision step must come first, and the message says how.
+    """
+    if onnx_precision != "fp32":
+        if onnx_precision != target_precision:
+            raise BackendUnavailable(f"the model is {onnx_precision} but {target} is {target_precision}; build it "
+                                     f"with a {onnx_precision} target, or export the model in {target_precision}")
+        return STRONGLY_TYPED if has_strong_typing(trt) else BUILDER_FLAGS
+    if target_precision == "fp32":
+        return STRONGLY_TYPED if has_strong_typing(trt) else BUILDER_FLAGS
+    if not has_precision_flags(trt):
+        scheme = " --int8-scheme tensorrt --calib FRAMES/" if target_precision == "int8" else ""
+        raise BackendUnavailable(
+            f"TensorRT {trt.__version__} builds the precision the ONNX file carries (it removed the FP16/INT8 "
+            f"builder flags and calibrators), and this file is fp32; make the {target_precision} file first: "
+            f"dsl-export MODEL.onnx --precision {target_precision}{scheme}, then dsl-build that file")
+    return BUILDER_FLAGS
+
+
+def version_in_range(version: tuple[int, ...], spec: str) -> bool:
+    """Whether a version satisfies a range like '>=8.6,<10.5' (empty: any)."""
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        op = ">=" if part.startswith(">=") else "<" if part.startswith("<") else ""
+        if not op:
+            raise ValueError(f"version range {spec!r}: each part must start with >= or <")
+        bound = parse_version(part[len(op):].strip())
+        width = max(len(bound), 2)
+        have = tuple((version + (0,) * width)[:width])
+        bound = tuple((bound + (0,) * width)[:width])
+        if (op == ">=" and have < bound) or (op == "<" and have >= bound):
+            return False
+    return True
 
 
 def check_precision_supported(trt: ModuleType, precision: str) -> None:
@@ -82,10 +142,11 @@ def check_precision_supported(trt: ModuleType, precision: str) -> None:
     if flag is None:
         raise BackendUnavailable(
             f"TensorRT {trt.__version__} has no BuilderFlag.{precision.upper()} (TensorRT 11 removed weak-typed "
-            f"{precision} builds in favour of strongly typed, pre-quantised ONNX); install 'tensorrt>=8.6,<11' "
-            f"to build this target, or use a profile with precision = \"fp32\"")
+            f"{precision} builds in favour of strongly typed ONNX files); make a {precision} file with dsl-export "
+            f"MODEL.onnx --precision {precision} and build that")
     if precision == "int8" and not hasattr(trt, "IInt8EntropyCalibrator2"):
-        raise BackendUnavailable(f"TensorRT {trt.__version__} has no INT8 calibrator; install 'tensorrt>=8.6,<11'")
+        raise BackendUnavailable(f"TensorRT {trt.__version__} has no INT8 calibrator; make an INT8 (Q/DQ) file with "
+                                 "dsl-export MODEL.onnx --precision int8 --int8-scheme tensorrt --calib FRAMES/")
 
 
 def set_precision_flags(trt: ModuleType, config: Any, precision: str, constrained: bool,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import SpecError
+from ..spec import PRECISIONS  # one vocabulary for precisions: the spec's
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,7 +18,6 @@ else:  # pragma: no cover - tomli is a dependency before 3.11
 
 PROFILE_PACKAGE = "dsl_deploy.profiles"
 BACKENDS = ("tensorrt", "onnxruntime")
-PRECISIONS = ("fp32", "fp16", "int8")
 HARDWARE_LEVELS = ("none", "ampere+", "same_compute_capability")
 CALIBRATION_SOURCES = ("synthetic", "folder")
 
@@ -76,6 +76,7 @@ class Profile:
     hardware_compatibility: str = "none"
     layers: LayerPrecision = field(default_factory=LayerPrecision)
     compute_capability: tuple[str, ...] = ()  # GPUs the target means ("8.7"); empty: any. Checked at build time.
+    tensorrt: str = ""  # TensorRT versions that build for the target, e.g. ">=8.6,<10.5"; empty: any
     source: str = ""  # the file it was read from
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,11 +138,12 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "profile") -> Profil
         hardware_compatibility=r.choice("hardware_compatibility", HARDWARE_LEVELS, "none"),
         layers=_layers(r.table("layers")),
         compute_capability=_capabilities(r),
+        tensorrt=_version_range(r),
         source=source,
     )
     r.done()
-    if prof.precision == "int8" and prof.backend != "tensorrt":
-        raise ProfileError(f"{source}: field 'precision' is int8 but backend is {prof.backend}; INT8 needs tensorrt")
+    if prof.tensorrt and prof.backend != "tensorrt":
+        raise ProfileError(f"{source}: field 'tensorrt' only applies to backend tensorrt")
     if prof.dla is not None and prof.precision == "fp32":
         raise ProfileError(f"{source}: field 'dla' is set but DLA runs only FP16 or INT8; "
                            "set precision or dla = \"none\"")
@@ -195,6 +197,13 @@ def _capabilities(r: "_Reader") -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and re.fullmatch(r"\d+\.\d+", v) for v in value):
         raise r.error("compute_capability", f"is {value!r}; expected a list of \"major.minor\" strings like [\"8.7\"]")
     return tuple(value)
+
+
+def _version_range(r: "_Reader") -> str:
+    value = r.text("tensorrt", "")
+    if value and not re.fullmatch(r"\s*(>=|<)\s*\d+(\.\d+)*\s*(,\s*(>=|<)\s*\d+(\.\d+)*\s*)*", value):
+        raise r.error("tensorrt", f"is {value!r}; expected a version range such as \">=8.6,<10.5\" (>= and < bounds)")
+    return value
 
 
 def _dla(r: "_Reader") -> int | None:

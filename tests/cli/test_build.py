@@ -43,7 +43,7 @@ def test_help_explains_options_and_lists_targets():
                  "--output", "default", "jetson-orin-int8", "cpu-onnxruntime", "v100-fp16"):
         assert text in res.stdout, text
     listing = _run("--list-targets")
-    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 6
+    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 7
 
 
 def test_usage_and_option_errors(models):
@@ -63,7 +63,7 @@ def test_usage_and_option_errors(models):
 
 def test_unknown_target_lists_available(models):
     _one_error_line(_run(models["good"], "--target", "tpu"), 1, "target 'tpu' is not a known target",
-                    "available: cpu-onnxruntime, gpu-fp16")
+                    "available: cpu-onnxruntime, cpu-onnxruntime-int8, gpu-fp16")
 
 
 def test_malformed_profile_names_the_field(models):

@@ -48,7 +48,7 @@ def test_import_tensorrt_says_what_is_missing():
     try:
         import tensorrt  # noqa: F401
     except ImportError:
-        with pytest.raises(BackendUnavailable, match="TensorRT is not installed.*pip install 'tensorrt>=8.6,<11'"):
+        with pytest.raises(BackendUnavailable, match="TensorRT is not installed.*pip install tensorrt"):
             compat.import_tensorrt()
     else:  # pragma: no cover - only on a TensorRT machine
         assert compat.import_tensorrt().__version__
@@ -66,7 +66,7 @@ def test_precision_flags_on_10x():
 
 
 def test_tensorrt_11_refuses_weakly_typed_fp16_and_int8():
-    with pytest.raises(BackendUnavailable, match="11.4.0.106 has no BuilderFlag.FP16.*tensorrt>=8.6,<11"):
+    with pytest.raises(BackendUnavailable, match="11.4.0.106 has no BuilderFlag.FP16.*dsl-export MODEL.onnx --precision fp16"):
         compat.check_precision_supported(TRT11, "fp16")
     with pytest.raises(BackendUnavailable, match="no BuilderFlag.INT8"):
         compat.check_precision_supported(TRT11, "int8")

@@ -8,7 +8,8 @@ import pytest
 from dsl_deploy.errors import SpecError
 from dsl_deploy.tensorrt.profiles import Profile, ProfileError, available_targets, load_profile
 
-SHIPPED = ["cpu-onnxruntime", "gpu-fp16", "jetson-orin-fp16", "jetson-orin-int8", "jetson-xavier-fp16", "v100-fp16"]
+SHIPPED = ["cpu-onnxruntime", "cpu-onnxruntime-int8", "gpu-fp16", "jetson-orin-fp16", "jetson-orin-int8",
+           "jetson-xavier-fp16", "v100-fp16"]
 
 
 def test_available_targets_lists_the_shipped_profiles():
@@ -34,6 +35,21 @@ def test_shipped_profile_details():
     assert "9.0" in load_profile("gpu-fp16").compute_capability
     cpu = load_profile("cpu-onnxruntime")
     assert cpu.backend == "onnxruntime" and cpu.precision == "fp32"
+    cpu_int8 = load_profile("cpu-onnxruntime-int8")
+    assert cpu_int8.backend == "onnxruntime" and cpu_int8.precision == "int8" and not cpu_int8.tensorrt
+
+
+def test_every_tensorrt_target_states_its_tensorrt_range():
+    from dsl_deploy.tensorrt.compat import version_in_range
+
+    ranges = {name: load_profile(name).tensorrt for name in SHIPPED if load_profile(name).backend == "tensorrt"}
+    assert all(ranges.values()), ranges
+    v100 = ranges["v100-fp16"]  # Volta: deprecated in 10.0, removed in 10.5
+    assert version_in_range((10, 4, 0), v100) and version_in_range((8, 6, 1), v100)
+    assert not version_in_range((10, 5, 0), v100) and not version_in_range((11, 0), v100)
+    assert version_in_range((8, 5, 2), ranges["jetson-xavier-fp16"])  # JetPack 5
+    assert not version_in_range((10, 3), ranges["jetson-xavier-fp16"])
+    assert version_in_range((10, 3), ranges["jetson-orin-int8"]) and version_in_range((11, 4), ranges["gpu-fp16"])
 
 
 def test_family_name_picks_fp16():
@@ -43,7 +59,8 @@ def test_family_name_picks_fp16():
 def test_ambiguous_and_unknown_targets_list_the_options():
     with pytest.raises(ProfileError, match="ambiguous.*jetson-orin-fp16.*jetson-xavier-fp16"):
         load_profile("jetson")
-    with pytest.raises(ProfileError, match="not a known target; available: cpu-onnxruntime, gpu-fp16"):
+    with pytest.raises(ProfileError, match="not a known target; available: cpu-onnxruntime, cpu-onnxruntime-int8, "
+                                           "gpu-fp16"):
         load_profile("tpu-fp8")
 
 
@@ -104,8 +121,12 @@ def test_invalid_toml_and_missing_file(tmp_path):
 
 
 def test_inconsistent_combinations(tmp_path):
-    with pytest.raises(ProfileError, match="INT8 needs tensorrt"):
-        load_profile(_write(tmp_path, 'backend = "onnxruntime"\nprecision = "int8"\n'))
+    cpu_int8 = load_profile(_write(tmp_path, 'backend = "onnxruntime"\nprecision = "int8"\n'))
+    assert cpu_int8.backend == "onnxruntime" and cpu_int8.precision == "int8"  # the ONNX file carries the Q/DQ
+    with pytest.raises(ProfileError, match="field 'tensorrt' only applies to backend tensorrt"):
+        load_profile(_write(tmp_path, 'backend = "onnxruntime"\ntensorrt = ">=10"\n'))
+    with pytest.raises(ProfileError, match="field 'tensorrt' is '10.x'; expected a version range"):
+        load_profile(_write(tmp_path, 'tensorrt = "10.x"\n'))
     with pytest.raises(ProfileError, match="DLA runs only FP16 or INT8"):
         load_profile(_write(tmp_path, 'precision = "fp32"\ndla = 0\n'))
     with pytest.raises(ProfileError, match="field 'input.max_batch' is 2 but DLA needs a fixed batch"):
