@@ -11,7 +11,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailable, DataError, InputError
+from ..runtime.outputs import write_atomic
 from ..schema import Where, parse_json
 from ..spec import ModelSpec
 from ..tensorrt.calibration import CalibrationFeed, FrameSet
@@ -114,16 +114,7 @@ def save_record(path: Path, ranges: dict[str, tuple[float, float]], *, model_sha
     doc = {"format": RECORD_FORMAT, "format_version": RECORD_VERSION, "method": method,
            "model_sha256": model_sha256, "source": source,
            "ranges": {k: [lo, hi] for k, (lo, hi) in sorted(ranges.items())}}
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(doc, indent=1).encode())
 
 
 def load_record(path: Path, *, model_sha256: str, method: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..errors import ArtifactError, InputError
+from ..runtime.outputs import publish
 from ..spec import PRECISIONS, ModelSpec
 from . import graph
 from .agreement import compare_models, describe
@@ -134,8 +134,7 @@ def convert_precision(source: str | Path, output: str | Path, options: Precision
             record["agreement"] = _agreement(fp32_path, work, spec, options, held, log)
         write_metadata(converted, {META_PRECISION: json.dumps(record, sort_keys=True, separators=(",", ":"))})
         onnx.save(converted, str(work))
-        os.chmod(work, 0o644)
-        os.replace(work, output)
+        publish(work, output)
     return record
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..data.image_file import read_image_file
 from ..errors import DataError, InputError
+from ..runtime.outputs import write_atomic
 from ..preprocess import Preprocessor
 from ..spec import ModelSpec
 
@@ -257,6 +258,6 @@ def make_calibrator(trt: Any, feed: CalibrationFeed, cache_path: Path | None,
         def write_calibration_cache(self, cache: Any) -> None:
             if cache_path is not None:
                 cache_path.parent.mkdir(parents=True, exist_ok=True)
-                cache_path.write_bytes(bytes(cache))
+                write_atomic(cache_path, bytes(cache))
 
     return EntropyCalibrator()
