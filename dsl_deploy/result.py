@@ -70,10 +70,10 @@ class FrameResult:
             ball=None,
         )
 
-    def to_dict(self, *, masks: str = "rle") -> dict[str, Any]:
-        """JSON-able dict; masks as COCO RLE ('rle') or left out ('none')."""
-        if masks not in ("rle", "none"):
-            raise ValueError(f"masks must be 'rle' or 'none', got {masks!r}")
+    def to_dict(self, *, masks: bool = True) -> dict[str, Any]:
+        """JSON-able dict; each player's mask as COCO uncompressed RLE, or left out with masks=False."""
+        if not isinstance(masks, bool):
+            raise ValueError(f"masks: expected True or False, got {masks!r}")
         players = []
         # Python floats first (float64 tolist: exactly float() of each element), not a numpy scalar per number.
         scores, boxes, centers, keypoints = (np.asarray(a, np.float64).tolist() for a in
@@ -88,7 +88,7 @@ class FrameResult:
                 "center": [round(v, 2) for v in centers[i]],
                 "keypoints": [[round(v, 3) for v in kp] for kp in keypoints[i]],
             }
-            if masks == "rle":
+            if masks:
                 p["mask"] = self.rle(i)
             players.append(p)
         out: dict[str, Any] = {
@@ -103,6 +103,6 @@ class FrameResult:
             out["timestamp"] = float(self.timestamp)
         return out
 
-    def to_json(self, *, masks: str = "rle") -> str:
+    def to_json(self, *, masks: bool = True) -> str:
         """One line of JSON (for JSON-lines sinks)."""
         return jsonline.dumps(self.to_dict(masks=masks)).decode()

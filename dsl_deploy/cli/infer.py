@@ -180,7 +180,7 @@ def _open_sinks(args: argparse.Namespace, stack: ExitStack, fps: float | None) -
 
     sinks = []
     if args.output != "none":
-        sinks.append(stack.enter_context(JsonLinesSink(args.output, masks=args.masks)))
+        sinks.append(stack.enter_context(JsonLinesSink(args.output, masks=args.masks == "rle")))
     if args.coco:
         sinks.append(stack.enter_context(CocoSink(args.coco, masks=args.masks == "rle")))
     if args.render:

@@ -125,7 +125,6 @@ def random_augment(image: np.ndarray, ann: Annotation, spec: ModelSpec, rng: np.
     return warp(image, ann, m, out_w, out_h, spec.input.pad_value)
 
 
-augment = random_augment  # the short name
 
 
 def resize_to_input(image: np.ndarray, ann: Annotation, spec: ModelSpec) -> tuple[np.ndarray, Annotation]:

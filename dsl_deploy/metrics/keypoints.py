@@ -32,7 +32,7 @@ OKS_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, 
 RECALL_THRESHOLDS = np.linspace(0.0, 1.0, int(np.round((1.0 - 0.0) / 0.01)) + 1, endpoint=True)
 MAX_DETS = 20
 
-DEEPSPORT_PARTS = ("head", "hip", "foot1", "foot2")
+# DeepSport poses: head (mid-ears), hip (mid-hips), foot1, foot2 (ankles).
 _EARS = (BODY_PARTS.index("left_ear"), BODY_PARTS.index("right_ear"))
 _HIPS = (BODY_PARTS.index("left_hip"), BODY_PARTS.index("right_hip"))
 _ANKLES = (BODY_PARTS.index("left_ankle"), BODY_PARTS.index("right_ankle"))

@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..spec import NUM_BODY_PARTS, ModelSpec
 from .aspp import ASPP
 from .backbone import ResNetBackbone
-from .decoder import UpsamplingModule
+from .upsampling import UpsamplingModule
 from .heads import PifHead, SegmentationHead
 from .layers import fit_grid, resize_to, warn_if_misfit
 

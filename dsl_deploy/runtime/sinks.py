@@ -53,7 +53,7 @@ class Sink:
             self.abort()
 
 
-def frame_record(frame: Frame, result: FrameResult, *, masks: str = "rle") -> dict[str, Any]:
+def frame_record(frame: Frame, result: FrameResult, *, masks: bool = True) -> dict[str, Any]:
     """The JSON-lines record of one frame: frame index, source, timestamp, then the FrameResult fields."""
     body = result.to_dict(masks=masks)
     record: dict[str, Any] = {"frame": frame.index, "source": frame.source, "timestamp": frame.timestamp}
@@ -61,7 +61,7 @@ def frame_record(frame: Frame, result: FrameResult, *, masks: str = "rle") -> di
     return record
 
 
-def json_line(frame: Frame, result: FrameResult, *, masks: str = "rle") -> bytes:
+def json_line(frame: Frame, result: FrameResult, *, masks: bool = True) -> bytes:
     """The JSON line of one frame (frame_record, compact, newline-terminated), as JsonLinesSink writes it."""
     return jsonline.dumps(frame_record(frame, result, masks=masks)) + b"\n"
 
@@ -69,9 +69,9 @@ def json_line(frame: Frame, result: FrameResult, *, masks: str = "rle") -> bytes
 class JsonLinesSink(Sink):
     """One JSON object per line per frame, to a file or to stdout ('-'); each line written whole and flushed."""
 
-    def __init__(self, target: str | Path, *, masks: str = "rle"):
-        if masks not in ("rle", "none"):
-            raise InputError(f"masks: expected 'rle' or 'none', got {masks!r}")
+    def __init__(self, target: str | Path, *, masks: bool = True):
+        if not isinstance(masks, bool):
+            raise InputError(f"masks: expected True (RLE masks) or False (none), got {masks!r}")
         self.masks = masks
         self.target = str(target)
         self._own = self.target != "-"

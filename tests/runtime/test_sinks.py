@@ -51,7 +51,7 @@ def test_json_lines_one_whole_record_per_frame(tmp_path: Path):
 
 
 def test_json_lines_without_masks_and_bad_mode(tmp_path: Path):
-    rec = frame_record(_frame(0), _result(0), masks="none")
+    rec = frame_record(_frame(0), _result(0), masks=False)
     assert "mask" not in rec["players"][0]
     with pytest.raises(InputError, match="masks"):
         JsonLinesSink(tmp_path / "x.jsonl", masks="polygon")
