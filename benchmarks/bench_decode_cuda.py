@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_decode_cuda: cannot run here: {reason}", file=sys.stderr)
         return 3
     from dsl_deploy.errors import BackendUnavailable
-    from dsl_deploy.tensorrt.cuda import cudart as cuda_runtime
+    from dsl_deploy.tensorrt.cuda_runtime import cudart as cuda_runtime
     try:
         cudart = cuda_runtime()
     except BackendUnavailable as exc:

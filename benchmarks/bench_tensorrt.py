@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     from dsl_deploy.export.sample import sample_batch
     from dsl_deploy.tensorrt.agreement import compare_with_onnxruntime
     from dsl_deploy.tensorrt.builder import BuildOptions, build_engine
-    from dsl_deploy.tensorrt.cuda import open_device
+    from dsl_deploy.tensorrt.cuda_runtime import open_device
     from dsl_deploy.tensorrt.onnx_check import inspect_onnx
     from dsl_deploy.tensorrt.profiles import Calibration, load_profile
     from dsl_deploy.tensorrt.sidecar import gpu_short_name

@@ -13,7 +13,7 @@ def _has(module: str) -> bool:
 def cuda_device_count() -> int:
     """CUDA devices visible through cuda-python, or 0."""
     from dsl_deploy.errors import BackendUnavailable
-    from dsl_deploy.tensorrt.cuda import cudart as cuda_runtime
+    from dsl_deploy.tensorrt.cuda_runtime import cudart as cuda_runtime
     try:
         cudart = cuda_runtime()
     except BackendUnavailable:

@@ -42,7 +42,7 @@ def current_rss_mb() -> float | None:
 def gpu_used_mb(device: int = 0) -> float | None:
     """Device memory in use on `device` as the CUDA runtime reports it (whole device), or None without CUDA."""
     try:
-        from ..tensorrt.cuda import cudart
+        from ..tensorrt.cuda_runtime import cudart
 
         rt = cudart()
         err, = rt.cudaSetDevice(device)

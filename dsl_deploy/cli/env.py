@@ -119,7 +119,7 @@ def _gpu() -> str:
         return "; ".join(f"{g['name']} (sm_{g['compute_capability'].replace('.', '')}, driver {g['driver']}, "
                          f"{g['memory']})" for g in found)
     from ..errors import BackendUnavailable
-    from ..tensorrt.cuda import cudart as cuda_runtime
+    from ..tensorrt.cuda_runtime import cudart as cuda_runtime
     try:
         cudart = cuda_runtime()
     except BackendUnavailable:

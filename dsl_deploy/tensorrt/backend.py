@@ -9,7 +9,7 @@ import numpy as np
 from ..backends.base import Backend
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from ..spec import ModelSpec
-from . import compat, cuda
+from . import compat, cuda_runtime
 from .sidecar import check_compatibility, check_engine_hash, read_sidecar, rebuild_command, sidecar_path
 
 
@@ -40,7 +40,7 @@ class TensorRTBackend(Backend):
         self.spec = ModelSpec.from_dict(self.sidecar["spec"], source=f"{sidecar_path(self.path)} 'spec'")
         check_engine_hash(self.sidecar, self.path)
         self._trt = trt = compat.import_tensorrt()
-        self.gpu = cuda.open_device(device)
+        self.gpu = cuda_runtime.open_device(device)
         check_compatibility(self.sidecar, self.path, tensorrt_version=trt.__version__, gpu=self.gpu)
 
         self.device = device
@@ -65,10 +65,10 @@ class TensorRTBackend(Backend):
         self.max_batch = int(max_shape[0])
         self.min_batch = int(compat.profile_shapes(self._engine, self.input_name)[0][0])
 
-        self._stream = cuda.Stream()
-        self._events = [cuda.Event() for _ in range(4)]
-        self._host: dict[str, cuda.PinnedBuffer] = {}
-        self._dev: dict[str, cuda.DeviceBuffer] = {}
+        self._stream = cuda_runtime.Stream()
+        self._events = [cuda_runtime.Event() for _ in range(4)]
+        self._host: dict[str, cuda_runtime.PinnedBuffer] = {}
+        self._dev: dict[str, cuda_runtime.DeviceBuffer] = {}
         self._dtypes = {n: np.dtype(compat.tensor_dtype(trt, self._engine, n)) for n in names}
         full = {self.input_name: (self.max_batch, 3, self.spec.input.height, self.spec.input.width)}
         full.update({n: self.spec.output_shapes(self.max_batch)[n] for n in self.output_names})
@@ -82,10 +82,10 @@ class TensorRTBackend(Backend):
                                     f"{self.max_batch}; its spec says {list(full[n])}. Rebuild with: "
                                     f"{rebuild_command(self.sidecar, self.path)}")
         for n, shape in full.items():
-            self._host[n] = cuda.PinnedBuffer(shape, self._dtypes[n])
-            self._dev[n] = cuda.DeviceBuffer(self._host[n].nbytes)
+            self._host[n] = cuda_runtime.PinnedBuffer(shape, self._dtypes[n])
+            self._dev[n] = cuda_runtime.DeviceBuffer(self._host[n].nbytes)
         self._bindings = compat.bind_addresses(self._engine, self._context, {n: b.ptr for n, b in self._dev.items()})
-        self._graphs: dict[int, cuda.Graph] = {}
+        self._graphs: dict[int, cuda_runtime.Graph] = {}
         self.last_timings: dict[str, float] = {}
 
     # ---- public API -----------------------------------------------------------------------
@@ -94,7 +94,7 @@ class TensorRTBackend(Backend):
         """Whether TensorRT, cuda-python and a CUDA device are all present."""
         try:
             compat.import_tensorrt()
-            cuda.open_device(0)
+            cuda_runtime.open_device(0)
         except BackendUnavailable:
             return False
         return True
@@ -167,15 +167,15 @@ class TensorRTBackend(Backend):
         np.copyto(src.view(batch.shape), batch, casting="same_kind")
         ev = self._events
         ev[0].record(self._stream)
-        cuda.copy_h2d(self._dev[self.input_name], src, batch.nbytes // 4 * self._dtypes[self.input_name].itemsize,
-                      self._stream)
+        nbytes = batch.nbytes // 4 * self._dtypes[self.input_name].itemsize
+        cuda_runtime.copy_h2d(self._dev[self.input_name], src, nbytes, self._stream)
         ev[1].record(self._stream)
         self._execute(b)
         ev[2].record(self._stream)
         if copy_back:
             for n in self.output_names:
                 nbytes = int(np.prod(shapes[n])) * self._dtypes[n].itemsize
-                cuda.copy_d2h(self._host[n], self._dev[n], nbytes, self._stream)
+                cuda_runtime.copy_d2h(self._host[n], self._dev[n], nbytes, self._stream)
         ev[3].record(self._stream)
         self._stream.synchronize()
         self.last_timings = {"h2d_ms": ev[1].ms_since(ev[0]), "compute_ms": ev[2].ms_since(ev[1]),
@@ -191,7 +191,7 @@ class TensorRTBackend(Backend):
             # One plain run first: TensorRT applies deferred shape updates outside the capture.
             compat.execute_async(self._context, self._stream.handle, self._bindings)
             self._stream.synchronize()
-            graph = cuda.Graph(self._stream)
+            graph = cuda_runtime.Graph(self._stream)
             graph.begin()
             try:
                 compat.execute_async(self._context, self._stream.handle, self._bindings)

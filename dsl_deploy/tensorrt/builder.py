@@ -11,7 +11,7 @@ import numpy as np
 from ..cache import cache_dir
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from ..runtime.outputs import write_atomic
-from . import compat, cuda, precision
+from . import compat, cuda_runtime, precision
 from .calibration import CalibrationFeed, folder_frames, make_calibrator, synthetic_frames
 from .onnx_check import OnnxInfo
 from .profiles import Profile, ProfileError
@@ -56,8 +56,8 @@ def check_build_requirements(device: int = 0) -> None:
     except BackendUnavailable as exc:
         missing.append(str(exc))
     try:
-        cuda.cudart()
-        cuda.open_device(device)
+        cuda_runtime.cudart()
+        cuda_runtime.open_device(device)
     except BackendUnavailable as exc:
         missing.append(str(exc))
     if missing:
@@ -165,7 +165,7 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
     trt = compat.import_tensorrt()
     path = build_path(trt, info, profile)
     strong = path == compat.STRONGLY_TYPED
-    gpu = cuda.open_device(options.device)
+    gpu = cuda_runtime.open_device(options.device)
     width, height = input_size(info, profile)
     out = options.output or default_engine_name(info.path, profile.precision, width, height, gpu.name, trt.__version__)
     out = Path(out)

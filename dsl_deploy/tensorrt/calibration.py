@@ -225,15 +225,15 @@ def _fit(frame: np.ndarray, side: int, cv2: Any) -> np.ndarray:
 def make_calibrator(trt: Any, feed: CalibrationFeed, cache_path: Path | None,
                     on_batch: Callable[[int, int], None] | None = None) -> Any:
     """An IInt8EntropyCalibrator2 over the feed, reading/writing the calibration cache when given."""
-    from . import compat, cuda
+    from . import compat, cuda_runtime
 
     base = compat.calibrator_base(trt)
-    rt = cuda.cudart()
+    rt = cuda_runtime.cudart()
 
     class EntropyCalibrator(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             base.__init__(self)
-            self.device = cuda.DeviceBuffer(feed.nbytes)
+            self.device = cuda_runtime.DeviceBuffer(feed.nbytes)
             self.served = 0
 
         def get_batch_size(self) -> int:
@@ -243,8 +243,8 @@ def make_calibrator(trt: Any, feed: CalibrationFeed, cache_path: Path | None,
             batch = feed.next_batch()
             if batch is None:
                 return None
-            cuda.check(rt.cudaMemcpy(self.device.ptr, batch.ctypes.data, batch.nbytes,
-                                     rt.cudaMemcpyKind.cudaMemcpyHostToDevice), "cudaMemcpy(calibration)")
+            cuda_runtime.check(rt.cudaMemcpy(self.device.ptr, batch.ctypes.data, batch.nbytes,
+                                             rt.cudaMemcpyKind.cudaMemcpyHostToDevice), "cudaMemcpy(calibration)")
             self.served += 1
             if on_batch is not None:
                 on_batch(self.served, len(feed))

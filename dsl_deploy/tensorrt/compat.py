@@ -15,8 +15,8 @@ from ..errors import ArtifactError, BackendUnavailable
 
 MIN_VERSION = (8, 5)  # JetPack 5 (Jetson Xavier) ships TensorRT 8.5
 # TensorRT 11 removed the weak-typing precision flags (FP16, INT8), layer precision constraints and the INT8
-# calibrators; networks are strongly typed (NetworkDefinitionCreationFlag.STRONGLY_TYPED since 10.0).
-FIRST_WITHOUT_PRECISION_FLAGS = (11, 0)
+# calibrators; networks are strongly typed (NetworkDefinitionCreationFlag.STRONGLY_TYPED since 10.0). The two
+# build paths:
 STRONGLY_TYPED = "strongly-typed"
 BUILDER_FLAGS = "builder-flags"
 

@@ -75,7 +75,7 @@ def test_library_exports_the_c_abi(lib: ctypes.CDLL) -> None:
 def cuda_python_device_count() -> int | None:
     """Devices cuda-python sees (None when it is not installed)."""
     from dsl_deploy.errors import BackendUnavailable
-    from dsl_deploy.tensorrt.cuda import cudart as cuda_runtime
+    from dsl_deploy.tensorrt.cuda_runtime import cudart as cuda_runtime
     try:
         cudart = cuda_runtime()
     except BackendUnavailable:
@@ -431,7 +431,7 @@ def test_seg_stride_4_upsamples_in_the_kernels(kernels: str, make_fields, assert
 
 @pytest.mark.cuda
 def test_device_pointers_on_a_stream(make_fields, assert_same_result) -> None:
-    from dsl_deploy.tensorrt.cuda import cudart as cuda_runtime
+    from dsl_deploy.tensorrt.cuda_runtime import cudart as cuda_runtime
     cudart = cuda_runtime()
     spec = SPEC.with_input_size(129)
     fields = make_fields(np.random.default_rng(9), 129, 129, 4)

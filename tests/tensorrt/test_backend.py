@@ -118,7 +118,7 @@ def test_fp16_parity_dynamic_batch_and_timings(fp16_engine, tiny_onnx, cuda_grap
 
 @pytest.mark.tensorrt
 def test_infer_device_returns_pointers_to_the_outputs(fp16_engine):
-    from dsl_deploy.tensorrt import cuda
+    from dsl_deploy.tensorrt import cuda_runtime as cuda
 
     rt = cuda.cudart()
     batch = np.random.default_rng(2).normal(size=(2, 3, 33, 33)).astype(np.float32)

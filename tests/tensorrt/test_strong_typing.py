@@ -164,7 +164,7 @@ def test_a_whole_strongly_typed_build_on_tensorrt_11_touches_no_removed_api(mode
             getattr(trt.BuilderFlag, removed) if removed.isupper() else getattr(trt, removed)
     monkeypatch.setattr(compat, "import_tensorrt", lambda: trt)
     monkeypatch.setattr(compat, "_LOGGER", None)
-    monkeypatch.setattr(builder_mod.cuda, "open_device", lambda device: GpuInfo("NVIDIA H100", "9.0"))
+    monkeypatch.setattr(builder_mod.cuda_runtime, "open_device", lambda device: GpuInfo("NVIDIA H100", "9.0"))
     info = inspect_onnx(models[name])
     report = build_engine(info, _target(name, ">=10.0"), BuildOptions(output=tmp_path / "m.engine"),
                           log=lambda m: calls.append(("log", m)))
