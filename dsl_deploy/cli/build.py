@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dsl-build: note: {info.path} carries its INT8 scales (Q/DQ); the calibration options are ignored",
               file=sys.stderr)
 
-    from ..tensorrt.builder import BuildOptions, build_engine, check_build_requirements, check_frames
+    from ..tensorrt.builder import BuildOptions, build_engine, check_build_requirements, agreement_batch
 
     if profile.precision == "int8" and info.spec.precision == "fp32" and args.calib_images is not None:
         from ..tensorrt.calibration import folder_frames
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if profile.precision == "int8" and not args.no_check:
         from ..tensorrt.agreement import compare_with_onnxruntime
 
-        agree = compare_with_onnxruntime(report.engine_path, info.path, [check_frames(info, profile, options)])
+        agree = compare_with_onnxruntime(report.engine_path, info.path, [agreement_batch(info, profile, options)])
         print("INT8 vs ONNX Runtime (FP32) on 8 calibration-like frames: "
               + ", ".join(f"{k} {v:.4g}" for k, v in agree.items()))
         from ..tensorrt.sidecar import write_sidecar

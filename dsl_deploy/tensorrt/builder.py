@@ -1,4 +1,8 @@
-"""Build a TensorRT engine (bare plan + JSON sidecar) from a dsl_deploy ONNX file and a target profile."""
+"""Build a TensorRT engine (bare plan + JSON sidecar) from a dsl_deploy ONNX file and a target profile.
+
+`build_engine` is a chain of small steps, each testable alone (as Polygraphy's loaders): `parse_onnx`,
+`set_precision`, `add_input_profile`, `use_timing_cache`, `add_calibration`, `serialize`, `write_engine`.
+"""
 from __future__ import annotations
 
 import time
@@ -114,7 +118,7 @@ def calibration_feed(info: OnnxInfo, profile: Profile, options: BuildOptions) ->
     return feed, summary
 
 
-def check_frames(info: OnnxInfo, profile: Profile, options: BuildOptions, count: int = 8) -> np.ndarray:
+def agreement_batch(info: OnnxInfo, profile: Profile, options: BuildOptions, count: int = 8) -> np.ndarray:
     """A batch of calibration-like frames for the post-build agreement check (other scenes than calibration's)."""
     cal = profile.calibration
     folder = options.calib_images or (Path(cal.folder) if cal.source == "folder" and cal.folder else None)
@@ -160,15 +164,161 @@ def build_path(trt: Any, info: OnnxInfo, profile: Profile) -> str:
     return path
 
 
+def parse_onnx(trt: Any, info: OnnxInfo, *, strongly_typed: bool, verbose: bool = False) -> tuple[Any, Any, Any, Any]:
+    """Step 1: (logger, builder, network, parser) of the ONNX file; keep the parser while the network is used
+    (it owns the weights the network points at)."""
+    logger = compat.make_logger(trt, verbose)
+    builder = trt.Builder(logger)
+    network = compat.create_network(trt, builder, strongly_typed=strongly_typed)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(info.path)):
+        errors = compat.parser_errors(parser)
+        raise ArtifactError(f"{info.path}: TensorRT's ONNX parser failed: " + "; ".join(errors or ["unknown error"]))
+    return logger, builder, network, parser
+
+
+def set_precision(trt: Any, builder: Any, config: Any, network: Any, info: OnnxInfo, profile: Profile,
+                  options: BuildOptions, *, strongly_typed: bool, flags: dict[str, Any],
+                  log: Log) -> tuple[list[precision.LayerInfo], list[precision.LayerInfo]]:
+    """Step 2: layer precisions and builder flags (none on a strongly typed network: the file's types are the
+    precision), compatibility and DLA; records them in `flags`; returns the (FP32, FP16) layers kept."""
+    fp32_layers: list[precision.LayerInfo] = []
+    fp16_layers: list[precision.LayerInfo] = []
+    if profile.precision != "fp32" and not strongly_typed:
+        layers, outputs = precision.describe_network(trt, network)
+        fp32_layers, fp16_layers = precision.select(layers, outputs, profile.layers, options.fp32_layers,
+                                                    options.fp16_layers)
+        precision.apply(trt, network, fp32_layers, fp16_layers)
+    names = [] if strongly_typed else compat.set_precision_flags(trt, config, profile.precision,
+                                                                 constrained=bool(fp32_layers or fp16_layers),
+                                                                 prefer=profile.dla is not None)
+    names += compat.set_compatibility(trt, config, profile.version_compatible, profile.hardware_compatibility)
+    names += compat.set_dla(trt, builder, config, profile.dla)
+    flags.update(builder_flags=names, version_compatible=profile.version_compatible,
+                 hardware_compatibility=profile.hardware_compatibility, dla_core=profile.dla,
+                 fp32_layers=[x.name for x in fp32_layers], fp16_layers=[x.name for x in fp16_layers])
+    if fp32_layers or fp16_layers:
+        log(f"precision: {len(fp32_layers)} layer(s) kept FP32 (output tail and patterns), {len(fp16_layers)} kept "
+            f"FP16: {_preview([x.name for x in fp32_layers + fp16_layers])}")
+    return fp32_layers, fp16_layers
+
+
+def add_input_profile(builder: Any, config: Any, info: OnnxInfo, profile: Profile, width: int,
+                      height: int) -> dict[str, Any]:
+    """Step 3: the optimization profile of the input (the target's min/opt/max batch); its record for `flags`."""
+    shapes = {k: (b, 3, height, width) for k, b in (("min", profile.input.min_batch), ("opt", profile.input.opt_batch),
+                                                    ("max", profile.input.max_batch))}
+    opt_profile = builder.create_optimization_profile()
+    opt_profile.set_shape(info.input_name, shapes["min"], shapes["opt"], shapes["max"])
+    config.add_optimization_profile(opt_profile)
+    return {"name": info.input_name, **{k: list(v) for k, v in shapes.items()}}
+
+
+def use_timing_cache(config: Any, cache_path: Path | None, log: Log) -> Any | None:
+    """Step 4: the timing cache read from `cache_path` (or new) attached to the config; None without a path."""
+    if cache_path is None:
+        return None
+    blob = cache_path.read_bytes() if cache_path.is_file() else b""
+    log(f"timing cache: {cache_path} ({'reused, ' + str(len(blob)) + ' bytes' if blob else 'new'})")
+    return compat.load_timing_cache(config, blob)
+
+
+def add_calibration(trt: Any, builder: Any, config: Any, info: OnnxInfo, profile: Profile, options: BuildOptions,
+                    out: Path, size: tuple[int, int], log: Log) -> dict[str, Any] | None:
+    """Step 5: the INT8 calibrator of an FP32 file built as INT8 (a Q/DQ file carries its scales); its summary."""
+    if profile.precision != "int8" or info.spec.precision != "fp32":
+        return None
+    feed, summary = calibration_feed(info, profile, options)
+    calib_cache = Path(profile.calibration.cache).expanduser() if profile.calibration.cache else \
+        out.with_name(out.name[: -len(out.suffix)] + ".calib.cache" if out.suffix else out.name + ".calib.cache")
+    summary["cache"] = str(calib_cache)
+    summary["cache_reused"] = calib_cache.is_file()
+    log(f"INT8 calibration: {summary['batches']} batch(es) of {summary['batch']} {summary['source']} frames, cache "
+        f"{calib_cache}" + (" (reused)" if summary["cache_reused"] else ""))
+    calib_profile = builder.create_optimization_profile()
+    cshape = (feed.batch, 3, size[1], size[0])
+    calib_profile.set_shape(info.input_name, cshape, cshape, cshape)  # calibration runs at kOPT
+    calibrator = make_calibrator(trt, feed, calib_cache,
+                                 on_batch=lambda i, n: log(f"  calibration batch {i}/{n}") if i % 8 == 0 or i == n
+                                 else None)
+    compat.set_int8_calibration(config, calibrator, calib_profile)
+    return summary
+
+
+def serialize(trt: Any, builder: Any, network: Any, config: Any, info: OnnxInfo, profile: Profile,
+              log: Log) -> tuple[Any, float]:
+    """Step 6: the serialized plan and the seconds TensorRT took; ArtifactError when it builds nothing."""
+    monitor = compat.attach_progress(trt, config, make_monitor_factory(log))
+    t0 = time.perf_counter()
+    if monitor is None:
+        with Heartbeat("building the engine (TensorRT prints no progress before 10.0)"):
+            plan = builder.build_serialized_network(network, config)
+    else:
+        plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise ArtifactError(f"{info.path}: TensorRT failed to build the engine for target {profile.name} (see the "
+                            "TensorRT messages above; run with --verbose for details)")
+    return plan, time.perf_counter() - t0
+
+
+def write_engine(trt: Any, logger: Any, plan: Any, out: Path, info: OnnxInfo, profile: Profile, gpu: GpuInfo,
+                 build: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """Step 7: the bare plan (trtexec, C++ and DeepStream read it as it is) and its sidecar, each written whole."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, memoryview(plan))
+    runtime = trt.Runtime(logger)
+    engine = compat.deserialize(trt, runtime, bytes(memoryview(plan)), str(out))
+    spec = replace(info.spec, precision=profile.precision).to_dict()
+    doc = make_sidecar(spec=spec, tensorrt_version=trt.__version__, gpu=gpu, build=build, onnx_path=info.path,
+                       onnx_sha256=info.sha256, engine_sha256=sha256_file(out),
+                       device_memory_bytes=compat.device_memory_bytes(engine))
+    del engine, runtime
+    return write_sidecar(out, doc), doc
+
+
 def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: Log = print) -> BuildReport:
-    """Parse, configure, (calibrate,) build and write model.engine + model.engine.json."""
+    """model.engine + model.engine.json from an ONNX file, as a chain of steps: parse, precision, input profile,
+    timing cache, (calibration,) build, plan and sidecar."""
     trt = compat.import_tensorrt()
     path = build_path(trt, info, profile)
     strong = path == compat.STRONGLY_TYPED
     gpu = cuda_runtime.open_device(options.device)
     width, height = input_size(info, profile)
-    out = options.output or default_engine_name(info.path, profile.precision, width, height, gpu.name, trt.__version__)
-    out = Path(out)
+    out = Path(options.output or default_engine_name(info.path, profile.precision, width, height, gpu.name,
+                                                     trt.__version__))
+    _announce(trt, info, profile, gpu, out, strong, log)
+
+    logger, builder, network, parser = parse_onnx(trt, info, strongly_typed=strong, verbose=options.verbose)
+    config = builder.create_builder_config()
+    compat.set_workspace(trt, config, profile.workspace_mib)
+    flags: dict[str, Any] = {"precision": profile.precision, "workspace_mib": profile.workspace_mib, "path": path,
+                             "onnx_precision": info.spec.precision}
+    if compat.set_optimization_level(config, profile.optimization_level):
+        flags["optimization_level"] = profile.optimization_level
+    flags["input"] = add_input_profile(builder, config, info, profile, width, height)
+    fp32_layers, fp16_layers = set_precision(trt, builder, config, network, info, profile, options,
+                                             strongly_typed=strong, flags=flags, log=log)
+    cache_path = timing_cache_path(profile, options, gpu, trt.__version__)
+    timing_cache = use_timing_cache(config, cache_path, log)
+    if cache_path is not None:
+        flags["timing_cache"] = str(cache_path)
+    calib_summary = add_calibration(trt, builder, config, info, profile, options, out, (width, height), log)
+    if calib_summary is not None:
+        flags["calibration"] = calib_summary
+
+    plan, seconds = serialize(trt, builder, network, config, info, profile, log)
+    if timing_cache is not None and cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache_path, memoryview(config.get_timing_cache().serialize()))
+    build = {"target": profile.to_dict(), "flags": flags, "seconds": round(seconds, 1)}
+    side, doc = write_engine(trt, logger, plan, out, info, profile, gpu, build)
+    del parser
+    return BuildReport(out, side, doc, seconds, [x.name for x in fp32_layers], [x.name for x in fp16_layers],
+                       calib_summary)
+
+
+def _announce(trt: Any, info: OnnxInfo, profile: Profile, gpu: GpuInfo, out: Path, strong: bool, log: Log) -> None:
+    """The first lines of a build: a GPU the target is not meant for, then what is built with what."""
     if profile.compute_capability and gpu.compute_capability not in profile.compute_capability:
         # Engines run only where they were built: say so before minutes of building the wrong thing.
         log(f"warning: target {profile.name} is meant for compute capability "
@@ -178,102 +328,6 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
         f"target {profile.name}, {profile.precision}, batch {profile.input.min_batch}..{profile.input.max_batch}, "
         + ("strongly typed (the ONNX file's precision)" if strong else
            f"builder flags (the {info.spec.precision} file built as {profile.precision})"))
-
-    logger = compat.make_logger(trt, options.verbose)
-    builder = trt.Builder(logger)
-    network = compat.create_network(trt, builder, strongly_typed=strong)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(info.path)):
-        errors = compat.parser_errors(parser)
-        raise ArtifactError(f"{info.path}: TensorRT's ONNX parser failed: " + "; ".join(errors or ["unknown error"]))
-
-    config = builder.create_builder_config()
-    compat.set_workspace(trt, config, profile.workspace_mib)
-    flags: dict[str, Any] = {"precision": profile.precision, "workspace_mib": profile.workspace_mib, "path": path,
-                             "onnx_precision": info.spec.precision}
-    if compat.set_optimization_level(config, profile.optimization_level):
-        flags["optimization_level"] = profile.optimization_level
-    shapes = {k: (b, 3, height, width) for k, b in (("min", profile.input.min_batch), ("opt", profile.input.opt_batch),
-                                                    ("max", profile.input.max_batch))}
-    opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape(info.input_name, shapes["min"], shapes["opt"], shapes["max"])
-    config.add_optimization_profile(opt_profile)
-    flags["input"] = {"name": info.input_name, **{k: list(v) for k, v in shapes.items()}}
-
-    fp32_layers: list[precision.LayerInfo] = []
-    fp16_layers: list[precision.LayerInfo] = []
-    if profile.precision != "fp32" and not strong:  # strongly typed: the file's types are the precision
-        layers, outputs = precision.describe_network(trt, network)
-        fp32_layers, fp16_layers = precision.select(layers, outputs, profile.layers, options.fp32_layers,
-                                                    options.fp16_layers)
-        precision.apply(trt, network, fp32_layers, fp16_layers)
-    names = [] if strong else compat.set_precision_flags(trt, config, profile.precision,
-                                                         constrained=bool(fp32_layers or fp16_layers),
-                                                         prefer=profile.dla is not None)
-    names += compat.set_compatibility(trt, config, profile.version_compatible, profile.hardware_compatibility)
-    names += compat.set_dla(trt, builder, config, profile.dla)
-    flags.update(builder_flags=names, version_compatible=profile.version_compatible,
-                 hardware_compatibility=profile.hardware_compatibility, dla_core=profile.dla,
-                 fp32_layers=[x.name for x in fp32_layers], fp16_layers=[x.name for x in fp16_layers])
-    if fp32_layers or fp16_layers:
-        log(f"precision: {len(fp32_layers)} layer(s) kept FP32 (output tail and patterns), {len(fp16_layers)} kept "
-            f"FP16: {_preview([x.name for x in fp32_layers + fp16_layers])}")
-
-    cache_path = timing_cache_path(profile, options, gpu, trt.__version__)
-    timing_cache = None
-    if cache_path is not None:
-        blob = cache_path.read_bytes() if cache_path.is_file() else b""
-        timing_cache = compat.load_timing_cache(config, blob)
-        log(f"timing cache: {cache_path} ({'reused, ' + str(len(blob)) + ' bytes' if blob else 'new'})")
-        flags["timing_cache"] = str(cache_path)
-
-    calib_summary = None
-    if profile.precision == "int8" and info.spec.precision == "fp32":  # Q/DQ files carry their scales
-        feed, calib_summary = calibration_feed(info, profile, options)
-        calib_cache = Path(profile.calibration.cache).expanduser() if profile.calibration.cache else \
-            out.with_name(out.name[: -len(out.suffix)] + ".calib.cache" if out.suffix else out.name + ".calib.cache")
-        calib_summary["cache"] = str(calib_cache)
-        calib_summary["cache_reused"] = calib_cache.is_file()
-        log(f"INT8 calibration: {calib_summary['batches']} batch(es) of {calib_summary['batch']} "
-            f"{calib_summary['source']} frames, cache {calib_cache}"
-            + (" (reused)" if calib_summary["cache_reused"] else ""))
-        calib_profile = builder.create_optimization_profile()
-        cshape = (feed.batch, 3, height, width)
-        calib_profile.set_shape(info.input_name, cshape, cshape, cshape)  # calibration runs at kOPT
-        calibrator = make_calibrator(trt, feed, calib_cache,
-                                     on_batch=lambda i, n: log(f"  calibration batch {i}/{n}") if i % 8 == 0 or i == n
-                                     else None)
-        compat.set_int8_calibration(config, calibrator, calib_profile)
-        flags["calibration"] = calib_summary
-
-    monitor = compat.attach_progress(trt, config, make_monitor_factory(log))
-    t0 = time.perf_counter()
-    if monitor is None:
-        with Heartbeat("building the engine (TensorRT prints no progress before 10.0)"):
-            plan = builder.build_serialized_network(network, config)
-    else:
-        plan = builder.build_serialized_network(network, config)
-    seconds = time.perf_counter() - t0
-    if plan is None:
-        raise ArtifactError(f"{info.path}: TensorRT failed to build the engine for target {profile.name} (see the "
-                            "TensorRT messages above; run with --verbose for details)")
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, memoryview(plan))  # the bare plan: trtexec, C++ and DeepStream read it as it is
-    if timing_cache is not None and cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache_path, memoryview(config.get_timing_cache().serialize()))
-
-    runtime = trt.Runtime(logger)
-    engine = compat.deserialize(trt, runtime, bytes(memoryview(plan)), str(out))
-    build = {"target": profile.to_dict(), "flags": flags, "seconds": round(seconds, 1)}
-    doc = make_sidecar(spec=replace(info.spec, precision=profile.precision).to_dict(), tensorrt_version=trt.__version__, gpu=gpu, build=build,
-                       onnx_path=info.path, onnx_sha256=info.sha256, engine_sha256=sha256_file(out),
-                       device_memory_bytes=compat.device_memory_bytes(engine))
-    side = write_sidecar(out, doc)
-    del engine, runtime
-    return BuildReport(out, side, doc, seconds, [x.name for x in fp32_layers], [x.name for x in fp16_layers],
-                       calib_summary)
 
 
 def _preview(names: list[str], n: int = 6) -> str:

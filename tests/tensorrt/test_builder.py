@@ -9,8 +9,8 @@ import pytest
 
 from dsl_deploy.errors import ArtifactError, BackendUnavailable, InputError
 from dsl_deploy.tensorrt.builder import (
-    BuildOptions, build_engine, calibration_feed, check_build_requirements, check_frames, input_size,
-    timing_cache_path,
+    BuildOptions, add_calibration, add_input_profile, agreement_batch, build_engine, calibration_feed,
+    check_build_requirements, input_size, timing_cache_path, use_timing_cache,
 )
 from dsl_deploy.tensorrt.onnx_check import inspect_onnx
 from dsl_deploy.tensorrt.profiles import ProfileError, load_profile, parse_profile
@@ -74,9 +74,37 @@ def test_calibration_feed_synthetic_option_overrides_the_folder_source(tiny_onnx
     np.testing.assert_array_equal(feed.next_batch(), first)  # deterministic per seed
 
 
-def test_check_frames_are_other_scenes_than_calibration(tiny_onnx):
+class _Recorder:
+    """Stands in for TensorRT's builder, config and optimization profile: records what the steps set."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("create_"):
+            return lambda *a: self
+        return lambda *a: self.calls.append((name, a)) or self
+
+
+def test_build_steps_alone_profile_timing_cache_and_no_calibration_for_fp16(tmp_path, tiny_onnx):
     info = inspect_onnx(tiny_onnx)
-    frames = check_frames(info, _profile(), BuildOptions(calib_synthetic=4), count=3)
+    builder = config = _Recorder()
+    record = add_input_profile(builder, config, info, _profile(), 33, 33)
+    assert record == {"name": info.input_name, "min": [1, 3, 33, 33], "opt": [1, 3, 33, 33], "max": [2, 3, 33, 33]}
+    assert ("set_shape", (info.input_name, (1, 3, 33, 33), (1, 3, 33, 33), (2, 3, 33, 33))) in builder.calls
+    assert use_timing_cache(config, None, print) is None
+    lines: list[str] = []
+    (tmp_path / "t.cache").write_bytes(b"1234")
+    assert use_timing_cache(config, tmp_path / "t.cache", lines.append) is config
+    assert ("set_timing_cache", (config, False)) in config.calls
+    assert lines == [f"timing cache: {tmp_path / 't.cache'} (reused, 4 bytes)"]
+    assert add_calibration(None, builder, config, info, _profile(precision="fp16"), BuildOptions(), tmp_path / "e",
+                           (33, 33), print) is None
+
+
+def test_agreement_batch_holds_other_scenes_than_calibration(tiny_onnx):
+    info = inspect_onnx(tiny_onnx)
+    frames = agreement_batch(info, _profile(), BuildOptions(calib_synthetic=4), count=3)
     feed, _ = calibration_feed(info, _profile(), BuildOptions(calib_synthetic=4))
     assert frames.shape == (3, 3, 33, 33)
     assert not np.array_equal(frames[0], feed.next_batch()[0])
