@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from dsl_deploy.machine import machine_info, machine_slug
     from dsl_deploy.bench.stats import ratio
     from dsl_deploy.decode import Decoder, native_available
-    from dsl_deploy.decode.paper_style import PaperStyleDecoder
+    from dsl_deploy.bench.paper_style import PaperStyleDecoder
 
     if not native_available():
         print("bench_decode: the native decoder is not built (python setup.py build_ext --inplace)", file=sys.stderr)

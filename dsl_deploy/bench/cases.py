@@ -60,7 +60,7 @@ def make_decoder(name: str, spec: ModelSpec) -> Callable[[Mapping[str, np.ndarra
     if name not in DECODERS:
         raise InputError(f"decoder: {name!r} is not one of {', '.join(DECODERS)}")
     if name == "paper":
-        from ..decode.paper_style import PaperStyleDecoder
+        from .paper_style import PaperStyleDecoder
         return PaperStyleDecoder(spec)
     from ..decode import Decoder
     return Decoder(spec, impl=name)

@@ -79,7 +79,7 @@ def test_cuda_without_a_device_is_backend_unavailable() -> None:
 
 
 def test_import_stays_light() -> None:
-    code = ("import sys, dsl_deploy.decode, dsl_deploy.decode.paper_style, dsl_deploy.decode.reference; "
+    code = ("import sys, dsl_deploy.decode, dsl_deploy.bench.paper_style, dsl_deploy.decode.reference; "
             "print(any(m in sys.modules for m in ('torch', 'onnxruntime', 'tensorrt')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dsl_deploy.decode import decode
-from dsl_deploy.decode.paper_style import PaperStyleDecoder, maxpool
+from dsl_deploy.bench.paper_style import PaperStyleDecoder, maxpool
 from dsl_deploy.spec import CENTER, ModelSpec
 
 
@@ -44,7 +44,7 @@ def test_fusion_equals_the_authors_float64_steps() -> None:
     1 + x/8 in double): float64 holds more than 2 x 24 + 2 bits, so the double rounding is innocuous."""
     from dsl_testing.fields import random_pif
 
-    from dsl_deploy.decode.paper_style import splat_all
+    from dsl_deploy.bench.paper_style import splat_all
     from dsl_deploy.decode.reference import fuse_maps
 
     rng = np.random.default_rng(3)
@@ -109,7 +109,7 @@ def test_noisy_network_like_fields_decode_into_the_scene_players(n_players: int,
 def test_a_clamped_plateau_is_one_player_where_the_authors_split_it() -> None:
     """Sums clamped at 1.0 form plateaus; the authors keep every tied pixel as a centre and split the player,
     the contract keeps one maximum per plateau (its last pixel in raster order)."""
-    from dsl_deploy.decode.paper_style import maxpool_peaks
+    from dsl_deploy.bench.paper_style import maxpool_peaks
     from dsl_deploy.decode.reference import fuse_maps
 
     h = w = 129

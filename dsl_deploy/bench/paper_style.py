@@ -1,4 +1,5 @@
-"""The paper-style decoder: Sec. 3.4 the way the authors' Python decodes (their CifPanBall), the benchmark peer.
+"""The paper-style decoder: Sec. 3.4 the way the authors' Python decodes (their CifPanBall), the benchmark peer
+(not one of the contract decoders of dsl_deploy.decode: it lives with the benchmarks).
 
 Dense everywhere, as their code: each seed splats its Gaussian patch with their scalar arithmetic (float64
 steps included), local maxima come from a max-pool over every pixel of every map (every tied pixel kept),
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..result import Ball, FrameResult
 from ..spec import BALL, CENTER, NUM_BODY_PARTS, NUM_TYPES, DecoderSpec, ModelSpec
-from .fields import check_finite, full_resolution
+from ..decode.fields import check_finite, full_resolution
 
 
 def _gauss_weight(dist2: np.ndarray, s2: np.float32, d: DecoderSpec) -> np.ndarray:
