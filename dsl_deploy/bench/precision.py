@@ -66,3 +66,24 @@ def describe_agreement(record: dict[str, Any] | None) -> str:
     if not agreement:
         return f"{record.get('precision')}: no agreement measured at export (dsl-export --check-frames 0)"
     return "agreement (measured by dsl-export): " + describe(agreement, record.get("precision", "converted"))
+
+
+# The CPU features INT8 and FP16 speed depends on (uint8 x int8 dot products, BF16, AMX), for result files.
+ISA_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "avx512_bf16",
+             "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "sve", "i8mm", "bf16")
+
+
+def cpu_isa() -> dict[str, Any]:
+    """CPU model name and which of ISA_FLAGS it has (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    return {"model_name": fields.get("model name", ""), "family": fields.get("cpu family", ""),
+            "model": fields.get("model", ""), "flags": [f for f in ISA_FLAGS if f in flags]}

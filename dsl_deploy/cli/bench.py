@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"warning: the measuring process decoded with '{used}', not '{resolve_impl(args.decoder)}'")
     print(format_table(doc))
     if versus or _precision_word(artifact):
-        from ..bench.precision import describe_agreement, precision_record
-        doc["precision"] = {"ours": precision_record(artifact), "peer_artifact": versus}
+        from ..bench.precision import cpu_isa, describe_agreement, precision_record
+        doc["precision"] = {"ours": precision_record(artifact), "peer_artifact": versus, "cpu": cpu_isa()}
         line = describe_agreement(doc["precision"]["ours"])
         if line:
             print(line)

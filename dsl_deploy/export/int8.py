@@ -7,8 +7,10 @@ activations per tensor. Two activation schemes, because the runtimes disagree on
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import io
 import json
 import math
 import tempfile
@@ -96,7 +98,8 @@ def calibrate(fp32_path: Path, frames: FrameSet, spec: ModelSpec, method: str = 
         except Exception as exc:  # ORT's own failures while running the augmented graph
             raise ArtifactError(f"{fp32_path}: calibration failed on ONNX Runtime: {type(exc).__name__}: "
                                 f"{str(exc).splitlines()[0][:200]}") from None
-        data = calibrator.compute_data()
+        with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their progress
+            data = calibrator.compute_data()
     ranges = {}
     for name in data:
         lo, hi = data[name].range_value
