@@ -209,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                           options.calib_record).check()
         _check_free_space(source, output)
         _convert(source, output, options, step)
+        if args.uint8_input:
+            from ..export.uint8_input import write_uint8_model
+            write_uint8_model(output, output)
+            step("input: uint8 BGR frames [B, H, W, 3], normalised in the graph (after the agreement check)")
         _print_next(output, args.precision)
         return 0
     if source.suffix.lower() in NOT_CHECKPOINTS:
