@@ -7,7 +7,6 @@ from pathlib import Path
 from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
-
 ROOT = Path(__file__).parent
 
 
@@ -40,7 +39,8 @@ def native_extensions() -> list:
     from setuptools import Extension
 
     # csrc/src/masks.cpp (frame-resolution masks, dsl_masks.h) goes into its own module below.
-    sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "src").glob("*.cpp")
+    sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT))
+                                                    for p in (ROOT / "csrc" / "src").glob("*.cpp")
                                                     if p.name != "masks.cpp")
     omp = openmp_flags()
     ext = Extension(

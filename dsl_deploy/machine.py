@@ -6,6 +6,7 @@ import platform
 import shutil
 import subprocess
 from importlib import metadata
+from typing import Any
 
 # Distribution names whose versions every result records; absent ones are reported as None.
 LIBRARIES = ("dsl_deploy", "numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "onnx",
@@ -85,7 +86,7 @@ def machine_info() -> dict[str, object]:
 def machine_slug(info: dict[str, object] | None = None) -> str:
     """Short file-name-safe label of the machine: the first GPU's name, else the CPU's, with the core count."""
     info = info or machine_info()
-    gpu_list = info.get("gpus") or []
+    gpu_list: Any = info.get("gpus") or []
     name = gpu_list[0]["name"] if gpu_list else f"{info['cpu']}-{info['cores']}c"
     keep = "".join(c.lower() if c.isalnum() else "-" for c in str(name))
     return "-".join(p for p in keep.split("-") if p)[:60]

@@ -98,10 +98,10 @@ class Preprocessor:
     """BGR uint8 frames of any size -> letterboxed, normalised float32 NCHW batches of the spec's size.
 
     One pass over the frame: a resize to the letterboxed size (`resize`, see RESIZE_MODES), then per channel
-    one multiply and one add (float32, the channel swap included) straight into the output buffer. The padding is written only when the letterbox changes. The output buffer is reused between
-    calls of the same batch size and overwritten by the next call. `output='uint8'` stops before the
-    normalisation: letterboxed BGR uint8 [B, H, W, 3], for models whose graph normalises
-    (export/uint8_input.py).
+    one multiply and one add (float32, the channel swap included) straight into the output buffer. The padding
+    is written only when the letterbox changes. The output buffer is reused between calls of the same batch size
+    and overwritten by the next call. `output='uint8'` stops before the normalisation: letterboxed BGR uint8
+    [B, H, W, 3], for models whose graph normalises (export/uint8_input.py).
     """
 
     def __init__(self, spec: ModelSpec, *, resize: str = DEFAULT_RESIZE, output: str = "float"):
@@ -158,7 +158,7 @@ class Preprocessor:
 
     def _fill(self, i: int, lb: Letterbox, image: np.ndarray) -> None:
         """Normalise `image` (the letterbox content) into batch slot i; pad around it if the geometry changed."""
-        out = self._buf[i]
+        out = self._buf[i]  # type: ignore[index]  # made by __call__ before any fill
         geometry = (lb.pad_x, lb.pad_y, lb.resized_width, lb.resized_height)
         y0, x0 = lb.pad_y, lb.pad_x
         if self.output == "uint8":

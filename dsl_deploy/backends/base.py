@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TypeVar
 
 import numpy as np
 
 from ..errors import InputError
 from ..spec import ModelSpec
+
+B = TypeVar("B", bound="Backend")
 
 
 class Backend(ABC):
@@ -38,7 +41,7 @@ class Backend(ABC):
     def close(self) -> None:
         """Release sessions, buffers and streams."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self: B) -> B:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..errors import BackendUnavailable, InputError, SpecError
+from ..spec import ModelSpec
 from .base import Backend
 
 
@@ -40,7 +41,7 @@ class TorchBackend(Backend):
         if isinstance(source, Checkpoint):
             model, spec = source.model, source.spec
         elif isinstance(source, torch.nn.Module) and hasattr(source, "spec"):
-            model, spec = source, source.spec
+            model, spec = source, cast(ModelSpec, source.spec)  # a network of model/ carries its spec
         else:
             raise SpecError(f"TorchBackend: expected a checkpoint path, a Checkpoint or a network with .spec, "
                             f"got {type(source).__name__}")
@@ -58,7 +59,7 @@ class TorchBackend(Backend):
         self.model = model.to(self.device).eval()
         if self.half:
             self.model.half()
-        self.spec = spec
+        self.spec: ModelSpec = spec
         self.name = f"torch-{self.device.type}" + ("-fp16" if self.half else "") + ("-graph" if self.cuda_graph else "")
         self._graphs: dict[int, tuple[Any, Any, dict[str, Any]]] = {}
 

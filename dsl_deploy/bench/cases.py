@@ -52,7 +52,8 @@ def describe_fields(case: Case) -> str:
     if case.fields == "network":
         return "the network's own outputs on synthetic frames (meaningful only for a trained checkpoint)"
     return (f"fields encoded from the synthetic scenes' ground truth (dsl_deploy.data.encode.ideal_fields, "
-            f"noise {case.noise} cells, {case.players} players per frame): as sparse as a trained network's, not random noise")
+            f"noise {case.noise} cells, {case.players} players per frame): as sparse as a trained network's, "
+            "not random noise")
 
 
 def make_decoder(name: str, spec: ModelSpec) -> Callable[[Mapping[str, np.ndarray]], FrameResult]:
@@ -104,7 +105,7 @@ def _save_parity_outputs(case: Case, backend: Any, spec: ModelSpec, frames: list
 
     batch, _ = Preprocessor(spec, resize="area")([frames[b % len(frames)] for b in range(case.batch)])
     out = backend.infer(batch)
-    np.savez(case.save_outputs, **{k: v[:1] for k, v in out.items()})
+    np.savez(str(case.save_outputs), **{k: v[:1] for k, v in out.items()})
 
 
 def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
@@ -142,8 +143,8 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     for r in range(total_rounds):
         idx = [(r * case.batch + b) % len(frames) for b in range(case.batch)]
         t_read = time.perf_counter()
-        images = [cv2.imdecode(encoded[i], cv2.IMREAD_COLOR) for i in idx] if encoded is not None else \
-            [frames[i] for i in idx]
+        images: list[Any] = [cv2.imdecode(encoded[i], cv2.IMREAD_COLOR) for i in idx] if encoded is not None \
+            else [frames[i] for i in idx]
         t0 = time.perf_counter()
         batch, boxes = pre(images)
         t1 = time.perf_counter()
@@ -184,7 +185,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         bar.close()
     stats = {k: summarize(v) for k, v in samples.items()}
     median_total = stats["total"]["median"]
-    result = {
+    record: dict[str, Any] = {
         "case": case.to_dict(),
         "backend": getattr(backend, "name", type(backend).__name__),
         "providers": list(getattr(backend, "providers", []) or []),
@@ -204,12 +205,12 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     }
     device_bytes = getattr(backend, "device_memory_bytes", None)
     if isinstance(device_bytes, (int, float)):
-        result["memory"]["engine_device_mb"] = device_bytes / 2**20
+        record["memory"]["engine_device_mb"] = device_bytes / 2**20
     if gpu_peak is not None:
         # cudaMemGetInfo counts the whole device (other processes too): run alone for a clean figure.
-        result["memory"]["gpu_used_peak_mb"] = gpu_peak
+        record["memory"]["gpu_used_peak_mb"] = gpu_peak
     backend.close()
-    return result
+    return record
 
 
 def _progress(total: int, label: str):

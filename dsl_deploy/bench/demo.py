@@ -28,7 +28,8 @@ def demo_artifacts(backbone: str = "resnet50", size: int = 641, seed: int = 0,
         import torch
     except ImportError:
         raise BackendUnavailable("dsl-bench --demo builds its model with torch, which is not installed; "
-                                 "install the train extra (pip install 'dsl_deploy[train]') or pass --onnx MODEL") from None
+                                 "install the train extra (pip install 'dsl_deploy[train]') or pass --onnx MODEL"
+                                 ) from None
     from ..export import export_onnx
     from ..model import build_model
     from ..model.checkpoint import save_checkpoint

@@ -15,9 +15,9 @@ from typing import Mapping
 
 import numpy as np
 
+from ..decode.fields import check_finite, full_resolution
 from ..result import Ball, FrameResult
 from ..spec import BALL, CENTER, NUM_BODY_PARTS, NUM_TYPES, DecoderSpec, ModelSpec
-from ..decode.fields import check_finite, full_resolution
 
 
 def _gauss_weight(dist2: np.ndarray, s2: np.float32, d: DecoderSpec) -> np.ndarray:

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .cases import Case
 from ..machine import machine_info
+from .cases import Case
 from .paper import PAPER_DEEPSPORTLAB, PAPER_MACHINE, PAPER_TABLE_1
 from .stats import ratio
 
@@ -80,7 +80,8 @@ def run_suite(ours: Case, peer: Case | None, *, settings: dict[str, Any]) -> dic
             peer.save_outputs = str(work / "peer.npz")
             peer_result = run_isolated(peer, work)
         parity = None
-        if peer_result is not None and Path(ours.save_outputs).exists() and Path(peer.save_outputs).exists():
+        if peer is not None and peer_result is not None and ours.save_outputs and peer.save_outputs \
+                and Path(ours.save_outputs).exists() and Path(peer.save_outputs).exists():
             if peer.artifact != ours.artifact:
                 parity = max_abs_errors(Path(ours.save_outputs), Path(peer.save_outputs))
     doc: dict[str, Any] = {

@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
                 "read": args.read,
                 "seed": args.seed, "demo": bool(args.demo), "versus": versus,
                 "architecture": architectures[0] if args.demo else "the artifact's"}
-    from ..machine import machine_slug
     from ..bench.report import format_table, write_json, write_plot
     from ..bench.suite import run_suite
+    from ..machine import machine_slug
 
     _log(f"measuring {ours.label}" + (f" and {peer.label}" if peer else "") + f": {warmup} warm-up + {iters} timed")
     doc = run_suite(ours, peer, settings=settings)

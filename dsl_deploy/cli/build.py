@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dsl-build: note: {info.path} carries its INT8 scales (Q/DQ); the calibration options are ignored",
               file=sys.stderr)
 
-    from ..tensorrt.builder import BuildOptions, build_engine, check_build_requirements, agreement_batch
+    from ..tensorrt.builder import BuildOptions, agreement_batch, build_engine, check_build_requirements
 
     if profile.precision == "int8" and info.spec.precision == "fp32" and args.calib_images is not None:
         from ..tensorrt.calibration import folder_frames

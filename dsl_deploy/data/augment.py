@@ -7,6 +7,7 @@ which is also OpenCV's convention for warpAffine, so points move by the same mat
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -92,7 +93,10 @@ def hflip(image: np.ndarray, ann: Annotation) -> tuple[np.ndarray, Annotation]:
     kp[..., 0] = np.where(on, (w - 1) - kp[..., 0], 0.0)
     if ann.pose_format == "coco":
         kp = kp[:, flip_permutation()[:NUM_BODY_PARTS]]
-    flip = (lambda a: None if a is None else np.ascontiguousarray(a[:, ::-1]))
+
+    def flip(a: np.ndarray | None) -> Any:
+        return None if a is None else np.ascontiguousarray(a[:, ::-1])
+
     ball = None if ann.ball is None else ((w - 1) - ann.ball[0], ann.ball[1], ann.ball[2])
     res = replace(ann, instances=flip(ann.instances), keypoints=kp, ball=ball, ignore=flip(ann.ignore),
                   court=flip(ann.court), crowd=flip(ann.crowd))
@@ -140,7 +144,7 @@ def resize_to_input(image: np.ndarray, ann: Annotation, spec: ModelSpec) -> tupl
     rows = np.clip(np.floor((np.arange(lb.resized_height) + 0.5) / lb.scale_y), 0, ann.height - 1).astype(np.intp)
     cols = np.clip(np.floor((np.arange(lb.resized_width) + 0.5) / lb.scale_x), 0, ann.width - 1).astype(np.intp)
 
-    def mask(a: np.ndarray | None, dtype) -> np.ndarray | None:
+    def mask(a: np.ndarray | None, dtype: Any) -> Any:
         if a is None:
             return None
         out = np.zeros((spec.input.height, spec.input.width), dtype)

@@ -13,16 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..errors import DataError, printable
 from ..schema import Where, describe, parse_json
 from ..spec import NUM_BODY_PARTS
 from .annotations import Annotation
-from .image_file import read_image_file
 from .coco_masks import segmentation_mask
-
+from .image_file import read_image_file
 
 MAX_SIDE = 65535  # largest image side a COCO entry may declare
 MAX_COORDINATE = 1e7  # |x|, |y| and box sizes beyond this are not pixels of any image (and overflow float32 maths)

@@ -35,8 +35,8 @@ import numpy as np
 from ..errors import DataError, printable
 from ..schema import Fields, Where, describe, parse_json
 from .annotations import Annotation
-from .image_file import read_image_file
 from .augment import warp
+from .image_file import read_image_file
 
 DATABASE = "basketball-instants-dataset.json"
 MAX_CAMERAS = 64  # cameras per instant (the dataset has 1 or 2); the index of one instant is built eagerly

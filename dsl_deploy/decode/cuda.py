@@ -105,7 +105,8 @@ def load_library() -> ctypes.CDLL:
                 _lib = lib
                 return lib
             except (OSError, AttributeError) as exc:
-                _lib_error = f"cuda decoder: cannot load {path} ({exc}); rebuild it with 'python setup.py build_ext --inplace'"
+                _lib_error = (f"cuda decoder: cannot load {path} ({exc}); rebuild it with "
+                              "'python setup.py build_ext --inplace'")
     raise BackendUnavailable(_lib_error)
 
 

@@ -13,7 +13,7 @@ def _strip_batch(name: str, arr: object, rank: int) -> np.ndarray:
     """The array without a leading batch dimension of 1; InputError on anything else."""
     if not isinstance(arr, np.ndarray):
         raise InputError(f"{name}: expected a numpy float32 array, got {type(arr).__name__}")
-    if arr.ndim == rank + 1:
+    if arr.ndim == rank + 1:  # type: ignore[attr-defined]  # a numpy array from here on (checked above)
         if arr.shape[0] != 1:
             raise InputError(f"{name}: batch of {arr.shape[0]} frames; decode one frame at a time "
                              f"(pass fields[i] or a batch of 1)")

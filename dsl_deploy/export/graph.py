@@ -188,7 +188,7 @@ def restore_activations(model: Any, original: Any, nodes: Iterable[str]) -> int:
     was_made_by = producers(original)
     made_by = producers(model)
     names = set(nodes)
-    added = []
+    added: list[Any] = []
     for node in model.graph.node:
         if node.name not in names:
             continue

@@ -72,7 +72,7 @@ def _run_exporter(wrapper: nn.Module, dummy: torch.Tensor, out: Path, spec: Mode
             shapes = {"image": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
             program = torch.onnx.export(wrapper, (dummy,), dynamo=True, input_names=[image], output_names=names,
                                         opset_version=opset, dynamic_shapes=shapes, optimize=True)
-            program.save(str(out), external_data=False)
+            program.save(str(out), external_data=False)  # type: ignore[union-attr]  # dynamo=True returns one
     return exporter
 
 
@@ -154,7 +154,8 @@ def export_onnx(model: nn.Module, spec: ModelSpec, path: str | Path, *, opset: i
                 onnx.save(candidate, str(final))
                 if reference is None:
                     break
-                _, failed = compare_outputs(reference, onnxruntime_outputs(final, batch), parity_atol,
+                _, failed = compare_outputs(reference, onnxruntime_outputs(final, batch),
+                                            parity_atol,  # type: ignore[arg-type]  # set when reference is
                                             str(path), log)
                 if not failed:
                     log(f"parity ok: ONNX Runtime matches torch within {parity_atol:g} ({name} graph)")

@@ -38,10 +38,10 @@ class ReadyFields(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        self.spec: ModelSpec = model.spec
+        self.spec: ModelSpec = model.spec  # type: ignore[assignment]  # every network here has .spec
         self.train(model.training)  # a new Module starts in training mode; follow the wrapped network's
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Ready fields for a float32 [B,3,H,W] batch."""
         out = ready_fields(self.model(image), self.spec.pif_stride)
         return tuple(out[name] for name in self.spec.outputs)

@@ -169,7 +169,8 @@ def _cell(v: Any, digits: int) -> str:
 
 
 def format_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> str:
-    """A title line naming the protocol, then the paper's Table 1 layout: Method | bDQ | pSQ | pDQ | AP | AR | F1 | ms | MB."""
+    """A title line naming the protocol, then the paper's Table 1 layout: Method | bDQ | pSQ | pDQ | AP | AR | F1 |
+    ms | MB."""
     rows = list(rows)
     head = ["Method", "bDQ", "pSQ", "pDQ", "AP", "AR", "F1", "ms", "MB"]
     protocols = sorted({str(s.get("protocol", "coco")) for _, s in rows})

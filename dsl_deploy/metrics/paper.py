@@ -27,9 +27,9 @@ import numpy as np
 from ..data.annotations import Annotation
 from ..errors import InputError
 from ..result import FrameResult
+from .panoptic import PanopticCounts
 from .paper_ball import PaperBallAccumulator
 from .paper_pose import PAPER_KAPPAS, PaperPoseAccumulator
-from .panoptic import PanopticCounts
 
 MIN_SEGMENT_PIXELS = 10
 

@@ -75,7 +75,7 @@ class PaperBallAccumulator:
         if detection is None:
             return
         q = heatmap_uint8(detection.score)
-        hit = has_ball and in_ball_disc(detection.x, detection.y, gt)
+        hit = has_ball and gt is not None and in_ball_disc(detection.x, detection.y, gt)
         if shape is not None:  # a peak outside the frame cannot lie on the target image
             px, py = math.floor(float(detection.x) + 0.5), math.floor(float(detection.y) + 0.5)
             hit = hit and 0 <= px < shape[1] and 0 <= py < shape[0]

@@ -125,7 +125,8 @@ class PaperPoseAccumulator:
 
     def add(self, det_keypoints: np.ndarray, gt_keypoints: np.ndarray, *, pose_format: str = "coco",
             court: np.ndarray | None = None) -> np.ndarray:
-        """Score one frame: predicted [D, 17, 3] skeletons vs annotated poses; returns [D] 'kept' (matched or on court)."""
+        """Score one frame: predicted [D, 17, 3] skeletons vs annotated poses; returns [D] 'kept' (matched or on
+        court)."""
         det = paper_points(det_keypoints, "coco")
         gt_kp = np.asarray(gt_keypoints, np.float64)
         gt = paper_points(gt_kp, pose_format)

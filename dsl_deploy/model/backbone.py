@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +27,8 @@ def _dilate_basic_stage(stage: nn.Sequential) -> None:
     following the same rule torchvision uses for Bottleneck: the first block keeps dilation 1 on its
     strided convolution, every later 3x3 convolution gets dilation 2.
     """
-    for idx, block in enumerate(stage):
+    blocks: list[Any] = list(stage)  # BasicBlocks (nn.Module types its children loosely)
+    for idx, block in enumerate(blocks):
         convs = [block.conv1, block.conv2]
         for cidx, conv in enumerate(convs):
             conv.stride = (1, 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -144,11 +145,12 @@ class SegmentationHeads(nn.Module):
             "semantic": nn.Sequential(_fuse_conv(width, width), nn.Conv2d(width, len(SEMANTIC_CLASSES), 1)),
             "offset": nn.Sequential(_fuse_conv(width, width), nn.Conv2d(width, 2, 1)),
         })
-        for final in (self.classifier["semantic"][-1], self.classifier["offset"][-1]):
+        classifier: Any = self.classifier  # nn.ModuleDict of nn.Sequential
+        for final in (classifier["semantic"][-1], classifier["offset"][-1]):
             nn.init.normal_(final.weight, std=HEAD_WEIGHT_STD)
             nn.init.zeros_(final.bias)
         with torch.no_grad():  # an untrained network calls few pixels player or ball
-            self.classifier["semantic"][-1].bias[1:] = SEMANTIC_BIAS
+            classifier["semantic"][-1].bias[1:] = SEMANTIC_BIAS
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stride-2 features -> (class logits [B,3,h,w], offsets (dy, dx) [B,2,h,w] in stride-2 units)."""
@@ -185,9 +187,10 @@ class FusedPifHead(nn.Module):
         self.conv = nn.Conv2d(cin, 5 * fields * 4, 1)
         self.shuffle = nn.PixelShuffle(2)
         nn.init.normal_(self.conv.weight, std=HEAD_WEIGHT_STD)
-        nn.init.zeros_(self.conv.bias)
+        bias: Any = self.conv.bias
+        nn.init.zeros_(bias)
         with torch.no_grad():  # shuffle output channel c reads conv channels 4c .. 4c + 3
-            self.conv.bias[:4 * fields] = PIF_CONFIDENCE_BIAS
+            bias[:4 * fields] = PIF_CONFIDENCE_BIAS
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Stride-16 features -> confidence logit, x/y regression (cells), log b, log scale; [B,n,(2,)h,w]."""
@@ -218,7 +221,7 @@ class DeepSportLabNet(nn.Module):
         set_batchnorm(self, BN_EPS, BN_MOMENTUM)
         self._warned: set[tuple[int, int]] = set()
 
-    def head_outputs(self, image: torch.Tensor) -> dict[str, object]:
+    def head_outputs(self, image: torch.Tensor) -> dict[str, Any]:
         """The heads' raw outputs as the authors' network gives them in training mode (before sigmoid/exp)."""
         if image.dim() != 4 or image.shape[1] != 3:
             raise InputError(f"image: expected shape (B, 3, H, W), got {tuple(image.shape)}")

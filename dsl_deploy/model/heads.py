@@ -1,6 +1,8 @@
 """Prediction heads: the dual-branch segmentation head and the PIF heads (Sec. 3.2)."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -21,10 +23,11 @@ class SegmentationHead(nn.Module):
         super().__init__()
         self.semantic = nn.Sequential(separable_conv(cin, semantic_width, 5), nn.Conv2d(semantic_width, 1, 1))
         self.offset = nn.Sequential(separable_conv(cin, offset_width, 5), nn.Conv2d(offset_width, 2, 1))
-        for final in (self.semantic[-1], self.offset[-1]):
+        finals: list[Any] = [self.semantic[-1], self.offset[-1]]  # the last 1x1 convolutions
+        for final in finals:
             nn.init.normal_(final.weight, std=HEAD_WEIGHT_STD)
             nn.init.zeros_(final.bias)
-        nn.init.constant_(self.semantic[-1].bias, SEMANTIC_BIAS)
+        nn.init.constant_(finals[0].bias, SEMANTIC_BIAS)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stride-4 features -> (semantic logit [B,1,h,w], offset [B,2,h,w] in input pixels)."""
@@ -47,10 +50,11 @@ class PifHead(nn.Module):
         self.conv = nn.Conv2d(cin, per_pixel * self.UPSCALE ** 2, 1)
         self.shuffle = nn.PixelShuffle(self.UPSCALE)
         nn.init.normal_(self.conv.weight, std=HEAD_WEIGHT_STD)
-        nn.init.zeros_(self.conv.bias)
+        conv_bias: Any = self.conv.bias
+        nn.init.zeros_(conv_bias)
         with torch.no_grad():
             # PixelShuffle reads output channel c from conv channels c*r^2 .. c*r^2 + r^2 - 1.
-            bias = self.conv.bias.view(types, self.CHANNELS, self.UPSCALE ** 2)
+            bias = conv_bias.view(types, self.CHANNELS, self.UPSCALE ** 2)
             bias[:, 0, :] = PIF_CONFIDENCE_BIAS
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,9 +10,9 @@ from ..errors import InputError
 from ..spec import NUM_BODY_PARTS, ModelSpec
 from .aspp import ASPP
 from .backbone import ResNetBackbone
-from .upsampling import UpsamplingModule
 from .heads import PifHead, SegmentationHead
 from .layers import fit_grid, resize_to, warn_if_misfit
+from .upsampling import UpsamplingModule
 
 
 class LightNet(nn.Module):

@@ -12,7 +12,7 @@ def state_dict_diff(expected: Mapping[str, torch.Tensor], found: Mapping[str, ob
     unexpected = sorted(set(found) - set(expected))
     mismatched = sorted(
         k for k in set(expected) & set(found)
-        if not isinstance(found[k], torch.Tensor) or tuple(found[k].shape) != tuple(expected[k].shape)
+        if not isinstance(found[k], torch.Tensor) or tuple(found[k].shape) != tuple(expected[k].shape)  # type: ignore[attr-defined]
     )
     parts = []
     for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape-mismatched", mismatched)):

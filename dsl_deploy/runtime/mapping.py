@@ -1,6 +1,7 @@
 """Map a FrameResult decoded at the network input back to the pixels of the original frame."""
 from __future__ import annotations
 
+import importlib
 import threading
 from functools import lru_cache
 from typing import Any
@@ -14,7 +15,7 @@ from ..result import Ball, FrameResult
 from ..rle import mask_to_rle
 
 try:  # the native masks core (csrc/src/masks.cpp); without it, masks go through the dense frame map
-    from . import _masks
+    _masks: Any = importlib.import_module(f"{__package__}._masks")
 except ImportError:  # pragma: no cover - a source checkout without the built extension
     _masks = None
 
@@ -92,7 +93,7 @@ class MappedResult(FrameResult):
     @property  # type: ignore[override]
     def labels(self) -> np.ndarray:
         """int32 [H, W] frame label map (built from the network labels on first read)."""
-        value = self.__dict__.get("_labels")
+        value: np.ndarray = self.__dict__.get("_labels")  # type: ignore[assignment]  # set at init or here
         if value is None and self._masks is not None:
             value = self.__dict__["_labels"] = self._masks.frame_labels()
         return value
@@ -157,9 +158,10 @@ def result_to_frame(result: FrameResult, lb: Letterbox, *, labels: str = "frame"
     if result.ball is not None:
         bx, by = _clip_xy(lb.to_frame(np.array([[result.ball.x, result.ball.y]], np.float32)), w, h)[0]
         ball = Ball(float(bx), float(by), float(result.ball.score))
-    common = dict(keypoints=kp, scores=np.array(result.scores, np.float32), boxes=boxes.astype(np.float32),
-                  centers=centers.astype(np.float32), ball=ball, timings=dict(result.timings),
-                  frame_index=result.frame_index, timestamp=result.timestamp)
+    common: dict[str, Any] = dict(keypoints=kp, scores=np.array(result.scores, np.float32),
+                                  boxes=boxes.astype(np.float32), centers=centers.astype(np.float32), ball=ball,
+                                  timings=dict(result.timings), frame_index=result.frame_index,
+                                  timestamp=result.timestamp)
 
     # The content rectangle, clipped to the map as slicing clips it (a map one pixel short of the input).
     crop_w = min(lb.resized_width, lab_w - lb.pad_x)

@@ -12,7 +12,7 @@ from ..backends import artifact_kind, load_backend
 from ..backends.base import Backend
 from ..errors import DslError, InputError
 from ..limits import MAX_PIXELS, check_pixels
-from ..preprocess import RUNTIME_RESIZE, RESIZE_MODES, Letterbox, Preprocessor, check_frame
+from ..preprocess import RESIZE_MODES, RUNTIME_RESIZE, Letterbox, Preprocessor, check_frame
 from ..result import FrameResult
 from ..spec import ModelSpec
 from .mapping import LABEL_MODES, result_to_frame

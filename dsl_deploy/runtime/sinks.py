@@ -171,6 +171,8 @@ class RenderSink(Sink):
     def write(self, frame: Frame, result: FrameResult) -> None:
         if self._closed:
             raise SinkClosed(str(self.target))
+        if frame.image is None:
+            raise InputError(f"{self.target}: frame {frame.index} carries no image to render")
         image = draw_result(frame.image, result, masks=self.masks)
         if not self.is_video:
             self.target.mkdir(parents=True, exist_ok=True)  # at the first frame: a run that fails makes none
@@ -185,7 +187,7 @@ class RenderSink(Sink):
             return
         if self._writer is None:
             h, w = image.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.target.suffix.lower()])
+            fourcc = cv2.VideoWriter.fourcc(*VIDEO_SUFFIXES[self.target.suffix.lower()])
             self._tmp, _ = temporary_beside(self.target)
             self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():

@@ -93,7 +93,7 @@ def read_image(path: Path, max_pixels: int | None = None) -> np.ndarray | None:
         data = np.fromfile(str(path), dtype=np.uint8)
         if data.size == 0:
             return None
-        size = header_size(memoryview(data)) if max_pixels is not None else None
+        size = header_size(data.data) if max_pixels is not None else None
         if size is not None and max_pixels is not None:
             check_pixels(size[0], size[1], max_pixels, printable(path))
         return cv2.imdecode(data, cv2.IMREAD_COLOR)
@@ -296,7 +296,7 @@ def open_source(spec: "str | int | Path | Source | Iterable[np.ndarray]", *, liv
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise InputError(f"max_pixels: expected a positive number of pixels, got {max_pixels!r}")
-    px = {"max_pixels": max_pixels}
+    px: dict[str, Any] = {"max_pixels": max_pixels}
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, str) and not spec.strip():  # Path("") is the current folder: never what was meant

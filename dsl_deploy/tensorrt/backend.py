@@ -56,7 +56,7 @@ class TensorRTBackend(Backend):
                                      "(out of GPU memory?)")
 
         names = compat.io_tensor_names(self._engine)
-        self.input_name = next((n for n in names if compat.is_input(trt, self._engine, n)), None)
+        self.input_name: str = next((n for n in names if compat.is_input(trt, self._engine, n)), "")
         self.output_names = [n for n in names if not compat.is_input(trt, self._engine, n)]
         if self.input_name != self.spec.input.name or set(self.output_names) != set(self.spec.outputs):
             raise ArtifactError(f"{self.path}: engine I/O is {self.input_name} -> {self.output_names}; expected "

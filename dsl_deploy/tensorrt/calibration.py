@@ -13,8 +13,8 @@ import numpy as np
 
 from ..data.image_file import read_image_file
 from ..errors import DataError, InputError
-from ..runtime.outputs import write_atomic
 from ..preprocess import Preprocessor
+from ..runtime.outputs import write_atomic
 from ..spec import ModelSpec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -232,7 +232,7 @@ def make_calibrator(trt: Any, feed: CalibrationFeed, cache_path: Path | None,
 
     class EntropyCalibrator(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
-            base.__init__(self)
+            base.__init__(self)  # type: ignore[misc]  # TensorRT's binding: a base made at run time
             self.device = cuda_runtime.DeviceBuffer(feed.nbytes)
             self.served = 0
 

@@ -221,7 +221,8 @@ class _Reader:
     def __init__(self, data: Mapping[str, Any], source: str, prefix: str):
         if not isinstance(data, Mapping):
             raise ProfileError(f"{source}: field '{prefix.rstrip('.')}' must be a table")
-        self.data, self.source, self.prefix, self.seen = data, source, prefix, set()
+        self.data, self.source, self.prefix = data, source, prefix
+        self.seen: set[str] = set()
 
     def error(self, key: str, why: str) -> ProfileError:
         return ProfileError(f"{self.source}: field '{self.prefix}{key}' {why}")

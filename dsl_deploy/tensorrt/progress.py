@@ -16,7 +16,7 @@ def make_monitor_factory(log: Log, max_depth: int = 1) -> Callable[[type], Any]:
             """Logs the top phases with their step counts; never cancels the build."""
 
             def __init__(self) -> None:
-                base.__init__(self)
+                base.__init__(self)  # type: ignore[misc]  # TensorRT's binding: a base made at run time
                 self._depth: dict[str, int] = {}
                 self._steps: dict[str, int] = {}
                 self._start: dict[str, float] = {}

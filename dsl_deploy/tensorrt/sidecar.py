@@ -153,7 +153,7 @@ def rebuild_command(doc: Mapping[str, Any] | None, engine_path: str | Path) -> s
     target = "<target>"
     if doc:
         onnx = str(doc.get("onnx_path") or onnx)
-        build = doc.get("build") if isinstance(doc.get("build"), dict) else {}
+        build: Any = doc.get("build") if isinstance(doc.get("build"), dict) else {}
         target = str((build.get("target") or {}).get("name") or target) if isinstance(build.get("target"), dict) \
             else target
     quoted = [shlex.quote(printable(a)) for a in ("dsl-build", onnx, "--target", target, "-o", str(engine_path))]

@@ -143,7 +143,7 @@ def apply(config: TrainConfig, values: Mapping[str, Any], source: str) -> TrainC
         known = {f.name: f for f in fields(sections[section])}
         if name not in known:
             raise InputError(f"{source}: unknown key '{key}'; [{section}] has {', '.join(known)}")
-        default = getattr(SECTIONS[section](), name)
+        default = getattr(SECTIONS[section](), name)  # type: ignore[operator]  # default_factory, set for all
         sections[section] = replace(sections[section], **{name: _coerce(key, value, default, source)})
     out = TrainConfig(**sections)
     validate(out, source)

@@ -18,11 +18,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.annotations import Annotation
 from ..data.encode_authors import encode_with_rules
+from ..data.mixed import Dataset as ImageSource
 from ..errors import DataError
 from ..preprocess import Preprocessor
 from ..spec import CENTER, NUM_BODY_PARTS, ModelSpec
 
-Source = Sequence[tuple[np.ndarray, Annotation]]
+Source = ImageSource  # len() and [i] -> (image_bgr, Annotation)
 
 
 def epoch_plan(sizes: Sequence[int], batch_size: int, steps: int, seed: int, epoch: int) -> np.ndarray:

@@ -12,8 +12,8 @@ import torch
 from tqdm import tqdm
 
 from ..errors import BackendUnavailable, DslError, InputError
-from ..signals import GracefulStop
 from ..model import Checkpoint, build_model, save_checkpoint
+from ..signals import GracefulStop
 from ..spec import default_spec
 from .config import TrainConfig
 from .dataset import TrainingSet, epoch_plan, make_loader, validation_samples

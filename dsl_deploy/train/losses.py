@@ -248,5 +248,5 @@ def compute_losses(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, to
         sig = sigma_loss(pif[:, :, 4], targets["pif_sigma"], tw) * eq2
     losses = {"sem": sem, "off": off, "cnf": cnf, "loc": loc, "sig": sig}
     weights = cfg.weights()
-    losses["total"] = sum(weights[name] * losses[name] for name in LOSS_NAMES)
+    losses["total"] = sum(weights[name] * losses[name] for name in LOSS_NAMES)  # type: ignore[assignment]
     return losses

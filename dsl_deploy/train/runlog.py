@@ -38,7 +38,7 @@ class RunLog:
 
     def write(self, split: str, epoch: int, step: int, values: dict[str, Any]) -> None:
         """One row: `values` holds losses (keys of LOSS_NAMES and total), lr, seconds and metrics."""
-        row = {"split": split, "epoch": epoch, "step": step}
+        row: dict[str, Any] = {"split": split, "epoch": epoch, "step": step}
         for key in self.columns[3:]:
             v = values.get(key, values.get(f"val_{key}"))
             row[key] = "" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)

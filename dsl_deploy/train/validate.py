@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -12,6 +12,10 @@ from ..data.annotations import Annotation
 from ..errors import DslError
 from ..spec import ModelSpec
 from .losses import LOSS_NAMES, LossConfig, compute_losses
+
+if TYPE_CHECKING:
+    from ..decode import Decoder
+    from ..metrics.evaluator import Evaluator
 
 # Measures of metrics.Evaluator.summary() that the training log records (percent): the coco protocol's under
 # these names, the paper protocol's (the authors' rules, dsl-eval's default) prefixed with "paper_".
@@ -44,7 +48,8 @@ def validate(model: nn.Module, samples: Sequence[tuple[np.ndarray, dict[str, np.
     was_training = model.training
     model.eval()
     sums = {name: 0.0 for name in LOSS_NAMES + ("total",)}
-    evaluator = decoder = None
+    evaluator: Evaluator | None = None
+    decoder: Decoder | None = None
     if with_metrics:
         from ..decode import Decoder
         from ..export.ready import ready_fields
@@ -61,7 +66,7 @@ def validate(model: nn.Module, samples: Sequence[tuple[np.ndarray, dict[str, np.
             for name in sums:
                 sums[name] += float(losses[name]) * len(chunk)
             n += len(chunk)
-            if evaluator is not None:
+            if evaluator is not None and decoder is not None:
                 ready = {k: v.float().cpu().numpy() for k, v in ready_fields(raw, spec.pif_stride).items()}
                 for i, (_img, _tgt, ann) in enumerate(chunk):
                     try:
