@@ -83,18 +83,16 @@ def time_pipeline(variant: str, iters: int, warmup: int) -> dict[str, Any]:
     decoder = CudaDecoder(spec)
     prep = Preprocessor(spec)
     frames = [SyntheticScenes(0, 1280, 720, min_players=10, max_players=10)[i][0] for i in range(4)]
-    stream = torch.cuda.current_stream().cuda_stream
     samples: dict[str, list[float]] = {k: [] for k in ("preprocess", "network", "decode", "total")}
     players = []
     for i in range(warmup + iters):
         t0 = time.perf_counter()
         batch, _ = prep(frames[i % len(frames)])
         t1 = time.perf_counter()
-        fields = backend.infer_device(batch)
+        fields = backend.infer_device(batch)  # DeviceFields: pointers on the current stream
         torch.cuda.synchronize()
         t2 = time.perf_counter()
-        ptrs = {name: int(fields[name].data_ptr()) for name in ("player", "offset", "pif")}
-        result = decoder.decode_device(ptrs, stream)
+        result = decoder.decode_device(fields.pointers, fields.stream)
         t3 = time.perf_counter()
         if i >= warmup:
             for key, value in (("preprocess", t1 - t0), ("network", t2 - t1), ("decode", t3 - t2), ("total", t3 - t0)):

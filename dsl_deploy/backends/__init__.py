@@ -1,4 +1,10 @@
-"""Backends: torch (training framework), ONNX Runtime, TensorRT; one loader opens every artifact."""
+"""Backends: torch (training framework), ONNX Runtime, TensorRT; one loader opens every artifact.
+
+`base.py` holds the contract every backend follows (one input check, declared capabilities). The TensorRT backend
+lives in `dsl_deploy.tensorrt` beside the rest of TensorRT (engine builder, target profiles, sidecar, cuda-python
+runtime), as mmdeploy keeps one package per backend: it shares the sidecar checks and CUDA buffers with the builder,
+and this package stays free of TensorRT. ONNX Runtime and torch need no build step and live here.
+"""
 from __future__ import annotations
 
 from pathlib import Path

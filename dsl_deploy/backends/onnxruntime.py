@@ -127,9 +127,8 @@ class OnnxRuntimeBackend(Backend):
                                 "(input.height x input.width); the metadata does not belong to this graph: "
                                 "re-export the model with dsl-export")
 
-    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a float32 [B,3,H,W] batch; host float32 arrays keyed 'player', 'offset', 'pif'."""
-        batch = self.check_input(batch)
+    def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Host float32 arrays keyed 'player', 'offset', 'pif' (new arrays every call)."""
         if self.session is None:
             raise InputError(f"{self.path.name}: this backend was closed; open a new one")
         if self._fixed_batch is not None and batch.shape[0] != self._fixed_batch:

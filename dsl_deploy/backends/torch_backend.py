@@ -3,8 +3,9 @@
 On a CUDA device it is also the GPU path where TensorRT is not installed: `half=True` runs the network in FP16
 (the heads' exp and sigmoid stay FP32: the raw outputs are cast up before the ready fields are computed), and
 `cuda_graph=True` captures the whole forward once per batch size and replays it, so a frame costs one graph
-launch instead of a few hundred kernel launches from Python. `infer_device` hands the fields over on the
-device (the CUDA decoder takes them there); `infer` copies them to the host.
+launch instead of a few hundred kernel launches from Python. On CUDA, `device_outputs` is True: `infer_device` hands
+the fields over on the device (DeviceFields: pointers and the current stream; the CUDA decoder takes them there),
+`infer_tensors` as torch tensors; `infer` copies them to the host.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, InputError, SpecError
 from ..spec import ModelSpec
-from .base import Backend
+from .base import Backend, DeviceFields
 
 
 class TorchBackend(Backend):
@@ -62,11 +63,7 @@ class TorchBackend(Backend):
         self.spec: ModelSpec = spec
         self.name = f"torch-{self.device.type}" + ("-fp16" if self.half else "") + ("-graph" if self.cuda_graph else "")
         self._graphs: dict[int, tuple[Any, Any, dict[str, Any]]] = {}
-
-    @property
-    def reuses_outputs(self) -> bool:
-        """True when infer_device's tensors are overwritten by the next call (a replayed CUDA graph's)."""
-        return self.cuda_graph
+        self.device_outputs = self.device.type == "cuda"
 
     def _forward(self, x: Any) -> dict[str, Any]:
         """Ready fields (float32 tensors on the device) of a float32 batch already on the device."""
@@ -96,11 +93,14 @@ class TorchBackend(Backend):
             self._graphs[batch] = (graph, static_in, static_out)
         return self._graphs[batch]
 
-    def infer_device(self, batch: np.ndarray) -> dict[str, Any]:
-        """Ready fields of a float32 [B,3,H,W] host batch as torch tensors on the device (see reuses_outputs)."""
+    def infer_tensors(self, batch: np.ndarray) -> dict[str, Any]:
+        """Ready fields of a float32 [B,3,H,W] host batch as torch tensors on the device; with cuda_graph they are
+        the graph's static outputs, overwritten by the next call."""
+        return self._tensors(self.check_input(batch))
+
+    def _tensors(self, batch: np.ndarray) -> dict[str, Any]:
         import torch
 
-        batch = self.check_input(batch)
         x = torch.from_numpy(batch).to(self.device, non_blocking=self.device.type == "cuda")
         if self.cuda_graph:
             graph, static_in, static_out = self._graph(int(batch.shape[0]))
@@ -110,10 +110,18 @@ class TorchBackend(Backend):
         with torch.inference_mode():
             return self._forward(x)
 
-    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a float32 [B,3,H,W] batch; ready fields as host float32 arrays keyed 'player', 'offset', 'pif'."""
-        out = self.infer_device(batch)
+    def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Ready fields as host float32 arrays keyed 'player', 'offset', 'pif'."""
+        out = self._tensors(batch)
         return {name: out[name].cpu().numpy() for name in self.spec.outputs}
+
+    def _infer_device(self, batch: np.ndarray) -> DeviceFields:
+        """Ready fields left on the CUDA device, queued on the current stream (the tensors kept with them)."""
+        import torch
+
+        out = self._tensors(batch)
+        stream = int(torch.cuda.current_stream(self.device).cuda_stream)
+        return DeviceFields({name: int(out[name].data_ptr()) for name in self.spec.outputs}, stream, keep=out)
 
     def close(self) -> None:
         """Release the captured graphs."""

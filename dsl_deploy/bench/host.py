@@ -70,15 +70,13 @@ class SceneFields(Backend):
     Without `inner` the network costs nothing, so a Pipeline over it times only the host-side work.
     """
 
-    reuses_output_buffers = False
-
     def __init__(self, spec: ModelSpec, fields: list[Mapping[str, np.ndarray]], inner: Backend | None = None):
         self.spec, self.inner = spec, inner
         self.name = f"{inner.name}+scene-fields" if inner is not None else "scene-fields"
         self._fields = [{k: np.asarray(v)[None] for k, v in f.items()} for f in fields]
         self._next = 0
 
-    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+    def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Run the inner network on `batch` if any; return the next scene's fields."""
         if self.inner is not None:
             self.inner.infer(batch)

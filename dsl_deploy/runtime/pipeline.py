@@ -21,10 +21,6 @@ from .stream import Stream
 
 DecoderFn = Callable[[Mapping[str, np.ndarray]], FrameResult]
 
-# Backends known to hand back fresh host arrays from every infer() (TensorRT's infer copies out of its
-# pinned buffers); any other backend's outputs are copied before the next inference may overwrite them.
-_FRESH_OUTPUT_BACKENDS = ("onnxruntime", "tensorrt", "torch")
-
 
 def _make_decoder(decoder: "str | DecoderFn", spec: ModelSpec) -> DecoderFn:
     if callable(decoder):
@@ -95,11 +91,7 @@ class Pipeline:
     @property
     def backend_reuses_outputs(self) -> bool:
         """Whether the backend may overwrite its output arrays on the next infer (then the stream copies)."""
-        flag = getattr(self.backend, "reuses_output_buffers", None)
-        if flag is not None:
-            return bool(flag)
-        name = str(getattr(self.backend, "name", ""))
-        return not any(name == n or name.startswith(n + "-") for n in _FRESH_OUTPUT_BACKENDS)
+        return bool(self.backend.reuses_outputs)
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """One BGR uint8 frame (H x W x 3, or grey H x W) -> FrameResult in frame pixels, with timings in ms."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends.base import Backend
+from ..backends.base import Backend, DeviceFields
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from ..spec import ModelSpec
 from . import compat, cuda_runtime
@@ -14,24 +14,25 @@ from .sidecar import check_compatibility, check_engine_hash, read_sidecar, rebui
 
 
 class TensorRTBackend(Backend):
-    """Runs a dsl-build engine. `infer` returns host copies; `infer_device` returns device pointers.
-
-    output="device" makes `infer` return device pointers too (for the CUDA decoder); cuda_graph=True
-    captures one CUDA graph per batch size on first use and replays it.
+    """Runs a dsl-build engine. `infer` returns host copies; `infer_device` leaves the outputs in the engine's
+    device buffers (DeviceFields: their pointers and the backend's stream, valid until the next call), for the
+    CUDA decoder. cuda_graph=True captures one CUDA graph per batch size on first use and replays it.
 
     After each call `last_timings` holds h2d_ms, compute_ms, d2h_ms (CUDA events on the stream) and
     host_ms (wall time of the whole call, including the input copy into pinned memory).
     """
 
     name = "tensorrt"
+    reuses_outputs = False  # infer copies out of the pinned buffers
+    device_outputs = True
 
-    def __init__(self, path: str | Path, *, device: int = 0, cuda_graph: bool = False, output: str = "host",
+    def __init__(self, path: str | Path, *, device: int = 0, cuda_graph: bool = False,
                  threads: int | None = None, providers: object = None):
-        # `threads` is accepted (and unused: the work is on the GPU) so one set of options opens every artifact.
         if providers is not None:
             raise InputError("providers: ONNX Runtime execution providers do not apply to a TensorRT engine")
-        if output not in ("host", "device"):
-            raise InputError(f"output: expected 'host' or 'device', got {output!r}")
+        if threads is not None:
+            raise InputError("threads: ONNX Runtime's CPU threads do not apply to a TensorRT engine (it runs on the "
+                             "GPU)")
         self.path = Path(path)
         if not self.path.is_file():
             raise ArtifactError(f"{self.path}: no such engine file")
@@ -44,7 +45,6 @@ class TensorRTBackend(Backend):
         check_compatibility(self.sidecar, self.path, tensorrt_version=trt.__version__, gpu=self.gpu)
 
         self.device = device
-        self.output = output
         self.cuda_graph = cuda_graph
         self._logger = compat.make_logger(trt)
         self._runtime = trt.Runtime(self._logger)
@@ -86,7 +86,6 @@ class TensorRTBackend(Backend):
             self._dev[n] = cuda_runtime.DeviceBuffer(self._host[n].nbytes)
         self._bindings = compat.bind_addresses(self._engine, self._context, {n: b.ptr for n, b in self._dev.items()})
         self._graphs: dict[int, cuda_runtime.Graph] = {}
-        self.last_timings: dict[str, float] = {}
 
     # ---- public API -----------------------------------------------------------------------
     @classmethod
@@ -109,25 +108,20 @@ class TensorRTBackend(Backend):
         """The CUDA stream all work runs on (for consumers of infer_device that want to chain work)."""
         return self._stream.handle
 
-    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a float32 [B,3,H,W] batch; host float32 arrays (copies) keyed by output name.
-
-        With output="device" this is infer_device: device pointers instead of arrays.
-        """
-        if self.output == "device":
-            return self.infer_device(batch)  # type: ignore[return-value]
+    def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Host float32 arrays (copies) keyed by output name."""
         t0 = time.perf_counter()
         shapes = self._run(batch, copy_back=True)
         out = {n: np.array(self._host[n].view(shapes[n]), dtype=np.float32, copy=True) for n in self.output_names}
         self.last_timings["host_ms"] = (time.perf_counter() - t0) * 1e3
         return out
 
-    def infer_device(self, batch: np.ndarray) -> dict[str, int]:
-        """Run a batch and leave the outputs on the GPU; returns device pointers (valid until the next call)."""
+    def _infer_device(self, batch: np.ndarray) -> DeviceFields:
+        """The outputs left in the engine's device buffers, ready on `stream_handle` (valid until the next call)."""
         t0 = time.perf_counter()
         self._run(batch, copy_back=False)
         self.last_timings["host_ms"] = (time.perf_counter() - t0) * 1e3
-        return {n: self._dev[n].ptr for n in self.output_names}
+        return DeviceFields({n: self._dev[n].ptr for n in self.output_names}, self._stream.handle, keep=self)
 
     def output_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
         """Output shapes for a batch size (for consumers of infer_device)."""
@@ -154,7 +148,6 @@ class TensorRTBackend(Backend):
 
     # ---- internals ------------------------------------------------------------------------
     def _run(self, batch: np.ndarray, copy_back: bool) -> dict[str, tuple[int, ...]]:
-        batch = self.check_input(batch)
         b = batch.shape[0]
         if not self.min_batch <= b <= self.max_batch:
             raise InputError(f"input: batch {b} is outside this engine's range {self.min_batch}..{self.max_batch}; "

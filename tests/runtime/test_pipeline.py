@@ -117,7 +117,7 @@ class _Wrapped(Backend):
         self.inner, self.spec, self.name = inner, inner.spec, inner.name
         self.fail_at, self.sleep, self.calls = fail_at, sleep, 0
 
-    def infer(self, batch):
+    def _infer(self, batch):
         self.calls += 1
         if self.fail_at is not None and self.calls == self.fail_at:
             raise RuntimeError("device lost")

@@ -49,11 +49,12 @@ def test_sha_mismatch_is_found_before_tensorrt_is_needed(tmp_path):
         load_backend(engine)
 
 
-def test_bad_output_mode(tmp_path):
+def test_onnx_runtime_options_are_refused_not_ignored(tmp_path):
     from dsl_deploy.tensorrt.backend import TensorRTBackend
 
-    with pytest.raises(InputError, match="output: expected 'host' or 'device'"):
-        TensorRTBackend(_fake_engine(tmp_path), output="cpu")
+    assert TensorRTBackend.device_outputs and not TensorRTBackend.reuses_outputs
+    with pytest.raises(InputError, match="threads: ONNX Runtime's CPU threads do not apply to a TensorRT engine"):
+        load_backend(_fake_engine(tmp_path), threads=4)
     with pytest.raises(InputError, match="providers: ONNX Runtime execution providers do not apply"):
         load_backend(_fake_engine(tmp_path), providers=["CUDAExecutionProvider"])
 
@@ -124,10 +125,11 @@ def test_infer_device_returns_pointers_to_the_outputs(fp16_engine):
     batch = np.random.default_rng(2).normal(size=(2, 3, 33, 33)).astype(np.float32)
     with load_backend(fp16_engine) as be:
         host = be.infer(batch)
-        ptrs = be.infer_device(batch)
+        out = be.infer_device(batch)
+        assert be.device_outputs and out.stream == be.stream_handle and out.keep is be
         assert be.last_timings["d2h_ms"] == 0.0
         got = np.empty_like(host["player"])
-        cuda.check(rt.cudaMemcpy(got.ctypes.data, ptrs["player"], got.nbytes,
+        cuda.check(rt.cudaMemcpy(got.ctypes.data, out.pointers["player"], got.nbytes,
                                  rt.cudaMemcpyKind.cudaMemcpyDeviceToHost), "cudaMemcpy")
         np.testing.assert_array_equal(got, host["player"])
 
