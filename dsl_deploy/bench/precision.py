@@ -23,14 +23,21 @@ def onnx_metadata(path: str | Path) -> dict[str, str]:
         import onnx
     except ImportError:
         return {}
-    model = onnx.load(str(path), load_external_data=False)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - unreadable: the backend's loader names the problem when it opens the file
+        return {}
     return {p.key: p.value for p in model.metadata_props}
 
 
 def precision_of(path: str | Path) -> str:
     """'fp32', 'fp16' or 'int8' from an ONNX file's spec; '' when it cannot be told."""
     spec = onnx_metadata(path).get(META_SPEC)
-    return json.loads(spec).get("precision", "fp32") if spec else ""
+    try:
+        data = json.loads(spec) if spec else {}
+    except ValueError:
+        return ""
+    return str(data.get("precision", "fp32")) if isinstance(data, dict) and spec else ""
 
 
 def precision_record(path: str | Path) -> dict[str, Any] | None:
