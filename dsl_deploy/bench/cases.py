@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from ..result import FrameResult
 from ..spec import ModelSpec
 from .memory import gpu_used_mb, peak_rss_mb, runs_on_gpu
 from .stats import summarize
+
+if TYPE_CHECKING:
+    from ..runtime.frame_step import FrameStep
 
 DECODERS = (*IMPLS, "paper")  # our implementations, and the paper-style peer
 READ_MODES = ("none", "jpeg")
@@ -57,14 +60,14 @@ def describe_fields(case: Case) -> str:
 
 
 def make_decoder(name: str, spec: ModelSpec) -> Callable[[Mapping[str, np.ndarray]], FrameResult]:
-    """A callable fields -> FrameResult for a decoder name of DECODERS."""
+    """A callable fields -> FrameResult for a decoder name of DECODERS (ours as the runtime makes them)."""
     if name not in DECODERS:
         raise InputError(f"decoder: {name!r} is not one of {', '.join(DECODERS)}")
     if name == "paper":
         from .paper_style import PaperStyleDecoder
         return PaperStyleDecoder(spec)
-    from ..decode import Decoder
-    return Decoder(spec, impl=name)
+    from ..runtime.frame_step import make_decoder as runtime_decoder
+    return runtime_decoder(name, spec)
 
 
 def decoder_impl(name: str) -> str:
@@ -109,12 +112,12 @@ def _save_parity_outputs(case: Case, backend: Any, spec: ModelSpec, frames: list
 
 
 def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
-    """Time read, preprocess, inference, decode (each stage), map and serialise over warmup + iters batches."""
+    """Time read, preprocess, inference, decode (each stage), map and serialise over warmup + iters batches, through
+    the runtime's own FrameStep (the path Pipeline and streams take)."""
     import cv2
 
-    from ..preprocess import Preprocessor
-    from ..runtime.mapping import result_to_frame
-    from .host import HOST_PATHS, serialise
+    from ..runtime.frame_step import FrameStep
+    from .host import HOST_PATHS
 
     if case.fields not in FIELD_SOURCES:
         raise InputError(f"fields: {case.fields!r} is not one of {', '.join(FIELD_SOURCES)}")
@@ -124,13 +127,14 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     gpu_peak = gpu_used_mb() if on_gpu else None
     spec = backend.spec.with_decoder(case.decoder_params)
     load_ms = (time.perf_counter() - t_load) * 1e3
-    decoder = make_decoder(case.decoder, spec)
     if case.host_path not in HOST_PATHS:
         raise InputError(f"host_path: {case.host_path!r} is not one of {', '.join(HOST_PATHS)}")
     if case.read not in READ_MODES:
         raise InputError(f"read: {case.read!r} is not one of {', '.join(READ_MODES)}")
     path = HOST_PATHS[case.host_path]
-    pre = Preprocessor(spec, resize=path["resize"])
+    # Ground-truth fields are decoded from the host: only the network's own may stay on the GPU.
+    step = FrameStep(backend, make_decoder(case.decoder, spec), labels=path["labels"], resize=path["resize"],
+                     decoder_params=case.decoder_params, device_handoff=case.fields == "network")
     frames, gt_fields = _frames(case, spec)
     encoded = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for f in frames] if case.read == "jpeg" \
         else None
@@ -142,39 +146,13 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     bar = _progress(total_rounds, case.label) if progress else None
     for r in range(total_rounds):
         idx = [(r * case.batch + b) % len(frames) for b in range(case.batch)]
-        t_read = time.perf_counter()
-        images: list[Any] = [cv2.imdecode(encoded[i], cv2.IMREAD_COLOR) for i in idx] if encoded is not None \
-            else [frames[i] for i in idx]
-        t0 = time.perf_counter()
-        batch, boxes = pre(images)
-        t1 = time.perf_counter()
-        out = backend.infer(batch)
-        t2 = time.perf_counter()
-        decode_stages: dict[str, float] = {}
-        decoded = []
-        for b, i in enumerate(idx):
-            fields = gt_fields[i] if case.fields == "ground-truth" else {k: v[b] for k, v in out.items()}
-            result = decoder(fields)
-            decoded.append(result)
-            for k, v in result.timings.items():
-                decode_stages[k] = decode_stages.get(k, 0.0) + v
-        t3 = time.perf_counter()
-        mapped = [result_to_frame(res, lb, labels=path["labels"]) for res, lb in zip(decoded, boxes)]
-        t4 = time.perf_counter()
-        for b, res in enumerate(mapped):
-            serialise(res, r * case.batch + b)
-        t5 = time.perf_counter()
+        stage, result = _time_batch(step, case, r, [frames[i] for i in idx] if encoded is None else None,
+                                    None if encoded is None else [encoded[i] for i in idx],
+                                    [gt_fields[i] for i in idx] if case.fields == "ground-truth" else None)
         if r < case.warmup:
             _tick(bar)
             continue
         players.append(result.num_players)
-        stage = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3,
-                 "map": (t4 - t3) * 1e3, "serialise": (t5 - t4) * 1e3, "total": (t5 - t_read) * 1e3,
-                 "host": (t1 - t0 + t5 - t2) * 1e3}
-        if encoded is not None:
-            stage["read"] = (t0 - t_read) * 1e3
-        stage.update({f"decode.{k}": v for k, v in decode_stages.items() if k != "total"})
-        stage.update({f"inference.{k}": v for k, v in (getattr(backend, "last_timings", None) or {}).items()})
         for k, v in stage.items():
             samples.setdefault(k, []).append(v)
         if on_gpu:
@@ -195,6 +173,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
                    "host_path": {"name": case.host_path, **path}},
         "decode_fields": describe_fields(case),
         "decoder_impl": decoder_impl(case.decoder),
+        "fields_on_device": step.on_device,  # network outputs handed to the decoder on the GPU
         "decoder_params": asdict(spec.decoder),
         "load_ms": load_ms,
         "ms": stats,
@@ -211,6 +190,52 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         record["memory"]["gpu_used_peak_mb"] = gpu_peak
     backend.close()
     return record
+
+
+def _time_batch(step: FrameStep, case: Case, r: int, images: list[np.ndarray] | None, encoded: list[Any] | None,
+                gt_fields: list[dict[str, np.ndarray]] | None) -> tuple[dict[str, float], FrameResult]:
+    """ms per stage of one batch through the frame step (read when `encoded`; ground-truth fields decoded instead of
+    the network's when given), and the last frame's decoded result."""
+    import cv2
+
+    from .host import serialise
+
+    t_read = time.perf_counter()
+    if encoded is not None:
+        images = [np.asarray(cv2.imdecode(e, cv2.IMREAD_COLOR)) for e in encoded]
+    assert images is not None
+    t0 = time.perf_counter()
+    batch, boxes, _ = step.preprocess(images)
+    t1 = time.perf_counter()
+    inferred = step.infer(batch)
+    t2 = time.perf_counter()
+    decoded = []
+    for b in range(len(images)):
+        if gt_fields is not None:
+            decoded.append(step.decode(gt_fields[b])[0])
+        elif inferred.decoded is not None:  # decoded on the GPU, inside step.infer
+            decoded.append(inferred.decoded[b])
+        else:
+            decoded.append(step.decode(step.frame_fields(inferred.fields or {}, b))[0])
+    t3 = time.perf_counter()
+    mapped = [step.to_frame(res, lb)[0] for res, lb in zip(decoded, boxes)]
+    t4 = time.perf_counter()
+    for b, res in enumerate(mapped):
+        serialise(res, r * case.batch + b)
+    t5 = time.perf_counter()
+    decode_ms = (t3 - t2) * 1e3 + sum(inferred.decode_ms)
+    stage = {"preprocess": (t1 - t0) * 1e3, "inference": inferred.ms, "decode": decode_ms,
+             "map": (t4 - t3) * 1e3, "serialise": (t5 - t4) * 1e3, "total": (t5 - t_read) * 1e3,
+             "host": (t1 - t0) * 1e3 + decode_ms + (t5 - t3) * 1e3}
+    if encoded is not None:
+        stage["read"] = (t0 - t_read) * 1e3
+    decode_stages: dict[str, float] = {}
+    for res in decoded:
+        for k, v in res.timings.items():
+            decode_stages[k] = decode_stages.get(k, 0.0) + v
+    stage.update({f"decode.{k}": v for k, v in decode_stages.items() if k != "total"})
+    stage.update({f"inference.{k}": v for k, v in step.backend.last_timings.items()})
+    return stage, decoded[-1]
 
 
 def _progress(total: int, label: str):

@@ -157,7 +157,7 @@ def _pointer(arr: np.ndarray) -> ctypes.c_void_p:
 
 
 def frame_pointers(ptrs: Mapping[str, int], spec: ModelSpec, frame: int) -> dict[str, int]:
-    """Device pointers of frame `frame` of a batch (e.g. TensorRT `infer_device` outputs [B, ...], float32)."""
+    """Device pointers of frame `frame` of a batch (e.g. `Backend.infer_device(...).pointers` [B, ...], float32)."""
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0:
         raise InputError(f"frame: expected a non-negative int, got {frame!r}")
     hs, ws = spec.seg_size
@@ -245,7 +245,7 @@ class CudaDecoder:
     def decode_device(self, ptrs: Mapping[str, int], stream: int = 0, *, frame: int = 0) -> FrameResult:
         """Decode fields already on the GPU: device pointers {'player', 'offset', 'pif'} (float32, the spec's
         shapes, batch allowed: `frame` picks the frame), on the CUDA stream `stream` (a cudaStream_t as int;
-        0: the default stream), e.g. `decode_device(trt.infer_device(batch), trt.stream)`."""
+        0: the default stream), e.g. `out = trt.infer_device(batch); decode_device(out.pointers, out.stream)`."""
         t0 = time.perf_counter()
         if not isinstance(ptrs, Mapping):
             raise InputError(f"ptrs: expected a mapping of device pointers, got {type(ptrs).__name__}")

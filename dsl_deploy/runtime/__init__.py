@@ -1,4 +1,5 @@
-"""Capture-box runtime: Pipeline (frame -> FrameResult in frame pixels), sources, pipelined streams, sinks.
+"""Capture-box runtime: Pipeline (frame -> FrameResult in frame pixels) and the FrameStep it runs, sources, pipelined
+streams, sinks.
 
 The names below load on first use, so a module that needs only `runtime.outputs` (the atomic write) does not
 pull OpenCV, the sources and the pipeline with it.
@@ -9,15 +10,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .frame_step import FrameStep
     from .pipeline import Pipeline
     from .sources import Frame, Reconnect, Source, open_source
     from .stats import StreamStats
     from .stream import Stream
 
-_HOMES = {"Pipeline": "pipeline", "Stream": "stream", "StreamStats": "stats",
+_HOMES = {"Pipeline": "pipeline", "FrameStep": "frame_step", "Stream": "stream", "StreamStats": "stats",
           "Frame": "sources", "Source": "sources", "Reconnect": "sources", "open_source": "sources"}
 
-__all__ = ["Pipeline", "Stream", "StreamStats", "Frame", "Source", "Reconnect", "open_source"]
+__all__ = ["Pipeline", "FrameStep", "Stream", "StreamStats", "Frame", "Source", "Reconnect", "open_source"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,12 @@
 """The worker side of a Stream: reader, preprocess and inference threads joined by bounded queues.
 
     reader thread   --frames-->   preprocess thread   --batches-->   inference thread   --fields-->   caller
-    (source.frames)  StageQueue    (Preprocessor pool)  StageQueue    (backend.infer)     StageQueue   (decode, map)
-                     drop-oldest
+    (source.frames)  StageQueue    (step.preprocess,    StageQueue    (step.infer)        StageQueue   (step.finish:
+                     drop-oldest    a Preprocessor pool)                                              decode, map)
                      when live
+
+Every stage runs a part of one `FrameStep`. On the step's device path (fields kept on the GPU) the inference
+thread decodes too, before the backend's next call reuses its device buffers; the caller then only maps.
 
 Each stage is one thread and every queue is FIFO, so results come out in source order. The threads
 hold this object, never the Stream, so a Stream that its caller abandons is garbage-collected and its
@@ -16,13 +19,8 @@ import threading
 import time
 from typing import Callable
 
-import numpy as np
-
-from ..backends.base import Backend
 from ..errors import InputError
-from ..limits import MAX_PIXELS, check_pixels
-from ..preprocess import RUNTIME_RESIZE, Preprocessor, check_frame
-from ..spec import ModelSpec
+from .frame_step import FrameStep
 from .queues import CLOSED, StageQueue
 from .sources import Source
 from .stats import StreamStats
@@ -38,12 +36,10 @@ LIVE_STAGE_QUEUE = 1
 class Stages:
     """Threads and queues of one stream; `fields` is the queue the caller reads."""
 
-    def __init__(self, backend: Backend, spec: ModelSpec, source: Source, *, queue: int, max_frames: int | None,
-                 stop: threading.Event, copy_outputs: bool, on_corrupt: Callable[[str], None] | None,
-                 resize: str = RUNTIME_RESIZE, max_pixels: int = MAX_PIXELS):
-        self.backend, self.source, self.max_frames = backend, source, max_frames
-        self.max_pixels = max_pixels
-        self.stop, self.copy_outputs, self.on_corrupt = stop, copy_outputs, on_corrupt
+    def __init__(self, step: FrameStep, source: Source, *, queue: int, max_frames: int | None,
+                 stop: threading.Event, on_corrupt: Callable[[str], None] | None):
+        self.step, self.source, self.max_frames = step, source, max_frames
+        self.stop, self.on_corrupt = stop, on_corrupt
         self.stats = StreamStats()
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -55,7 +51,7 @@ class Stages:
         # hot path allocates no input buffer (one being filled, `depth` queued, one in inference).
         self.pool = StageQueue(depth + 2)
         for _ in range(depth + 2):
-            self.pool.put(Preprocessor(spec, resize=resize))
+            self.pool.put(step.preprocessor())
         self.threads = [threading.Thread(target=self._guard, args=(fn,), name=f"dsl-{name}", daemon=True)
                         for name, fn in (("read", self._read), ("preprocess", self._preprocess),
                                          ("infer", self._infer))]
@@ -123,16 +119,12 @@ class Stages:
                 prep = self.pool.get()
                 if prep is CLOSED:
                     return
-                t0 = time.perf_counter()
                 try:
-                    image = check_frame(frame.image)
-                    check_pixels(image.shape[1], image.shape[0], self.max_pixels, "frame")
-                    batch, boxes = prep(image)
+                    batch, boxes, ms = self.step.preprocess(frame.image, prep)
                 except InputError as exc:
                     self.pool.put(prep)
                     self.corrupt(f"{frame.source}: frame {frame.index}: {exc}")
                     continue
-                ms = (time.perf_counter() - t0) * 1e3
                 if not self.batches.put((frame, prep, batch, boxes[0], ms)):
                     return
         finally:
@@ -145,13 +137,9 @@ class Stages:
                 if item is CLOSED:
                     return
                 frame, prep, batch, lb, pre_ms = item
-                t0 = time.perf_counter()
-                fields = self.backend.infer(batch)
-                if self.copy_outputs:
-                    fields = {k: np.array(v, copy=True) for k, v in fields.items()}
-                inf_ms = (time.perf_counter() - t0) * 1e3
+                inferred = self.step.infer(batch, keep=True)  # kept while the next frame runs
                 self.pool.put(prep)  # the input buffer is free again
-                if not self.fields.put((frame, lb, fields, {"preprocess": pre_ms, "inference": inf_ms})):
+                if not self.fields.put((frame, lb, inferred, {"preprocess": pre_ms})):
                     return
         finally:
             self.fields.close()

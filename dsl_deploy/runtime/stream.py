@@ -1,7 +1,8 @@
 """Pipelined streaming: capture, preprocess, inference and decode run concurrently, frame order preserved.
 
-The reader, preprocess and inference stages run in threads (see `stages.py`); decoding, the mapping
-back to the frame and whatever the caller does with each result run in the caller's thread.
+A Stream runs one `FrameStep` over a Source: the reader, preprocess and inference stages in threads (see
+`stages.py`); decoding, the mapping back to the frame and whatever the caller does with each result in the
+caller's thread.
 onnxruntime, TensorRT, OpenCV and the native decoder release the GIL, so throughput approaches the
 slowest stage while each result still reports its own per-stage ms and capture-to-result latency.
 """
@@ -10,20 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
-
-import numpy as np
+from typing import Any, Callable
 
 from ..errors import DslError, InputError
-from ..limits import MAX_PIXELS
-from ..preprocess import RUNTIME_RESIZE
+from ..preprocess import Letterbox
+from .frame_step import FrameStep, Inferred
 from .queues import CLOSED
 from .sources import Frame, Source
 from .stages import Stages
 from .stats import StreamStats
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
 
 log = logging.getLogger("dsl_deploy.runtime")
 
@@ -33,7 +29,7 @@ STOPPED_JOIN_S = 0.2  # after a stop, how long the end waits for a reader blocke
 
 
 class Stream:
-    """An iterator of FrameResult (or (Frame, FrameResult) with `with_frames`) over a Source.
+    """An iterator of FrameResult (or (Frame, FrameResult) with `with_frames`) of a FrameStep over a Source.
 
     Threads start at the first `next()`. `stop()` ends it cleanly: the source stops being read, frames
     already in flight are still emitted. `close()` aborts at once and releases the source; use the
@@ -41,21 +37,19 @@ class Stream:
     (frames, read, dropped, corrupt, reconnects), mean ms per stage, latency percentiles, throughput.
     """
 
-    def __init__(self, pipeline: "Pipeline", source: Source, *, queue: int = 4, max_frames: int | None = None,
+    def __init__(self, step: FrameStep, source: Source, *, queue: int = 4, max_frames: int | None = None,
                  with_frames: bool = False, stop: threading.Event | None = None,
                  on_corrupt: Callable[[str], None] | None = None):
         if not isinstance(queue, int) or queue < 1:
             raise InputError(f"queue: expected an integer of at least 1, got {queue!r}")
         if max_frames is not None and max_frames < 0:
             raise InputError(f"max_frames: expected a non-negative count, got {max_frames}")
-        self.pipeline = pipeline
+        self.step = step
         self.source = source
         self.with_frames = with_frames
         self._stop = stop if stop is not None else threading.Event()
-        self._stages = Stages(pipeline.backend, pipeline.spec, source, queue=queue, max_frames=max_frames,
-                              stop=self._stop, copy_outputs=pipeline.backend_reuses_outputs, on_corrupt=on_corrupt,
-                              resize=getattr(pipeline, "resize", RUNTIME_RESIZE),
-                              max_pixels=getattr(pipeline, "max_pixels", MAX_PIXELS))
+        self._stages = Stages(step, source, queue=queue, max_frames=max_frames, stop=self._stop,
+                              on_corrupt=on_corrupt)
         self._started = False
         self._done = False
 
@@ -72,9 +66,9 @@ class Stream:
             self._started = True
             self._stages.start()
         while True:
-            frame, lb, fields, timings = self._next_item()
+            frame, lb, inferred, timings = self._next_item()
             try:
-                result = self.pipeline._finish(fields, lb, timings)
+                result = self.step.finish(inferred, 0, lb, timings)
             except DslError as exc:
                 self._stages.corrupt(f"{frame.source}: frame {frame.index}: decode failed: {exc}")
                 continue
@@ -87,7 +81,7 @@ class Stream:
             stats.add(result.timings)
             return (frame, result) if self.with_frames else result
 
-    def _next_item(self) -> tuple[Frame, Any, dict[str, np.ndarray], dict[str, float]]:
+    def _next_item(self) -> tuple[Frame, Letterbox, Inferred, dict[str, float]]:
         waited_after_stop = 0.0
         while True:
             if self._done:

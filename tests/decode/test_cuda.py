@@ -222,21 +222,11 @@ def test_params_mirror_the_c_struct() -> None:
 @pytest.fixture(scope="module")
 def emulated_library(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The same kernel sources built for the CPU emulation (csrc/cuda/emulate.h) with g++."""
-    import shutil
-    import subprocess
-    from pathlib import Path
+    from dsl_testing.cuda_emulation import build_emulated_library
 
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if cxx is None:
+    out = build_emulated_library(tmp_path_factory.mktemp("emu"))
+    if out is None:
         pytest.skip("no C++ compiler for the CPU emulation of the kernels")
-    root = Path(__file__).resolve().parents[2]
-    out = tmp_path_factory.mktemp("emu") / "libdsl_decode_cuda_emu.so"
-    sources = sorted((root / "csrc" / "cuda").glob("*.cu"))
-    cmd = [cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-x", "c++", "-DDSL_CUDA_EMULATE", "-fPIC",
-           "-shared", "-I", str(root / "csrc" / "include"), "-I", str(root / "csrc" / "cuda"),
-           *map(str, sources), "-o", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
     return str(out)
 
 

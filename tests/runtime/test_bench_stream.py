@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dsl_deploy.errors import InputError
+from dsl_deploy.spec import default_spec
 from dsl_testing.onnx_models import write_disc_model
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_stream.py"
@@ -26,7 +28,7 @@ def test_scene_fields_runs_the_network_and_replays_fields_in_order():
     bench = _module()
 
     class Counting:
-        spec, name, calls = object(), "fake", 0
+        spec, name, calls = default_spec("resnet18", 33), "fake", 0
 
         def infer(self, batch):
             Counting.calls += 1
@@ -37,9 +39,12 @@ def test_scene_fields_runs_the_network_and_replays_fields_in_order():
 
     fields = [{"player": np.full((1, 2, 2), i, np.float32)} for i in range(3)]
     backend = bench.SceneFields(Counting(), fields)
-    seen = [int(backend.infer(np.zeros((1, 3, 2, 2), np.float32))["player"][0, 0, 0, 0]) for _ in range(5)]
+    batch = np.zeros((1, 3, 33, 33), np.float32)
+    seen = [int(backend.infer(batch)["player"][0, 0, 0, 0]) for _ in range(5)]
     assert seen == [0, 1, 2, 0, 1] and Counting.calls == 5
-    assert backend.infer(np.zeros(1))["player"].shape == (1, 1, 2, 2)  # the batch dimension is added
+    assert backend.infer(batch)["player"].shape == (1, 1, 2, 2)  # the batch dimension is added
+    with pytest.raises(InputError, match="expected shape"):  # the base Backend checks every batch once
+        backend.infer(np.zeros(1, np.float32))
 
 
 def test_quick_run_on_a_stand_in_model(tmp_path: Path):
