@@ -222,12 +222,9 @@ def test_params_mirror_the_c_struct() -> None:
 @pytest.fixture(scope="module")
 def emulated_library(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The same kernel sources built for the CPU emulation (csrc/cuda/emulate.h) with g++."""
-    from dsl_testing.cuda_emulation import build_emulated_library
+    from dsl_testing.cuda_emulation import emulated_library_or_skip
 
-    out = build_emulated_library(tmp_path_factory.mktemp("emu"))
-    if out is None:
-        pytest.skip("no C++ compiler for the CPU emulation of the kernels")
-    return str(out)
+    return emulated_library_or_skip(tmp_path_factory)
 
 
 @pytest.fixture(params=["emulated", pytest.param("gpu", marks=pytest.mark.cuda)])

@@ -13,7 +13,7 @@ from dsl_deploy.decode import cuda
 from dsl_deploy.result import Ball, FrameResult
 from dsl_deploy.runtime import FrameStep, Pipeline, Stream, open_source
 from dsl_deploy.spec import default_spec
-from dsl_testing.cuda_emulation import DeviceArena
+from dsl_testing.cuda_emulation import DeviceArena, emulated_library_or_skip
 
 SPEC = default_spec("resnet18", 129)
 
@@ -137,12 +137,8 @@ def test_a_stream_decodes_each_frame_on_the_device_before_the_next_inference() -
 
 @pytest.fixture(scope="module")
 def emulated_cuda(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from dsl_testing.cuda_emulation import build_emulated_library
-
-    out = build_emulated_library(tmp_path_factory.mktemp("emu"))
-    if out is None:
-        pytest.skip("no C++ compiler for the CPU emulation of the CUDA kernels")
-    return str(out)
+    """The CUDA decoder's kernels built for the CPU (see dsl_testing.cuda_emulation)."""
+    return emulated_library_or_skip(tmp_path_factory)
 
 
 def test_the_cuda_decoder_reads_the_engine_outputs_where_they_are(emulated_cuda: str, monkeypatch) -> None:

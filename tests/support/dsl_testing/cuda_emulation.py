@@ -29,6 +29,16 @@ def build_emulated_library(out_dir: Path) -> Path | None:
     return out
 
 
+def emulated_library_or_skip(tmp_path_factory: Any) -> str:
+    """For a module-scoped fixture: the emulated library built once in a temporary folder, or the test skipped."""
+    import pytest
+
+    out = build_emulated_library(tmp_path_factory.mktemp("emu"))
+    if out is None:
+        pytest.skip("no C++ compiler for the CPU emulation of the CUDA kernels")
+    return str(out)
+
+
 class _DeviceOutputs(ctypes.Structure):  # dsl_cuda_device_outputs of dsl_decode_cuda.h
     _fields_ = [(n, ctypes.c_void_p) for n in ("labels", "fused", "keypoints", "scores", "boxes", "areas", "centers")]
 
