@@ -67,32 +67,11 @@ class Pipeline:
         except BaseException:
             self.close()
             raise
+        # What the step runs with: the artifact's spec with this pipeline's decoder parameters, the decoder.
+        self.spec: ModelSpec = self.step.spec
+        self.decoder: DecoderFn = self.step.decoder
+        self.labels, self.resize, self.max_pixels = labels, resize, max_pixels
         self._closed = False
-
-    @property
-    def spec(self) -> ModelSpec:
-        """The artifact's spec with this pipeline's decoder parameters."""
-        return self.step.spec
-
-    @property
-    def decoder(self) -> DecoderFn:
-        """The decoder the step runs."""
-        return self.step.decoder
-
-    @property
-    def labels(self) -> str:
-        """How label maps come back (see the class doc)."""
-        return self.step.labels
-
-    @property
-    def resize(self) -> str:
-        """How frames are shrunk into the network input."""
-        return self.step.resize
-
-    @property
-    def max_pixels(self) -> int:
-        """The largest frame accepted, in pixels."""
-        return self.step.max_pixels
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """One BGR uint8 frame (H x W x 3, or grey H x W) -> FrameResult in frame pixels, with timings in ms."""
