@@ -1,23 +1,19 @@
 """setup_cuda.py: architecture choice, skip logic, and loud nvcc failures."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from dsl_testing.scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def setup_cuda():
     """A fresh import of the repo's setup_cuda.py (it is a build helper, not a package module)."""
-    spec = importlib.util.spec_from_file_location("setup_cuda_under_test", ROOT / "setup_cuda.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("setup_cuda.py")
 
 
 @pytest.mark.parametrize("text,expected", [

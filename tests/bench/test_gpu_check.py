@@ -1,21 +1,18 @@
 """benchmarks/gpu_check.py: what runs without a GPU (the refusal, the step recorder); the rest runs on a lent GPU."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from dsl_testing.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/gpu_check.py")
 
 
 def test_without_a_cuda_device_it_says_so_and_exits_3(tmp_path: Path) -> None:

@@ -26,13 +26,9 @@ GPU_ONLY = pytest.mark.cuda
 
 
 def nvcc_expected() -> bool:
-    import importlib.util
-    from pathlib import Path
+    from dsl_testing.scripts import load_script
 
-    helper = Path(__file__).resolve().parents[2] / "setup_cuda.py"
-    spec = importlib.util.spec_from_file_location("setup_cuda_for_tests", helper)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("setup_cuda.py")
     return mod.find_nvcc() is not None and os.environ.get("DSL_BUILD_CUDA", "auto") != "0"
 
 

@@ -1,7 +1,6 @@
 """benchmarks/bench_stream.py: runs end to end on a stand-in model and writes a complete result (not timed)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,15 +12,13 @@ import pytest
 from dsl_deploy.errors import InputError
 from dsl_deploy.spec import default_spec
 from dsl_testing.onnx_models import write_disc_model
+from dsl_testing.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_stream.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bench_stream_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_stream.py")
 
 
 def test_scene_fields_runs_the_network_and_replays_fields_in_order():

@@ -156,13 +156,9 @@ def test_foreign_gpu_and_corrupt_engine_are_refused(fp16_engine):
 
 @pytest.mark.tensorrt
 def test_benchmark_timing_summary(fp16_engine):
-    import importlib.util
-    from pathlib import Path
+    from dsl_testing.scripts import load_script
 
-    path = Path(__file__).parents[2] / "benchmarks" / "bench_tensorrt.py"
-    spec = importlib.util.spec_from_file_location("bench_tensorrt", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/bench_tensorrt.py")
     result = bench.time_engine(fp16_engine, np.zeros((2, 3, 33, 33), np.float32), warmup=2, iters=5, cuda_graph=True)
     assert result["batch"] == 2 and result["iters"] == 5
     for key in ("h2d_ms", "compute_ms", "d2h_ms", "host_ms"):
