@@ -9,7 +9,6 @@ import pytest
 from dsl_testing.scripts import load_script
 
 
-
 @pytest.fixture
 def setup_cuda():
     """A fresh import of the repo's setup_cuda.py (it is a build helper, not a package module)."""
