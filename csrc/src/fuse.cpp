@@ -25,16 +25,12 @@ void support(float mu, float reach, int32_t size, int32_t& lo, int32_t& hi) {
     hi = static_cast<int32_t>(std::min(std::max((mu + reach) + 1.0f, static_cast<float>(lo + 1)), static_cast<float>(size)));
 }
 
-// Gaussian factors of pixels lo..hi-1 (exp in float64, rounded once to float32); returns the pixel within
-// half a pixel of mu (the one that takes the full value in the truncated convention), or -1.
-int32_t factors(float* out, int32_t lo, int32_t hi, float mu, double two_s2) {
-    int32_t nearest = -1;
-    for (int32_t i = lo; i < hi; ++i) {
+// Gaussian factors of pixels 0..n-1 along one axis (exp in float64, rounded once to float32): exact mode.
+void factors(float* out, int32_t n, float mu, double two_s2) {
+    for (int32_t i = 0; i < n; ++i) {
         const double d = static_cast<double>(i) - static_cast<double>(mu);
         out[i] = static_cast<float>(std::exp(-(d * d) / two_s2));
-        if (d * d < 0.25) nearest = i;
     }
-    return nearest;
 }
 
 void clear_map(Scratch& s, int k) {
@@ -51,59 +47,34 @@ void clear_map(Scratch& s, int k) {
     s.dense[k] = false;
 }
 
-// Adds v * (fy * ex[x]) to row[x] for x in [x0, x1) (same float32 operations in every path, no FMA).
-// When `cand` is set, appends base + x for each pixel that went from below `thr` to at or above it.
-// Returns the new candidate count.
-int32_t splat_row_plain(float* __restrict row, const float* __restrict ex, int32_t x0, int32_t x1, float v, float fy,
-                        float thr, int32_t base, int32_t* __restrict cand, int32_t n) {
-    for (int32_t xx = x0; xx < x1; ++xx) {
-        const float b = row[xx];
-        const float nb = b + v * (fy * ex[xx]);
-        row[xx] = nb;
-        if (cand) {
-            cand[n] = base + xx;  // branch-free append: the slot is kept only for a crossing
-            n += (b < thr && nb >= thr) ? 1 : 0;
-        }
-    }
-    return n;
+// Exact mode: adds v * (fy * ex[x]) to row[x] for x in [0, w) (same float32 operations in every path, no FMA).
+void add_row_plain(float* __restrict row, const float* __restrict ex, int32_t w, float v, float fy) {
+    for (int32_t xx = 0; xx < w; ++xx) row[xx] = row[xx] + v * (fy * ex[xx]);
 }
 
 #if DSL_AVX2_KERNEL
-// The same in 8-float lanes; the ragged tail uses masked loads and stores, so rows of ~15 pixels (the usual
-// support) never fall back to scalar code, and crossings come from one compare per lane group.
-__attribute__((target("avx2"))) int32_t splat_row_avx2(float* row, const float* ex, int32_t x0, int32_t x1, float v,
-                                                       float fy, float thr, int32_t base, int32_t* cand, int32_t n) {
-    const __m256 vv = _mm256_set1_ps(v), vfy = _mm256_set1_ps(fy), vthr = _mm256_set1_ps(thr);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int32_t xx = x0; xx < x1; xx += 8) {
-        const int32_t r = x1 - xx;
-        __m256 b, e;
-        __m256i mask = _mm256_set1_epi32(-1);
-        if (r >= 8) {
-            b = _mm256_loadu_ps(row + xx);
-            e = _mm256_loadu_ps(ex + xx);
-        } else {
-            mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), lane);
-            b = _mm256_maskload_ps(row + xx, mask);
-            e = _mm256_maskload_ps(ex + xx, mask);
-        }
-        const __m256 nb = _mm256_add_ps(b, _mm256_mul_ps(vv, _mm256_mul_ps(vfy, e)));
-        if (r >= 8)
-            _mm256_storeu_ps(row + xx, nb);
-        else
-            _mm256_maskstore_ps(row + xx, mask, nb);
-        if (cand) {
-            const __m256 crossed = _mm256_and_ps(_mm256_cmp_ps(b, vthr, _CMP_LT_OQ), _mm256_cmp_ps(nb, vthr, _CMP_GE_OQ));
-            unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(crossed)) & ((r >= 8) ? 0xffu : ((1u << r) - 1u));
-            while (bits) {
-                cand[n++] = base + xx + __builtin_ctz(bits);
-                bits &= bits - 1;
-            }
-        }
-    }
-    return n;
+// The load/store mask of a row's last lane group when fewer than 8 pixels remain: the first `remaining` lanes.
+__attribute__((target("avx2"))) inline __m256i tail_mask(int32_t remaining) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(remaining), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// The same in 8-float lanes, the ragged tail with masked loads and stores.
+__attribute__((target("avx2"))) void add_row_avx2(float* row, const float* ex, int32_t w, float v, float fy) {
+    const __m256 vv = _mm256_set1_ps(v), vfy = _mm256_set1_ps(fy);
+    for (int32_t xx = 0; xx < w; xx += 8) {
+        const int32_t r = w - xx;
+        if (r >= 8) {
+            const __m256 nb = _mm256_add_ps(_mm256_loadu_ps(row + xx),
+                                            _mm256_mul_ps(vv, _mm256_mul_ps(vfy, _mm256_loadu_ps(ex + xx))));
+            _mm256_storeu_ps(row + xx, nb);
+        } else {
+            const __m256i mask = tail_mask(r);
+            const __m256 nb = _mm256_add_ps(_mm256_maskload_ps(row + xx, mask),
+                                            _mm256_mul_ps(vv, _mm256_mul_ps(vfy, _mm256_maskload_ps(ex + xx, mask))));
+            _mm256_maskstore_ps(row + xx, mask, nb);
+        }
+    }
+}
 #endif
 
 // One row of a truncated splat, the authors' arithmetic: dist2 = dx2[x] + dy2; outside the support (dist2 >
@@ -160,7 +131,6 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), mtwo = _mm256_set1_ps(-2.0f);
     const __m256 quarter = _mm256_set1_ps(0.25f), thr = _mm256_set1_ps(r.thr), clampv = _mm256_set1_ps(r.clamp);
     const bool clamp = r.clamp > 0.0f;
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int32_t xx = x0; xx < x1; xx += 8) {
         const int32_t rem = x1 - xx;
         __m256 b, d2;
@@ -169,7 +139,7 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
             b = _mm256_loadu_ps(row + xx);
             d2 = _mm256_loadu_ps(dx2 + xx);
         } else {
-            mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), lane);
+            mask = tail_mask(rem);
             b = _mm256_maskload_ps(row + xx, mask);
             d2 = _mm256_maskload_ps(dx2 + xx, mask);
         }
@@ -299,16 +269,16 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
         }
         // Exact mode: the whole map, separable true exp, no nearest-pixel rule, no clamp.
         const double two_s2 = 2.0 * static_cast<double>(sig) * static_cast<double>(sig);
-        factors(ex, 0, w, x, two_s2);
-        factors(ey, 0, h, y, two_s2);
+        factors(ex, w, x, two_s2);
+        factors(ey, h, y, two_s2);
         for (int32_t yy = 0; yy < h; ++yy) {
             float* row = m + static_cast<size_t>(yy) * w;
 #if DSL_AVX2_KERNEL
             if (avx2)
-                splat_row_avx2(row, ex, 0, w, conf_c, ey[yy], thr, yy * w, nullptr, 0);
+                add_row_avx2(row, ex, w, conf_c, ey[yy]);
             else
 #endif
-                splat_row_plain(row, ex, 0, w, conf_c, ey[yy], thr, yy * w, nullptr, 0);
+                add_row_plain(row, ex, w, conf_c, ey[yy]);
         }
         s.dense[k] = true;
     }
