@@ -126,7 +126,7 @@ def cpu_stages(pipeline: Any, frame: np.ndarray, fields: Mapping[str, np.ndarray
     from ..runtime.mapping import result_to_frame
 
     c0 = time.thread_time()
-    _, boxes = pipeline._prep(frame)
+    _, boxes = pipeline.step._prep(frame)
     c1 = time.thread_time()
     decoded = pipeline.decoder(fields)
     c2 = time.thread_time()
