@@ -138,7 +138,8 @@ class TensorRTBackend(Backend):
         if getattr(self, "_stream", None) is not None:
             self._stream.close()
         self._graphs, self._host, self._dev, self._events = {}, {}, {}, []
-        self._context = self._engine = self._runtime = None
+        # Released with the CUDA objects above; a closed backend is not used again.
+        self._context = self._engine = self._runtime = None  # type: ignore[assignment]
 
     def __del__(self) -> None:
         try:

@@ -16,6 +16,7 @@ from ..cache import cache_dir
 from ..errors import ArtifactError, BackendUnavailable, InputError
 from ..runtime.outputs import write_atomic
 from . import compat, cuda_runtime, precision
+from .api import Builder, BuilderConfig, Logger, Network, Parser, TrtModule
 from .calibration import CalibrationFeed, folder_frames, make_calibrator, synthetic_frames
 from .onnx_check import OnnxInfo
 from .profiles import Profile, ProfileError
@@ -129,7 +130,7 @@ def agreement_batch(info: OnnxInfo, profile: Profile, options: BuildOptions, cou
     return next(iter(CalibrationFeed(frames, n, n, info.spec)))  # n >= 1 frames: exactly one batch
 
 
-def check_tensorrt_range(trt: Any, profile: Profile) -> None:
+def check_tensorrt_range(trt: TrtModule, profile: Profile) -> None:
     """BackendUnavailable when this TensorRT is outside the versions the target profile states."""
     if profile.tensorrt and not compat.version_in_range(compat.trt_version(trt), profile.tensorrt):
         raise BackendUnavailable(f"target {profile.name} builds with TensorRT {profile.tensorrt} (its profile's "
@@ -154,7 +155,7 @@ def check_qdq_scheme(info: OnnxInfo) -> None:
                             "0: re-export with --precision int8 --int8-scheme tensorrt")
 
 
-def build_path(trt: Any, info: OnnxInfo, profile: Profile) -> str:
+def build_path(trt: TrtModule, info: OnnxInfo, profile: Profile) -> str:
     """compat.STRONGLY_TYPED or compat.BUILDER_FLAGS for this file, target and TensorRT (checked)."""
     check_tensorrt_range(trt, profile)
     path = compat.choose_path(trt, info.spec.precision, profile.precision, f"target {profile.name}")
@@ -164,7 +165,8 @@ def build_path(trt: Any, info: OnnxInfo, profile: Profile) -> str:
     return path
 
 
-def parse_onnx(trt: Any, info: OnnxInfo, *, strongly_typed: bool, verbose: bool = False) -> tuple[Any, Any, Any, Any]:
+def parse_onnx(trt: TrtModule, info: OnnxInfo, *, strongly_typed: bool,
+               verbose: bool = False) -> tuple[Logger, Builder, Network, Parser]:
     """Step 1: (logger, builder, network, parser) of the ONNX file; keep the parser while the network is used
     (it owns the weights the network points at)."""
     logger = compat.make_logger(trt, verbose)
@@ -177,8 +179,8 @@ def parse_onnx(trt: Any, info: OnnxInfo, *, strongly_typed: bool, verbose: bool 
     return logger, builder, network, parser
 
 
-def set_precision(trt: Any, builder: Any, config: Any, network: Any, info: OnnxInfo, profile: Profile,
-                  options: BuildOptions, *, strongly_typed: bool, flags: dict[str, Any],
+def set_precision(trt: TrtModule, builder: Builder, config: BuilderConfig, network: Network, info: OnnxInfo,
+                  profile: Profile, options: BuildOptions, *, strongly_typed: bool, flags: dict[str, Any],
                   log: Log) -> tuple[list[precision.LayerInfo], list[precision.LayerInfo]]:
     """Step 2: layer precisions and builder flags (none on a strongly typed network: the file's types are the
     precision), compatibility and DLA; records them in `flags`; returns the (FP32, FP16) layers kept."""
@@ -203,18 +205,19 @@ def set_precision(trt: Any, builder: Any, config: Any, network: Any, info: OnnxI
     return fp32_layers, fp16_layers
 
 
-def add_input_profile(builder: Any, config: Any, info: OnnxInfo, profile: Profile, width: int,
+def add_input_profile(builder: Builder, config: BuilderConfig, info: OnnxInfo, profile: Profile, width: int,
                       height: int) -> dict[str, Any]:
     """Step 3: the optimization profile of the input (the target's min/opt/max batch); its record for `flags`."""
     shapes = {k: (b, 3, height, width) for k, b in (("min", profile.input.min_batch), ("opt", profile.input.opt_batch),
                                                     ("max", profile.input.max_batch))}
     opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape(info.input_name, shapes["min"], shapes["opt"], shapes["max"])
+    # The bindings turn tuples into Dims (pybind11's implicit conversion, which the stubs leave out).
+    opt_profile.set_shape(info.input_name, shapes["min"], shapes["opt"], shapes["max"])  # type: ignore[arg-type]
     config.add_optimization_profile(opt_profile)
     return {"name": info.input_name, **{k: list(v) for k, v in shapes.items()}}
 
 
-def use_timing_cache(config: Any, cache_path: Path | None, log: Log) -> Any | None:
+def use_timing_cache(config: BuilderConfig, cache_path: Path | None, log: Log) -> Any | None:
     """Step 4: the timing cache read from `cache_path` (or new) attached to the config; None without a path."""
     if cache_path is None:
         return None
@@ -223,8 +226,8 @@ def use_timing_cache(config: Any, cache_path: Path | None, log: Log) -> Any | No
     return compat.load_timing_cache(config, blob)
 
 
-def add_calibration(trt: Any, builder: Any, config: Any, info: OnnxInfo, profile: Profile, options: BuildOptions,
-                    out: Path, size: tuple[int, int], log: Log) -> dict[str, Any] | None:
+def add_calibration(trt: TrtModule, builder: Builder, config: BuilderConfig, info: OnnxInfo, profile: Profile,
+                    options: BuildOptions, out: Path, size: tuple[int, int], log: Log) -> dict[str, Any] | None:
     """Step 5: the INT8 calibrator of an FP32 file built as INT8 (a Q/DQ file carries its scales); its summary."""
     if profile.precision != "int8" or info.spec.precision != "fp32":
         return None
@@ -237,7 +240,7 @@ def add_calibration(trt: Any, builder: Any, config: Any, info: OnnxInfo, profile
         f"{calib_cache}" + (" (reused)" if summary["cache_reused"] else ""))
     calib_profile = builder.create_optimization_profile()
     cshape = (feed.batch, 3, size[1], size[0])
-    calib_profile.set_shape(info.input_name, cshape, cshape, cshape)  # calibration runs at kOPT
+    calib_profile.set_shape(info.input_name, cshape, cshape, cshape)  # type: ignore[arg-type]  # at kOPT; Dims
     calibrator = make_calibrator(trt, feed, calib_cache,
                                  on_batch=lambda i, n: log(f"  calibration batch {i}/{n}") if i % 8 == 0 or i == n
                                  else None)
@@ -245,8 +248,8 @@ def add_calibration(trt: Any, builder: Any, config: Any, info: OnnxInfo, profile
     return summary
 
 
-def serialize(trt: Any, builder: Any, network: Any, config: Any, info: OnnxInfo, profile: Profile,
-              log: Log) -> tuple[Any, float]:
+def serialize(trt: TrtModule, builder: Builder, network: Network, config: BuilderConfig, info: OnnxInfo,
+              profile: Profile, log: Log) -> tuple[Any, float]:
     """Step 6: the serialized plan and the seconds TensorRT took; ArtifactError when it builds nothing."""
     monitor = compat.attach_progress(trt, config, make_monitor_factory(log))
     t0 = time.perf_counter()
@@ -261,7 +264,7 @@ def serialize(trt: Any, builder: Any, network: Any, config: Any, info: OnnxInfo,
     return plan, time.perf_counter() - t0
 
 
-def write_engine(trt: Any, logger: Any, plan: Any, out: Path, info: OnnxInfo, profile: Profile, gpu: GpuInfo,
+def write_engine(trt: TrtModule, logger: Logger, plan: Any, out: Path, info: OnnxInfo, profile: Profile, gpu: GpuInfo,
                  build: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     """Step 7: the bare plan (trtexec, C++ and DeepStream read it as it is) and its sidecar, each written whole."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +320,8 @@ def build_engine(info: OnnxInfo, profile: Profile, options: BuildOptions, log: L
                        calib_summary)
 
 
-def _announce(trt: Any, info: OnnxInfo, profile: Profile, gpu: GpuInfo, out: Path, strong: bool, log: Log) -> None:
+def _announce(trt: TrtModule, info: OnnxInfo, profile: Profile, gpu: GpuInfo, out: Path, strong: bool,
+              log: Log) -> None:
     """The first lines of a build: a GPU the target is not meant for, then what is built with what."""
     if profile.compute_capability and gpu.compute_capability not in profile.compute_capability:
         # Engines run only where they were built: say so before minutes of building the wrong thing.

@@ -16,6 +16,7 @@ from ..errors import DataError, InputError
 from ..preprocess import Preprocessor
 from ..runtime.outputs import write_atomic
 from ..spec import ModelSpec
+from .api import TrtModule
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
@@ -222,7 +223,7 @@ def _fit(frame: np.ndarray, side: int, cv2: Any) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def make_calibrator(trt: Any, feed: CalibrationFeed, cache_path: Path | None,
+def make_calibrator(trt: TrtModule, feed: CalibrationFeed, cache_path: Path | None,
                     on_batch: Callable[[int, int], None] | None = None) -> Any:
     """An IInt8EntropyCalibrator2 over the feed, reading/writing the calibration cache when given."""
     from . import compat, cuda_runtime

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib
 import re
-from types import ModuleType
 from typing import Any, Callable
 
 from ..errors import ArtifactError, BackendUnavailable
+from .api import Builder, BuilderConfig, Context, Engine, Layer, Network, Parser, RuntimeT, TrtModule, legacy
 
 MIN_VERSION = (8, 5)  # JetPack 5 (Jetson Xavier) ships TensorRT 8.5
 # TensorRT 11 removed the weak-typing precision flags (FP16, INT8), layer precision constraints and the INT8
@@ -23,7 +23,7 @@ BUILDER_FLAGS = "builder-flags"
 INSTALL_HINT = "pip install tensorrt cuda-python (or '.[trt]') on a machine with an NVIDIA GPU"
 
 
-def import_tensorrt() -> ModuleType:
+def import_tensorrt() -> TrtModule:
     """The tensorrt module, or BackendUnavailable saying what is missing and how to install it."""
     try:
         trt = importlib.import_module("tensorrt")
@@ -35,7 +35,7 @@ def import_tensorrt() -> ModuleType:
     version = parse_version(getattr(trt, "__version__", "0"))
     if version[:2] < MIN_VERSION:
         raise BackendUnavailable(f"TensorRT {trt.__version__} is too old (need >= 8.5); {INSTALL_HINT}")
-    return trt
+    return trt  # type: ignore[return-value]  # the module, typed by its stubs where mypy has them
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -55,7 +55,7 @@ def version_tag(text: str) -> str:
     return ".".join(str(x) for x in (v + (0,))[:2])
 
 
-def trt_version(trt: ModuleType) -> tuple[int, ...]:
+def trt_version(trt: TrtModule) -> tuple[int, ...]:
     """The loaded TensorRT's version tuple."""
     return parse_version(trt.__version__)
 
@@ -63,7 +63,7 @@ def trt_version(trt: ModuleType) -> tuple[int, ...]:
 _LOGGER: Any = None
 
 
-def make_logger(trt: ModuleType, verbose: bool = False) -> Any:
+def make_logger(trt: TrtModule, verbose: bool = False) -> Any:
     """The process's one TensorRT logger (TensorRT warns when builders and runtimes get different ones)."""
     global _LOGGER
     if _LOGGER is None:
@@ -74,17 +74,17 @@ def make_logger(trt: ModuleType, verbose: bool = False) -> Any:
 
 # ---- builder ----------------------------------------------------------------------------------
 
-def has_strong_typing(trt: ModuleType) -> bool:
+def has_strong_typing(trt: TrtModule) -> bool:
     """Whether this TensorRT builds strongly typed networks (NetworkDefinitionCreationFlag.STRONGLY_TYPED)."""
     return hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
 
 
-def has_precision_flags(trt: ModuleType) -> bool:
+def has_precision_flags(trt: TrtModule) -> bool:
     """Whether this TensorRT still has the builder-flag path (BuilderFlag.FP16; gone in 11)."""
     return hasattr(trt.BuilderFlag, "FP16")
 
 
-def create_network(trt: ModuleType, builder: Any, strongly_typed: bool = False) -> Any:
+def create_network(trt: TrtModule, builder: Builder, strongly_typed: bool = False) -> Network:
     """An explicit-batch network (the flag is required before 10, deprecated in 10, gone in 11), strongly typed
     when asked (the ONNX file's types are the precision)."""
     flags = 0
@@ -96,7 +96,7 @@ def create_network(trt: ModuleType, builder: Any, strongly_typed: bool = False) 
     return builder.create_network(flags)
 
 
-def choose_path(trt: ModuleType, onnx_precision: str, target_precision: str, target: str = "target") -> str:
+def choose_path(trt: TrtModule, onnx_precision: str, target_precision: str, target: str = "target") -> str:
     """STRONGLY_TYPED or BUILDER_FLAGS for an ONNX file of `onnx_precision` and a target of `target_precision`.
 
     A file exported in FP16 or INT8 is built strongly typed where TensorRT can (10.0+) and with the matching
@@ -134,7 +134,7 @@ def version_in_range(version: tuple[int, ...], spec: str) -> bool:
     return True
 
 
-def check_precision_supported(trt: ModuleType, precision: str) -> None:
+def check_precision_supported(trt: TrtModule, precision: str) -> None:
     """Refuse FP16/INT8 builds on a TensorRT without the precision flags, never silently downgrade."""
     if precision == "fp32":
         return
@@ -149,7 +149,7 @@ def check_precision_supported(trt: ModuleType, precision: str) -> None:
                                  "dsl-export MODEL.onnx --precision int8 --int8-scheme tensorrt --calib FRAMES/")
 
 
-def set_precision_flags(trt: ModuleType, config: Any, precision: str, constrained: bool,
+def set_precision_flags(trt: TrtModule, config: BuilderConfig, precision: str, constrained: bool,
                         prefer: bool = False) -> list[str]:
     """Set FP16/INT8 (INT8 also enables FP16 for the layers it does not quantise); returns the flag names."""
     names = []
@@ -173,12 +173,12 @@ def set_precision_flags(trt: ModuleType, config: Any, precision: str, constraine
     return names
 
 
-def set_workspace(trt: ModuleType, config: Any, mib: int) -> None:
+def set_workspace(trt: TrtModule, config: BuilderConfig, mib: int) -> None:
     """Limit the builder workspace memory pool."""
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(mib) << 20)
 
 
-def set_optimization_level(config: Any, level: int) -> bool:
+def set_optimization_level(config: BuilderConfig, level: int) -> bool:
     """Builder optimisation level (TensorRT >= 8.6); False when unsupported."""
     if hasattr(config, "builder_optimization_level"):
         config.builder_optimization_level = int(level)
@@ -186,7 +186,7 @@ def set_optimization_level(config: Any, level: int) -> bool:
     return False
 
 
-def set_compatibility(trt: ModuleType, config: Any, version_compatible: bool, hardware: str) -> list[str]:
+def set_compatibility(trt: TrtModule, config: BuilderConfig, version_compatible: bool, hardware: str) -> list[str]:
     """Version- and hardware-compatible engines; raises BackendUnavailable when this TensorRT lacks them."""
     names = []
     if version_compatible:
@@ -206,7 +206,7 @@ def set_compatibility(trt: ModuleType, config: Any, version_compatible: bool, ha
     return names
 
 
-def set_dla(trt: ModuleType, builder: Any, config: Any, core: int | None) -> list[str]:
+def set_dla(trt: TrtModule, builder: Builder, config: BuilderConfig, core: int | None) -> list[str]:
     """Run on a DLA core with GPU fallback for the layers DLA cannot run."""
     if core is None:
         return []
@@ -220,14 +220,14 @@ def set_dla(trt: ModuleType, builder: Any, config: Any, core: int | None) -> lis
     return ["DLA", "GPU_FALLBACK"]
 
 
-def set_int8_calibration(config: Any, calibrator: Any, profile: Any) -> None:
+def set_int8_calibration(config: BuilderConfig, calibrator: Any, profile: Any) -> None:
     """Attach the calibrator; dynamic-shape networks also need the calibration profile."""
     config.int8_calibrator = calibrator
     if hasattr(config, "set_calibration_profile"):
         config.set_calibration_profile(profile)
 
 
-def calibrator_base(trt: ModuleType) -> type:
+def calibrator_base(trt: TrtModule) -> type:
     """The entropy calibrator base class (IInt8EntropyCalibrator2)."""
     base = getattr(trt, "IInt8EntropyCalibrator2", None)
     if base is None:
@@ -235,7 +235,7 @@ def calibrator_base(trt: ModuleType) -> type:
     return base
 
 
-def load_timing_cache(config: Any, blob: bytes) -> Any:
+def load_timing_cache(config: BuilderConfig, blob: bytes) -> Any:
     """Create a timing cache (from a previous build's bytes, or empty) and attach it to the config."""
     cache = config.create_timing_cache(blob)
     # ignore_mismatch=False: a cache from another GPU must not silently steer tactics.
@@ -243,7 +243,7 @@ def load_timing_cache(config: Any, blob: bytes) -> Any:
     return cache
 
 
-def attach_progress(trt: ModuleType, config: Any, make_monitor: Callable[[type], Any]) -> Any | None:
+def attach_progress(trt: TrtModule, config: BuilderConfig, make_monitor: Callable[[type], Any]) -> Any | None:
     """Attach an IProgressMonitor when this TensorRT has one (10.0+); returns it, or None."""
     base = getattr(trt, "IProgressMonitor", None)
     if base is None or not hasattr(config, "progress_monitor"):
@@ -253,7 +253,7 @@ def attach_progress(trt: ModuleType, config: Any, make_monitor: Callable[[type],
     return monitor
 
 
-def parser_errors(parser: Any) -> list[str]:
+def parser_errors(parser: Parser) -> list[str]:
     """The ONNX parser's errors, each with the node name and operator where the parser gives them."""
     out = []
     for i in range(parser.num_errors):
@@ -271,14 +271,14 @@ def parser_errors(parser: Any) -> list[str]:
     return out
 
 
-def layer_type_name(layer: Any) -> str:
+def layer_type_name(layer: Layer) -> str:
     """'CONVOLUTION', 'ACTIVATION', ... for a network layer."""
     return str(layer.type).split(".")[-1]
 
 
 # ---- runtime ----------------------------------------------------------------------------------
 
-def deserialize(trt: ModuleType, runtime: Any, blob: bytes, path: str, rebuild: str = "dsl-build") -> Any:
+def deserialize(trt: TrtModule, runtime: RuntimeT, blob: bytes, path: str, rebuild: str = "dsl-build") -> Engine:
     """Deserialise a plan; a corrupt or foreign plan becomes an ArtifactError, never a None engine."""
     if hasattr(runtime, "engine_host_code_allowed"):
         # Version-compatible plans embed a lean runtime that must be allowed to run.
@@ -296,76 +296,87 @@ def deserialize(trt: ModuleType, runtime: Any, blob: bytes, path: str, rebuild: 
     return engine
 
 
-def io_tensor_names(engine: Any) -> list[str]:
+def io_tensor_names(engine: Engine) -> list[str]:
     """Input and output tensor names in engine order."""
     if hasattr(engine, "num_io_tensors"):
         return [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-    return [engine.get_binding_name(i) for i in range(engine.num_bindings)]
+    old = legacy(engine)  # the 8.x binding API (JetPack 5)
+    return [old.get_binding_name(i) for i in range(old.num_bindings)]
 
 
-def is_input(trt: ModuleType, engine: Any, name: str) -> bool:
+def is_input(trt: TrtModule, engine: Engine, name: str) -> bool:
     """Whether a tensor is an engine input."""
     if hasattr(engine, "get_tensor_mode"):
         return engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-    return engine.binding_is_input(engine.get_binding_index(name))
+    old = legacy(engine)
+    return old.binding_is_input(old.get_binding_index(name))
 
 
-def tensor_dtype(trt: ModuleType, engine: Any, name: str) -> Any:
+def tensor_dtype(trt: TrtModule, engine: Engine, name: str) -> Any:
     """The numpy dtype of an I/O tensor."""
     if hasattr(engine, "get_tensor_dtype"):
         return trt.nptype(engine.get_tensor_dtype(name))
-    return trt.nptype(engine.get_binding_dtype(engine.get_binding_index(name)))
+    old = legacy(engine)
+    return trt.nptype(old.get_binding_dtype(old.get_binding_index(name)))
 
 
-def profile_shapes(engine: Any, name: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def profile_shapes(engine: Engine, name: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """(min, opt, max) shapes of an input in optimisation profile 0."""
     if hasattr(engine, "get_tensor_profile_shape"):
         shapes = engine.get_tensor_profile_shape(name, 0)
     else:
-        shapes = engine.get_profile_shape(0, engine.get_binding_index(name))
-    return tuple(tuple(int(d) for d in s) for s in shapes)  # type: ignore[return-value]
+        old = legacy(engine)
+        shapes = old.get_profile_shape(0, old.get_binding_index(name))
+    low, opt, high = (dims_tuple(s) for s in shapes)
+    return low, opt, high
 
 
-def set_input_shape(engine: Any, context: Any, name: str, shape: tuple[int, ...]) -> None:
+def set_input_shape(engine: Engine, context: Context, name: str, shape: tuple[int, ...]) -> None:
     """Set a dynamic input's shape for the next execution."""
     if hasattr(context, "set_input_shape"):
         ok = context.set_input_shape(name, shape)
     else:
-        ok = context.set_binding_shape(engine.get_binding_index(name), shape)
+        ok = legacy(context).set_binding_shape(legacy(engine).get_binding_index(name), shape)
     if ok is False:
         raise ArtifactError(f"engine input '{name}': shape {shape} is outside the engine's optimisation profile")
 
 
-def tensor_shape(engine: Any, context: Any, name: str) -> tuple[int, ...]:
+def tensor_shape(engine: Engine, context: Context, name: str) -> tuple[int, ...]:
     """An I/O tensor's current shape (outputs: after the input shapes are set)."""
     if hasattr(context, "get_tensor_shape"):
-        return tuple(int(d) for d in context.get_tensor_shape(name))
-    return tuple(int(d) for d in context.get_binding_shape(engine.get_binding_index(name)))
+        return dims_tuple(context.get_tensor_shape(name))
+    return dims_tuple(legacy(context).get_binding_shape(legacy(engine).get_binding_index(name)))
 
 
-def bind_addresses(engine: Any, context: Any, pointers: dict[str, int]) -> list[int] | None:
+def dims_tuple(dims: Any) -> tuple[int, ...]:
+    """A TensorRT Dims (or any sequence of ints) as a tuple of ints."""
+    return tuple(int(dims[i]) for i in range(len(dims)))
+
+
+def bind_addresses(engine: Engine, context: Context, pointers: dict[str, int]) -> list[int] | None:
     """Bind device pointers by name (v3 API); returns a bindings list for the v2 API instead."""
     if hasattr(context, "set_tensor_address"):
         for name, ptr in pointers.items():
             context.set_tensor_address(name, int(ptr))
         return None
-    bindings = [0] * engine.num_bindings
+    old = legacy(engine)
+    bindings = [0] * old.num_bindings
     for name, ptr in pointers.items():
-        bindings[engine.get_binding_index(name)] = int(ptr)
+        bindings[old.get_binding_index(name)] = int(ptr)
     return bindings
 
 
-def execute_async(context: Any, stream_handle: int, bindings: list[int] | None) -> None:
+def execute_async(context: Context, stream_handle: int, bindings: list[int] | None) -> None:
     """Enqueue one execution on a stream (execute_async_v3, else execute_async_v2)."""
     if bindings is None:
         ok = context.execute_async_v3(stream_handle)
     else:
-        ok = context.execute_async_v2(bindings, stream_handle)
+        ok = legacy(context).execute_async_v2(bindings, stream_handle)
     if not ok:
         raise ArtifactError("TensorRT failed to enqueue the engine (see the TensorRT log above)")
 
 
-def device_memory_bytes(engine: Any) -> int:
+def device_memory_bytes(engine: Engine) -> int:
     """Device memory the engine's execution context needs (activations), in bytes."""
     for attr in ("device_memory_size_v2", "device_memory_size"):
         if hasattr(engine, attr):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Iterable
+from typing import Iterable
 
+from .api import Network, TrtModule
 from .compat import layer_type_name
 from .profiles import LayerPrecision
 
@@ -61,7 +62,7 @@ def select(layers: list[LayerInfo], network_outputs: Iterable[str], rules: Layer
     return fp32, fp16
 
 
-def describe_network(trt: Any, network: Any) -> tuple[list[LayerInfo], list[str]]:
+def describe_network(trt: TrtModule, network: Network) -> tuple[list[LayerInfo], list[str]]:
     """LayerInfo for every layer of a TensorRT network, and its output tensor names."""
     floats = {trt.float32, trt.float16}
     layers = []
@@ -75,7 +76,7 @@ def describe_network(trt: Any, network: Any) -> tuple[list[LayerInfo], list[str]
     return layers, outputs
 
 
-def apply(trt: Any, network: Any, fp32: list[LayerInfo], fp16: list[LayerInfo]) -> None:
+def apply(trt: TrtModule, network: Network, fp32: list[LayerInfo], fp16: list[LayerInfo]) -> None:
     """Set layer precision and output types (the builder honours them under the precision-constraint flag)."""
     floats = {trt.float32, trt.float16}
     for infos, dtype in ((fp32, trt.float32), (fp16, trt.float16)):
