@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--tp-min-px", type=float, default=5.0,
                    help="... or within this many pixels, whichever is larger (default: %(default)s)")
-    p.add_argument("--name", default=None, help="row label in the table (default: the model file name)")
+    p.add_argument("--name", default=None,
+                   help="row label in the table (default: the model file name and its precision)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -295,12 +296,14 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = evaluator.summary()
     summary["MB"] = round(peak_rss_mb(), 1)
-    name = args.name or Path(args.model).name
+    # The precision in the row label: the same network's FP32, FP16 and INT8 files read as one table.
+    name = args.name or f"{Path(args.model).name} ({spec.precision})"
     print(format_table([(name, summary)]))
     print(f"{summary['frames']} frames scored, {summary['failed']} failed, "
           f"{time.perf_counter() - started:.1f} s; decoder {getattr(pipeline.decoder, 'impl', args.decoder)}")
     if out is not None:
-        doc = {"model": str(args.model), "data": args.data, "limit": args.limit, "decoder": args.decoder,
+        doc = {"model": str(args.model), "precision": spec.precision, "data": args.data, "limit": args.limit,
+               "decoder": args.decoder,
                "decoder_params": dataclasses.asdict(spec.decoder),
                "spec": spec.to_dict(), "settings": {"protocol": args.protocol, "court_rule": args.court_rule,
                                                      "tp_radii": args.tp_radii, "tp_min_px": args.tp_min_px,

@@ -117,9 +117,13 @@ def test_coco_protocol_table(oracle: Path, capsys: pytest.CaptureFixture, tmp_pa
     out = capsys.readouterr().out
     assert rc == 0
     title, _, _, row = out.splitlines()[:4]
-    s = json.loads((tmp_path / "summary.json").read_text())["summary"]
+    doc = json.loads((tmp_path / "summary.json").read_text())
+    s = doc["summary"]
     assert title.startswith("protocol coco: COCO OKS AP/AR") and s["protocol"] == "coco"
-    assert row.split()[4] == f"{s['protocols']['coco']['AP']:.1f}" and s["AP"] == s["protocols"]["coco"]["AP"]
+    cells = row.split()
+    # The default row label names the file and its precision (FP32, FP16 and INT8 files side by side).
+    assert cells[:2] == [oracle.name, "(fp32)"] and doc["precision"] == "fp32"
+    assert cells[5] == f"{s['protocols']['coco']['AP']:.1f}" and s["AP"] == s["protocols"]["coco"]["AP"]
 
 
 def test_decoder_set_overrides_a_rule_and_is_recorded(oracle: Path, tmp_path: Path) -> None:
