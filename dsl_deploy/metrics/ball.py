@@ -17,6 +17,10 @@ included, so the last segment closes the curve like any ROC); bDQ is its exact a
 rule over the sorted scores with equal scores grouped into one step. This is the Mann-Whitney
 statistic and equals scikit-learn's ``roc_auc_score`` on the same samples. It is undefined (NaN)
 when there are no positives or no negatives.
+
+Reading it: a detector that answers on every frame and hits a fraction h of the balls, with scores that do
+not tell hits from misses, scores about h / 2 (each missed ball is a positive at -inf and a negative with its
+score). A bDQ far below 50 therefore means few hits, not a ranking that puts misses above hits.
 """
 from __future__ import annotations
 

@@ -73,3 +73,17 @@ def test_undefined_without_both_kinds() -> None:
     assert math.isnan(acc.bdq())
     with pytest.raises(InputError, match="NaN"):
         roc_auc(np.array([0.5, np.nan]), np.array([0.1]))
+
+
+def test_a_detector_ranked_by_chance_scores_half_its_hit_rate_not_fifty() -> None:
+    # Every frame has a ball and a detection; 1 in 10 detections hits, and the hits' scores are drawn like the
+    # misses'. A missed ball is a positive at -inf and its detection a negative: the AUC is about the hit rate
+    # times 0.5 (the chance that a hit outranks a miss), so a bDQ far below 50 need not mean an inverted ranking.
+    rng = np.random.default_rng(3)
+    acc = BallAccumulator()
+    for i in range(2000):
+        s = float(rng.random())
+        acc.add(Ball(50.0, 50.0, s) if i % 10 == 0 else Ball(150.0, 50.0, s), (50.0, 50.0, 4.0))
+    hits = acc.counts()["hits"]
+    assert hits == 200
+    assert acc.bdq() == pytest.approx(0.5 * hits / 2000, abs=0.005)

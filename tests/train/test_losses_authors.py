@@ -102,6 +102,22 @@ def test_a_cell_positive_95_percent_of_the_time_converges_lower_with_the_focal_w
     assert torch.sigmoid(torch.tensor(_argmin(expected(0.0), grid))).item() == pytest.approx(0.95, abs=0.002)
 
 
+def test_a_sparse_channel_settles_near_the_seed_threshold_with_the_focal_weight():
+    # The ball's type at 193 x 193: 16 positive cells of 25 x 25. The constant logit that minimises the summed
+    # loss, i.e. the level of a network that does not yet tell the ball apart: plain BCE settles at the
+    # positive fraction 16 / 625, the focal form (gamma 1) near 0.116, above the decoder's seed threshold 0.1.
+    target = torch.zeros(1, 1, 25, 25, dtype=torch.float64)
+    target[..., :4, :4] = 1.0
+    mask = torch.ones_like(target)
+    grid = torch.linspace(-5.0, 0.0, 2001, dtype=torch.float64)
+
+    def level(gamma: float) -> float:
+        values = [float(A.focal_confidence_loss(x.expand_as(target), target, mask, gamma)) for x in grid]
+        return torch.sigmoid(torch.tensor(_argmin(values, grid))).item()
+    assert level(0.0) == pytest.approx(16 / 625, abs=2e-4)
+    assert level(1.0) == pytest.approx(0.1165, abs=5e-4)
+
+
 def test_laplace_known_values_tanh_range_and_best_b():
     reg = torch.zeros(1, 19, 2, 1, 2, requires_grad=True)
     target = torch.full((1, 19, 2, 1, 2), NAN)
