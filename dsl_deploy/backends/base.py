@@ -7,7 +7,10 @@ Every backend declares what it can do, so no caller guesses from its name or pro
 - `last_timings`: ms of the last call's parts (e.g. TensorRT's h2d_ms, compute_ms, d2h_ms, host_ms; empty when the
   backend times nothing);
 - `device_outputs`: `infer_device` leaves the outputs on the GPU and hands over `DeviceFields` (device pointers
-  and the CUDA stream they are ready on), for a consumer on the GPU such as the CUDA decoder.
+  and the CUDA stream they are ready on), for a consumer on the GPU such as the CUDA decoder;
+- `input_format`: what a batch is, read from the artifact: "float-nchw" (normalised float32 [B,3,H,W], the default)
+  or "uint8-nhwc-bgr" (letterboxed BGR uint8 [B,H,W,3], for a graph that normalises itself: dsl-export
+  --uint8-input); `preprocess_output` is the matching `Preprocessor(output=...)`.
 
 As Polygraphy's runners do, the base `infer` checks the batch once and then calls the backend's own `_infer`.
 """
@@ -20,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import BackendUnavailable, InputError
+from ..export.metadata import INPUT_FLOAT, INPUT_FORMATS, INPUT_UINT8
 from ..spec import ModelSpec
 
 B = TypeVar("B", bound="Backend")
@@ -45,6 +49,8 @@ class Backend(ABC):
     reuses_outputs: bool = False
     #: True when `infer_device` hands the outputs over on the GPU.
     device_outputs: bool = False
+    #: What a batch is: "float-nchw" or "uint8-nhwc-bgr" (export.metadata.INPUT_FORMATS).
+    input_format: str = INPUT_FLOAT
 
     @classmethod
     def is_available(cls) -> bool:
@@ -60,16 +66,21 @@ class Backend(ABC):
     def last_timings(self, value: dict[str, float]) -> None:
         self.__dict__["_last_timings"] = value
 
+    @property
+    def preprocess_output(self) -> str:
+        """The `Preprocessor` output this backend's batches are: 'float' or 'uint8' (see `input_format`)."""
+        return "uint8" if self.input_format == INPUT_UINT8 else "float"
+
     def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a float32 [B,3,H,W] batch (checked once here); host arrays keyed by output name."""
+        """Run a batch in `input_format` (checked once here); host arrays keyed by output name."""
         return self._infer(self.check_input(batch))
 
     @abstractmethod
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """The backend's own inference of a checked, C-contiguous float32 [B,3,H,W] batch."""
+        """The backend's own inference of a checked, C-contiguous batch in `input_format`."""
 
     def infer_device(self, batch: np.ndarray) -> DeviceFields:
-        """Run a float32 [B,3,H,W] batch (checked once here) and leave the outputs on the GPU; valid until the
+        """Run a batch in `input_format` (checked once here) and leave the outputs on the GPU; valid until the
         next call. BackendUnavailable when this backend has no device outputs (`device_outputs` is False)."""
         if not self.device_outputs:
             raise BackendUnavailable(f"{self.name}: this backend's outputs are host arrays only (device_outputs is "
@@ -81,14 +92,25 @@ class Backend(ABC):
         raise NotImplementedError(f"{type(self).__name__} declares device_outputs but has no _infer_device")
 
     def check_input(self, batch: object) -> np.ndarray:
-        """Validate a batch against the spec; raise InputError naming the problem."""
-        if not isinstance(batch, np.ndarray):
-            raise InputError(f"input: expected a numpy float32 array, got {type(batch).__name__}")
+        """Validate a batch against the spec and `input_format`; raise InputError naming the problem."""
         h, w = self.spec.input.height, self.spec.input.width
-        if batch.dtype != np.float32:
-            raise InputError(f"input: expected dtype float32, got {batch.dtype} (use dsl_deploy.preprocess)")
-        if batch.ndim != 4 or batch.shape[1:] != (3, h, w) or batch.shape[0] < 1:
-            raise InputError(f"input: expected shape (B, 3, {h}, {w}), got {tuple(batch.shape)}")
+        if self.input_format == INPUT_UINT8:
+            # A graph that normalises itself (dsl-export --uint8-input): the letterboxed frames as they are.
+            what, dtype, shape = "uint8 BGR frames", np.uint8, (h, w, 3)
+            hint = "this model normalises in its graph: use Preprocessor(spec, output='uint8')"
+        elif self.input_format == INPUT_FLOAT:
+            what, dtype, shape = "float32 array", np.float32, (3, h, w)
+            hint = "use dsl_deploy.preprocess"
+        else:
+            raise InputError(f"{self.name}: input_format {self.input_format!r} is not one of "
+                             f"{', '.join(INPUT_FORMATS)}")
+        if not isinstance(batch, np.ndarray):
+            raise InputError(f"input: expected a numpy {what}, got {type(batch).__name__}")
+        if batch.dtype != dtype:
+            raise InputError(f"input: expected dtype {np.dtype(dtype)}, got {batch.dtype} ({hint})")
+        if batch.ndim != 4 or batch.shape[1:] != shape or batch.shape[0] < 1:
+            dims = ", ".join(str(d) for d in shape)
+            raise InputError(f"input: expected shape (B, {dims}), got {tuple(batch.shape)} ({hint})")
         return np.ascontiguousarray(batch)
 
     def close(self) -> None:

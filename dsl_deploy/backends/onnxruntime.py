@@ -9,7 +9,15 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..errors import ArtifactError, BackendUnavailable, InputError, first_line
-from ..export.metadata import META_FORMAT_VERSION, META_SPEC, ONNX_FORMAT_VERSION
+from ..export.metadata import (
+    INPUT_FLOAT,
+    INPUT_FORMATS,
+    INPUT_UINT8,
+    META_FORMAT_VERSION,
+    META_INPUT_FORMAT,
+    META_SPEC,
+    ONNX_FORMAT_VERSION,
+)
 from ..schema import describe
 from ..spec import ModelSpec
 from .base import Backend
@@ -46,7 +54,7 @@ def _with_options(providers: list[str]) -> list:
 
 
 class OnnxRuntimeBackend(Backend):
-    """An exported .onnx file on ONNX Runtime; the spec comes from the file's metadata."""
+    """An exported .onnx file on ONNX Runtime; the spec and the input format come from the file's metadata."""
 
     name = "onnxruntime"
 
@@ -99,6 +107,11 @@ class OnnxRuntimeBackend(Backend):
         if int(version) > ONNX_FORMAT_VERSION:
             raise ArtifactError(f"{self.path}: ONNX format_version {version} is newer than this dsl_deploy reads "
                                 f"({ONNX_FORMAT_VERSION}); upgrade dsl_deploy")
+        fmt = meta.get(META_INPUT_FORMAT, INPUT_FLOAT)
+        if fmt not in INPUT_FORMATS:
+            raise ArtifactError(f"{self.path}: metadata '{META_INPUT_FORMAT}' is {describe(fmt)}; expected one of "
+                                f"{', '.join(INPUT_FORMATS)} (a newer dsl_deploy made this file?)")
+        self.input_format = fmt
         return ModelSpec.from_json(meta[META_SPEC], source=f"{self.path} metadata")
 
     def _check_io(self) -> None:
@@ -113,17 +126,28 @@ class OnnxRuntimeBackend(Backend):
         self._check_input_size(shape)
 
     def _check_input_size(self, shape: list) -> None:
-        """The spec's input size must be the graph's, where the graph fixes it (else the first frame fails)."""
-        want = [3, self.spec.input.height, self.spec.input.width]
+        """The graph's input must be what the metadata says: its element type, and the spec's size where the graph
+        fixes it (else the first frame fails)."""
+        h, w = self.spec.input.height, self.spec.input.width
+        uint8 = self.input_format == INPUT_UINT8
+        if uint8:
+            names, want, layout = ("height", "width", "channels"), [h, w, 3], f"[batch, {h}, {w}, 3]"
+        else:
+            names, want, layout = ("channels", "height", "width"), [3, h, w], f"[batch, 3, {h}, {w}]"
+        elem = self.session.get_inputs()[0].type
+        if elem != ("tensor(uint8)" if uint8 else "tensor(float)"):
+            said = (f"letterboxed uint8 frames ({META_INPUT_FORMAT} {INPUT_UINT8})" if uint8 else
+                    f"normalised float32 (no {META_INPUT_FORMAT})")
+            raise ArtifactError(f"{self.path}: graph input '{self.spec.input.name}' is {elem} but the metadata says "
+                                f"{said}; the metadata does not belong to this graph: re-export it with dsl-export")
         if len(shape) != 4:
             raise ArtifactError(f"{self.path}: graph input '{self.spec.input.name}' has shape {shape}; expected "
-                                f"[batch, 3, {want[1]}, {want[2]}]")
-        fixed = [(name, d, w) for name, d, w in zip(("channels", "height", "width"), shape[1:], want)
-                 if isinstance(d, int) and d > 0 and d != w]
+                                f"{layout}")
+        fixed = [(name, d) for name, d, x in zip(names, shape[1:], want) if isinstance(d, int) and d > 0 and d != x]
         if fixed:
-            said = ", ".join(f"{name} {d}" for name, d, _ in fixed)
+            said = ", ".join(f"{name} {d}" for name, d in fixed)
             raise ArtifactError(f"{self.path}: the graph's input is [batch, {shape[1]}, {shape[2]}, {shape[3]}] "
-                                f"({said}) but the spec in its metadata says 3 x {want[1]} x {want[2]} "
+                                f"({said}) but the spec in its metadata says {' x '.join(str(d) for d in want)} "
                                 "(input.height x input.width); the metadata does not belong to this graph: "
                                 "re-export the model with dsl-export")
 

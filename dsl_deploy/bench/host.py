@@ -73,6 +73,8 @@ class SceneFields(Backend):
     def __init__(self, spec: ModelSpec, fields: list[Mapping[str, np.ndarray]], inner: Backend | None = None):
         self.spec, self.inner = spec, inner
         self.name = f"{inner.name}+scene-fields" if inner is not None else "scene-fields"
+        if inner is not None:  # batches go on to the inner network as it takes them
+            self.input_format = getattr(inner, "input_format", self.input_format)
         self._fields = [{k: np.asarray(v)[None] for k, v in f.items()} for f in fields]
         self._next = 0
 

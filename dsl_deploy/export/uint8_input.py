@@ -19,10 +19,9 @@ import numpy as np
 
 from ..errors import ArtifactError
 from ..spec import ModelSpec
-from .metadata import META_SPEC
+from .metadata import INPUT_FORMATS, META_INPUT_FORMAT, META_SPEC
 
-META_INPUT_FORMAT = "dsl_deploy.input_format"
-INPUT_FORMATS = ("float-nchw", "uint8-nhwc-bgr")  # the first: no metadata entry (every older file)
+__all__ = ["INPUT_FORMATS", "META_INPUT_FORMAT", "add_uint8_input", "write_uint8_model"]
 _NORMALISED = "image_normalised"
 
 

@@ -91,8 +91,9 @@ class FrameStep:
         return self.finish(self.infer(batch), 0, boxes[0], {"preprocess": pre_ms})
 
     def preprocessor(self) -> Preprocessor:
-        """A new Preprocessor for this step (its batch buffer is reused: one per thread or buffer in flight)."""
-        return Preprocessor(self.spec, resize=self.resize)
+        """A new Preprocessor for this step (its batch buffer is reused: one per thread or buffer in flight); its
+        output is what the backend takes (letterboxed uint8 frames for a model that normalises in its graph)."""
+        return Preprocessor(self.spec, resize=self.resize, output=self.backend.preprocess_output)
 
     def preprocess(self, frames: np.ndarray | Sequence[np.ndarray], prep: Preprocessor | None = None
                    ) -> tuple[np.ndarray, list[Letterbox], float]:

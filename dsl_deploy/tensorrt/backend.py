@@ -8,6 +8,7 @@ import numpy as np
 
 from ..backends.base import Backend, DeviceFields
 from ..errors import ArtifactError, BackendUnavailable, InputError
+from ..export.metadata import INPUT_UINT8
 from ..spec import ModelSpec
 from . import compat, cuda_runtime
 from .sidecar import check_compatibility, check_engine_hash, read_sidecar, rebuild_command, sidecar_path
@@ -70,7 +71,12 @@ class TensorRTBackend(Backend):
         self._host: dict[str, cuda_runtime.PinnedBuffer] = {}
         self._dev: dict[str, cuda_runtime.DeviceBuffer] = {}
         self._dtypes = {n: np.dtype(compat.tensor_dtype(trt, self._engine, n)) for n in names}
-        full = {self.input_name: (self.max_batch, 3, self.spec.input.height, self.spec.input.width)}
+        h, w = self.spec.input.height, self.spec.input.width
+        if self._dtypes[self.input_name] == np.uint8:  # built from a dsl-export --uint8-input file
+            self.input_format = INPUT_UINT8
+            full = {self.input_name: (self.max_batch, h, w, 3)}
+        else:
+            full = {self.input_name: (self.max_batch, 3, h, w)}
         full.update({n: self.spec.output_shapes(self.max_batch)[n] for n in self.output_names})
         # The buffers are sized from the spec; an engine that disagrees would overrun them.
         compat.set_input_shape(self._engine, self._context, self.input_name, full[self.input_name])
@@ -161,7 +167,7 @@ class TensorRTBackend(Backend):
         np.copyto(src.view(batch.shape), batch, casting="same_kind")
         ev = self._events
         ev[0].record(self._stream)
-        nbytes = batch.nbytes // 4 * self._dtypes[self.input_name].itemsize
+        nbytes = batch.size * self._dtypes[self.input_name].itemsize  # the engine's input type, not the batch's
         cuda_runtime.copy_h2d(self._dev[self.input_name], src, nbytes, self._stream)
         ev[1].record(self._stream)
         self._execute(b)
