@@ -38,10 +38,12 @@ def native_extensions() -> list:
     from Cython.Build import cythonize
     from setuptools import Extension
 
-    # csrc/src/masks.cpp (frame-resolution masks, dsl_masks.h) goes into its own module below.
+    # csrc/src/masks.cpp (frame-resolution masks, dsl_masks.h) and preprocess.cpp (the network input,
+    # dsl_preprocess.h) go into their own modules below.
+    own_modules = ("masks.cpp", "preprocess.cpp")
     sources = [str(pyx.relative_to(ROOT))] + sorted(str(p.relative_to(ROOT))
                                                     for p in (ROOT / "csrc" / "src").glob("*.cpp")
-                                                    if p.name != "masks.cpp")
+                                                    if p.name not in own_modules)
     omp = openmp_flags()
     ext = Extension(
         "dsl_deploy.decode._native",
@@ -61,7 +63,16 @@ def native_extensions() -> list:
         extra_compile_args=["-std=c++17", "-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
-    return cythonize([ext, masks], language_level=3, quiet=True)
+    preprocess = Extension(
+        "dsl_deploy._preprocess",
+        sources=["dsl_deploy/_preprocess.pyx", "csrc/src/preprocess.cpp"],
+        include_dirs=["csrc/include", numpy.get_include()],
+        language="c++",
+        # -ffp-contract=off: v * scale + shift rounds twice, as NumPy's multiply then add.
+        extra_compile_args=["-std=c++17", "-O3", "-ffp-contract=off"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    return cythonize([ext, masks, preprocess], language_level=3, quiet=True)
 
 
 class BuildExtWithCuda(build_ext):

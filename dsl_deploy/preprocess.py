@@ -1,13 +1,26 @@
 """Letterbox preprocessing shared by every backend, with the inverse mapping back to the frame."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .errors import InputError
 from .spec import ModelSpec
+
+try:  # the native letterbox (csrc/src/preprocess.cpp); without it, OpenCV and NumPy do the same work
+    _native: Any = importlib.import_module(f"{__package__}._preprocess")
+except ImportError:  # pragma: no cover - a source checkout without the built extension
+    _native = None
+NATIVE_MAX_SIDE = 32767  # dsl_preprocess.h's DSL_PREP_MAX_SIDE; larger frames take the OpenCV path
+
+
+def native_preprocess_available() -> bool:
+    """Whether the native letterbox is built (Preprocessor then uses it for 'box-linear' and 'linear')."""
+    return _native is not None
 
 
 @dataclass(frozen=True)
@@ -102,9 +115,14 @@ class Preprocessor:
     is written only when the letterbox changes. The output buffer is reused between calls of the same batch size
     and overwritten by the next call. `output='uint8'` stops before the normalisation: letterboxed BGR uint8
     [B, H, W, 3], for models whose graph normalises (export/uint8_input.py).
+
+    'box-linear' and 'linear' run in the native core when it is built (`native=None`, the default; False: never,
+    True: InputError if it is not built): the same numbers, bit for bit (csrc/include/dsl_preprocess.h), in one
+    pass over the frame, without the intermediate images.
     """
 
-    def __init__(self, spec: ModelSpec, *, resize: str = DEFAULT_RESIZE, output: str = "float"):
+    def __init__(self, spec: ModelSpec, *, resize: str = DEFAULT_RESIZE, output: str = "float",
+                 native: bool | None = None):
         if resize not in RESIZE_MODES:
             raise InputError(f"resize: expected one of {', '.join(RESIZE_MODES)}, got {resize!r}")
         if output not in OUTPUTS:
@@ -122,6 +140,12 @@ class Preprocessor:
         self._pad = int(inp.pad_value)
         self._buf: np.ndarray | None = None
         self._filled: list[tuple[int, int, int, int] | None] = []
+        if native and _native is None:
+            raise InputError("native: the native preprocess module (dsl_deploy._preprocess) is not built")
+        self._native = _native.Preprocess() if native is not False and _native is not None and resize != "area" \
+            else None
+        self._norm = {"source_channel": self._src, "scale": [float(v) for v in self._scale],
+                      "shift": [float(v) for v in self._shift]}
 
     def __call__(self, frames: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, list[Letterbox]]:
         """Preprocess one frame or a list of frames; returns (batch [B,3,H,W] float32, letterboxes)."""
@@ -138,7 +162,10 @@ class Preprocessor:
         for i, frame in enumerate(frames):
             frame = check_frame(frame, f"frames[{i}]" if b > 1 else "frame")
             lb = letterbox_params(frame.shape[1], frame.shape[0], self.width, self.height)
-            self._fill(i, lb, self._resized(frame, lb))
+            if self._native is not None and max(frame.shape[:2]) <= NATIVE_MAX_SIDE:
+                self._native_fill(i, lb, frame)
+            else:
+                self._fill(i, lb, self._resized(frame, lb))
             boxes.append(lb)
         return self._buf, boxes
 
@@ -155,6 +182,21 @@ class Preprocessor:
                 return frame
         interp = cv2.INTER_AREA if shrink and self.resize == "area" else cv2.INTER_LINEAR
         return cv2.resize(frame, size, interpolation=interp)
+
+    def _native_fill(self, i: int, lb: Letterbox, frame: np.ndarray) -> None:
+        """Letterbox `frame` into batch slot i in the native core; pad around it if the geometry changed."""
+        if frame.strides[2] != 1 or frame.strides[1] != 3 or frame.strides[0] < 3 * frame.shape[1]:
+            frame = np.ascontiguousarray(frame)  # the core reads packed BGR pixels (rows may be strided)
+        geometry = (lb.pad_x, lb.pad_y, lb.resized_width, lb.resized_height)
+        write = self._filled[i] != geometry
+        out = self._buf[i]  # type: ignore[index]  # made by __call__ before any fill
+        native: Any = self._native
+        if self.output == "uint8":
+            native.uint8_input(frame, out, geometry, resize=self.resize, pad_value=self._pad, write_padding=write)
+        else:
+            native.float_input(frame, out, geometry, resize=self.resize, pad_value=self._pad, write_padding=write,
+                               **self._norm)
+        self._filled[i] = geometry
 
     def _fill(self, i: int, lb: Letterbox, image: np.ndarray) -> None:
         """Normalise `image` (the letterbox content) into batch slot i; pad around it if the geometry changed."""
