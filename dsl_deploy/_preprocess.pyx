@@ -137,6 +137,10 @@ cdef class Preprocess:
             dsl_prep_destroy(self._p)
             self._p = NULL
 
+    def __reduce__(self):
+        # Only scratch inside: a copy (pickled Preprocessor, a worker process) starts with its own.
+        return (Preprocess, ())
+
     def float_input(self, frame, out, content, *, resize="box-linear", pad_value=0, source_channel=(2, 1, 0),
                     scale=(1.0, 1.0, 1.0), shift=(0.0, 0.0, 0.0), write_padding=True):
         """Write the normalised letterboxed frame into `out` (float32 [3, H, W], C-contiguous)."""

@@ -175,15 +175,21 @@ def _reference(frame: np.ndarray, cw: int, ch: int, resize: str) -> np.ndarray:
 
 
 def test_the_native_module_can_be_declined_or_required(monkeypatch) -> None:
+    import copy
+    import pickle
+
     import dsl_deploy.preprocess as pre
 
     spec = default_spec("resnet18", 65)
+    frame = np.random.default_rng(0).integers(0, 256, (50, 80, 3), dtype=np.uint8)
+    prep = Preprocessor(spec, resize="box-linear")
+    for twin in (pickle.loads(pickle.dumps(prep)), copy.deepcopy(prep)):  # e.g. a data-loader worker's copy
+        np.testing.assert_array_equal(twin(frame)[0], prep(frame)[0])
     assert Preprocessor(spec, resize="area")._native is None  # INTER_AREA stays OpenCV's
     assert Preprocessor(spec, resize="box-linear", native=False)._native is None
     monkeypatch.setattr(pre, "_native", None)
     with pytest.raises(InputError, match="not built"):
         Preprocessor(spec, resize="box-linear", native=True)
-    frame = np.zeros((50, 80, 3), np.uint8)
     assert Preprocessor(spec, resize="box-linear")(frame)[0].shape == (1, 3, 65, 65)  # the fallback
 
 
