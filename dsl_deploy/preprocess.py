@@ -53,10 +53,11 @@ class Letterbox:
     def boxes_to_frame(self, boxes: np.ndarray) -> np.ndarray:
         """[N, 4] edge boxes (x0, y0, x1, y1) from input to frame pixels, clipped to the frame."""
         b = np.array(boxes, dtype=np.float32, copy=True).reshape(-1, 4)
-        b[:, [0, 2]] = (b[:, [0, 2]] - self.pad_x) / self.scale_x
-        b[:, [1, 3]] = (b[:, [1, 3]] - self.pad_y) / self.scale_y
-        b[:, [0, 2]] = b[:, [0, 2]].clip(0, self.frame_width)
-        b[:, [1, 3]] = b[:, [1, 3]].clip(0, self.frame_height)
+        for view, pad, scale, side in ((b[:, 0::2], self.pad_x, self.scale_x, self.frame_width),
+                                       (b[:, 1::2], self.pad_y, self.scale_y, self.frame_height)):
+            view -= pad  # in place on the views: the float32 arithmetic of (v - pad) / scale, then the clip
+            view /= scale
+            np.clip(view, 0, side, out=view)
         return b
 
     def labels_to_frame(self, labels: np.ndarray) -> np.ndarray:

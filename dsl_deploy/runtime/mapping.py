@@ -149,15 +149,19 @@ def result_to_frame(result: FrameResult, lb: Letterbox, *, labels: str = "frame"
     n = result.num_players
 
     kp = np.array(result.keypoints, dtype=np.float32, copy=True)
+    # Keypoints, centres and the ball mapped in one pass (per point the same float32 arithmetic as one by one).
+    parts = [kp[..., :2].reshape(-1, 2), np.asarray(result.centers, np.float32).reshape(-1, 2)]
+    if result.ball is not None:
+        parts.append(np.array([[result.ball.x, result.ball.y]], np.float32))
+    points = _clip_xy(lb.to_frame(np.concatenate(parts)), w, h)
+    n_kp, n_c = len(parts[0]), len(parts[1])
     if kp.size:
-        found = kp[..., 2:3] > 0
-        kp[..., :2] = np.where(found, _clip_xy(lb.to_frame(kp[..., :2]), w, h), 0.0)
-    centers = _clip_xy(lb.to_frame(result.centers.reshape(-1, 2)), w, h) if n else result.centers.copy()
+        kp[..., :2] = np.where(kp[..., 2:3] > 0, points[:n_kp].reshape(kp[..., :2].shape), 0.0)
+    centers = points[n_kp:n_kp + n_c] if n else result.centers.copy()
     boxes = lb.boxes_to_frame(result.boxes) if n else result.boxes.copy()
     ball = None
     if result.ball is not None:
-        bx, by = _clip_xy(lb.to_frame(np.array([[result.ball.x, result.ball.y]], np.float32)), w, h)[0]
-        ball = Ball(float(bx), float(by), float(result.ball.score))
+        ball = Ball(float(points[-1, 0]), float(points[-1, 1]), float(result.ball.score))
     common: dict[str, Any] = dict(keypoints=kp, scores=np.array(result.scores, np.float32),
                                   boxes=boxes.astype(np.float32), centers=centers.astype(np.float32), ball=ball,
                                   timings=dict(result.timings), frame_index=result.frame_index,
