@@ -42,6 +42,7 @@ cdef extern from "dsl_preprocess.h" nogil:
     int dsl_prep_letterbox(int32_t frame_width, int32_t frame_height, dsl_prep_params* params)
     int dsl_prep_float(dsl_prep* prep, const dsl_prep_frame* frame, const dsl_prep_params* params, float* out)
     int dsl_prep_uint8(dsl_prep* prep, const dsl_prep_frame* frame, const dsl_prep_params* params, uint8_t* out)
+    int dsl_prep_vectorized()
     const char* dsl_prep_last_error()
     const char* dsl_prep_version()
 
@@ -52,6 +53,11 @@ RESIZES = {"box-linear": 0, "linear": 1}
 def version():
     """Version of the C preprocess core."""
     return dsl_prep_version().decode()
+
+
+def vectorized():
+    """Whether the vector kernels run here (else the portable loops: the same bytes, no faster than OpenCV)."""
+    return dsl_prep_vectorized() == 1
 
 
 cdef object _raise(int status):

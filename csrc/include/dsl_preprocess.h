@@ -75,6 +75,10 @@ int dsl_prep_float(dsl_prep* prep, const dsl_prep_frame* frame, const dsl_prep_p
 /* Letterboxed BGR uint8 input [height][width][3] (source_channel, scale and shift unused). */
 int dsl_prep_uint8(dsl_prep* prep, const dsl_prep_frame* frame, const dsl_prep_params* params, uint8_t* out);
 
+/* 1 when the vector kernels run (x86-64 with AVX2, DSL_PREPROCESS_PLAIN unset or "0"), else 0: the portable
+ * loops give the same bytes but are no faster than OpenCV's SIMD resize. */
+int dsl_prep_vectorized(void);
+
 /* The message of the last error on this thread ("" when none). */
 const char* dsl_prep_last_error(void);
 

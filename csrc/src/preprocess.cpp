@@ -117,7 +117,7 @@ void emit_float(const uint8_t* row, int32_t from, int32_t n, const int32_t* sour
 bool cpu_has_avx2() {
     static const bool has = [] {
         __builtin_cpu_init();
-        const char* plain = std::getenv("DSL_PLAIN_KERNELS");  // "1": the portable loops (tests compare both)
+        const char* plain = std::getenv("DSL_PREPROCESS_PLAIN");  // "1": the portable loops (tests compare both)
         return __builtin_cpu_supports("avx2") != 0 && !(plain && *plain && std::strcmp(plain, "0") != 0);
     }();
     return has;
@@ -482,6 +482,14 @@ int dsl_prep_uint8(dsl_prep* prep, const dsl_prep_frame* frame, const dsl_prep_p
                         static_cast<size_t>(p->content_width) * 3);
         });
     });
+}
+
+int dsl_prep_vectorized(void) {
+#if DSL_PREP_AVX2
+    return cpu_has_avx2() ? 1 : 0;
+#else
+    return 0;
+#endif
 }
 
 const char* dsl_prep_last_error(void) { return g_error.c_str(); }

@@ -1,7 +1,7 @@
 // Drives csrc/src/preprocess.cpp through its C header under AddressSanitizer + UBSan (test_preprocess_native.py):
 // random frames in buffers of exactly their size (so a read past a row or the frame is caught), random letterboxes,
 // both resizes and both outputs, bad arguments; prints a checksum of every output so that two runs (vector kernels
-// and DSL_PLAIN_KERNELS=1) can be compared.
+// and DSL_PREPROCESS_PLAIN=1) can be compared.
 #include "dsl_preprocess.h"
 
 #include <cmath>
