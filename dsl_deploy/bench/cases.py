@@ -106,7 +106,8 @@ def _save_parity_outputs(case: Case, backend: Any, spec: ModelSpec, frames: list
     """The network outputs of the first batch, preprocessed the same way in every case (for the parity column)."""
     from ..preprocess import Preprocessor
 
-    batch, _ = Preprocessor(spec, resize="area")([frames[b % len(frames)] for b in range(case.batch)])
+    prep = Preprocessor(spec, resize="area", output=backend.preprocess_output)
+    batch, _ = prep([frames[b % len(frames)] for b in range(case.batch)])
     out = backend.infer(batch)
     np.savez(str(case.save_outputs), **{k: v[:1] for k, v in out.items()})
 
