@@ -9,7 +9,7 @@ from importlib import metadata
 from typing import Any
 
 # Distribution names whose versions every result records; absent ones are reported as None.
-LIBRARIES = ("dsl_deploy", "numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "onnx",
+LIBRARIES = ("dsl_deploy", "numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "onnx", "openvino",
              "torch", "torchvision", "tensorrt", "cuda-python")
 
 

@@ -9,18 +9,10 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..errors import ArtifactError, BackendUnavailable, InputError, first_line
-from ..export.metadata import (
-    INPUT_FLOAT,
-    INPUT_FORMATS,
-    INPUT_UINT8,
-    META_FORMAT_VERSION,
-    META_INPUT_FORMAT,
-    META_SPEC,
-    ONNX_FORMAT_VERSION,
-)
-from ..schema import describe
+from ..export.metadata import INPUT_UINT8
 from ..spec import ModelSpec
 from .base import Backend
+from .onnx_file import check_input, check_io, input_format_from_metadata, spec_from_metadata
 
 # Preference order for providers="auto": the fastest provider that this onnxruntime build offers.
 AUTO_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -97,59 +89,17 @@ class OnnxRuntimeBackend(Backend):
 
     def _read_spec(self) -> ModelSpec:
         meta = self.session.get_modelmeta().custom_metadata_map
-        if META_SPEC not in meta:
-            raise ArtifactError(f"{self.path}: the ONNX file has no '{META_SPEC}' metadata, so its model spec is "
-                                "unknown; export it with dsl-export")
-        version = meta.get(META_FORMAT_VERSION, "")
-        if not (version.isascii() and version.isdigit() and len(version) <= 9):
-            raise ArtifactError(f"{self.path}: metadata '{META_FORMAT_VERSION}' is {describe(version)}; expected "
-                                f"an integer (this dsl_deploy reads 1..{ONNX_FORMAT_VERSION})")
-        if int(version) > ONNX_FORMAT_VERSION:
-            raise ArtifactError(f"{self.path}: ONNX format_version {version} is newer than this dsl_deploy reads "
-                                f"({ONNX_FORMAT_VERSION}); upgrade dsl_deploy")
-        fmt = meta.get(META_INPUT_FORMAT, INPUT_FLOAT)
-        if fmt not in INPUT_FORMATS:
-            raise ArtifactError(f"{self.path}: metadata '{META_INPUT_FORMAT}' is {describe(fmt)}; expected one of "
-                                f"{', '.join(INPUT_FORMATS)} (a newer dsl_deploy made this file?)")
-        self.input_format = fmt
-        return ModelSpec.from_json(meta[META_SPEC], source=f"{self.path} metadata")
+        spec = spec_from_metadata(meta, self.path)
+        self.input_format = input_format_from_metadata(meta, self.path)
+        return spec
 
     def _check_io(self) -> None:
-        inputs = [i.name for i in self.session.get_inputs()]
-        outputs = [o.name for o in self.session.get_outputs()]
-        if inputs != [self.spec.input.name] or sorted(outputs) != sorted(self.spec.outputs):
-            raise ArtifactError(f"{self.path}: graph inputs {inputs} / outputs {outputs}; expected "
-                                f"[{self.spec.input.name}] / {list(self.spec.outputs)}")
-        shape = list(self.session.get_inputs()[0].shape)
-        batch_dim = shape[0] if shape else None
-        self._fixed_batch = batch_dim if isinstance(batch_dim, int) else None
-        self._check_input_size(shape)
-
-    def _check_input_size(self, shape: list) -> None:
-        """The graph's input must be what the metadata says: its element type, and the spec's size where the graph
-        fixes it (else the first frame fails)."""
-        h, w = self.spec.input.height, self.spec.input.width
-        uint8 = self.input_format == INPUT_UINT8
-        if uint8:
-            names, want, layout = ("height", "width", "channels"), [h, w, 3], f"[batch, {h}, {w}, 3]"
-        else:
-            names, want, layout = ("channels", "height", "width"), [3, h, w], f"[batch, 3, {h}, {w}]"
-        elem = self.session.get_inputs()[0].type
-        if elem != ("tensor(uint8)" if uint8 else "tensor(float)"):
-            said = (f"letterboxed uint8 frames ({META_INPUT_FORMAT} {INPUT_UINT8})" if uint8 else
-                    f"normalised float32 (no {META_INPUT_FORMAT})")
-            raise ArtifactError(f"{self.path}: graph input '{self.spec.input.name}' is {elem} but the metadata says "
-                                f"{said}; the metadata does not belong to this graph: re-export it with dsl-export")
-        if len(shape) != 4:
-            raise ArtifactError(f"{self.path}: graph input '{self.spec.input.name}' has shape {shape}; expected "
-                                f"{layout}")
-        fixed = [(name, d) for name, d, x in zip(names, shape[1:], want) if isinstance(d, int) and d > 0 and d != x]
-        if fixed:
-            said = ", ".join(f"{name} {d}" for name, d in fixed)
-            raise ArtifactError(f"{self.path}: the graph's input is [batch, {shape[1]}, {shape[2]}, {shape[3]}] "
-                                f"({said}) but the spec in its metadata says {' x '.join(str(d) for d in want)} "
-                                "(input.height x input.width); the metadata does not belong to this graph: "
-                                "re-export the model with dsl-export")
+        check_io(self.path, self.spec, [i.name for i in self.session.get_inputs()],
+                 [o.name for o in self.session.get_outputs()])
+        graph_input = self.session.get_inputs()[0]
+        expected = "tensor(uint8)" if self.input_format == INPUT_UINT8 else "tensor(float)"
+        self._fixed_batch = check_input(self.path, self.spec, self.input_format, list(graph_input.shape),
+                                        graph_input.type, expected)
 
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Host float32 arrays keyed 'player', 'offset', 'pif' (new arrays every call)."""

@@ -44,6 +44,10 @@ class Case:
     frame_size: list[int] | None = None  # [width, height] of the frames; None: the network input size
     read: str = "none"  # "jpeg": each frame is decoded from a JPEG first (the read stage), as from files
     host_path: str = "fast"  # resize, map and serialise of bench.host.HOST_PATHS ("today" for the peer)
+    backend: str | None = None  # runtime of a .onnx file (backends.RUNTIMES): None for onnxruntime
+    precision_hint: str | None = None  # OpenVINO's inference precision (backends.openvino.PRECISION_HINTS)
+    agreement_dir: str | None = None  # folder for the outputs of the first agreement_frames frames, one .npz each
+    agreement_frames: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON)."""
@@ -79,7 +83,7 @@ def decoder_impl(name: str) -> str:
 
 
 def _backend(case: Case):
-    from ..backends import artifact_kind, load_backend
+    from ..backends import artifact_kind, backend_options, load_backend
     kind = artifact_kind(case.artifact)
     if kind == "checkpoint":
         import torch  # only the torch case pays for it
@@ -88,7 +92,9 @@ def _backend(case: Case):
             torch.set_num_threads(case.threads)
         return load_backend(case.artifact)
     if kind == "onnx":
-        return load_backend(case.artifact, threads=case.threads)
+        options = backend_options(case.artifact, case.backend, threads=case.threads,
+                                  precision_hint=case.precision_hint)
+        return load_backend(case.artifact, case.backend, **options)
     return load_backend(case.artifact)
 
 
@@ -110,6 +116,22 @@ def _save_parity_outputs(case: Case, backend: Any, spec: ModelSpec, frames: list
     batch, _ = prep([frames[b % len(frames)] for b in range(case.batch)])
     out = backend.infer(batch)
     np.savez(str(case.save_outputs), **{k: v[:1] for k, v in out.items()})
+
+
+def _save_agreement_outputs(case: Case, backend: Any, spec: ModelSpec, frames: list[np.ndarray]) -> None:
+    """The network outputs of the first agreement_frames frames, one at a time, and the spec that decodes them: every
+    case gets the same batches, so the decoded results compare across runtimes and precisions (bench/runtimes.py)."""
+    from pathlib import Path
+
+    from ..preprocess import Preprocessor
+
+    folder = Path(str(case.agreement_dir))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.json").write_text(backend.spec.to_json(), encoding="utf-8")
+    prep = Preprocessor(spec, resize="area", output=backend.preprocess_output)
+    for i, frame in enumerate(frames[:case.agreement_frames]):  # one frame at a time: no extra peak memory
+        batch, _ = prep([frame])
+        np.savez(str(folder / f"frame{i}.npz"), **backend.infer(batch))
 
 
 def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
@@ -141,6 +163,8 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
         else None
     if case.save_outputs:
         _save_parity_outputs(case, backend, spec, frames)
+    if case.agreement_dir and case.agreement_frames > 0:
+        _save_agreement_outputs(case, backend, spec, frames)
     samples: dict[str, list[float]] = {}
     players: list[int] = []
     total_rounds = case.warmup + case.iters
@@ -167,6 +191,7 @@ def run_case(case: Case, progress: bool = True) -> dict[str, Any]:
     record: dict[str, Any] = {
         "case": case.to_dict(),
         "backend": getattr(backend, "name", type(backend).__name__),
+        **({"inference_precision": backend.inference_precision} if hasattr(backend, "inference_precision") else {}),
         "providers": list(getattr(backend, "providers", []) or []),
         "spec": {"architecture": spec.architecture, "backbone": spec.backbone, "width": spec.input.width,
                  "height": spec.input.height, "precision": spec.precision},

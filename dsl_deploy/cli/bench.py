@@ -7,10 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+from ..backends import runtime_for
 from ..bench.cases import FIELD_SOURCES, READ_MODES, Case
 from ..decode.decoder import IMPLS
 from ..errors import BackendUnavailable, DslError, InputError
-from .common import add_decoder_set, cli_entry, parse_decoder_set
+from .common import add_backend_args, add_decoder_set, cli_entry, parse_decoder_set
 
 EPILOG = """\
 examples:
@@ -19,6 +20,8 @@ examples:
   dsl-bench --onnx model.onnx --reference model.pth # ONNX Runtime + native decoder vs torch + Python decoder
   dsl-bench --engine model.engine --iters 200       # TensorRT: H2D, GPU compute, D2H and host latency
   dsl-bench --onnx model.onnx --frame-size 1280x720 --read jpeg   # a capture box's frames, decoded from JPEG
+  dsl-bench --demo --precision int8 --backend onnxruntime,openvino --precision-hint f32,bf16
+                                                    # FP32 and INT8 on both CPU runtimes, agreement with ORT FP32
 
 Each pipeline runs in a process of its own (so its peak memory is its own). The decoder is timed on
 fields encoded from synthetic ground truth unless --fields network. Stages: read (with --read), preprocess,
@@ -51,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=int, default=None, help="timed batches (default: 20; 5 with --demo)")
     p.add_argument("--warmup", type=int, default=None, help="untimed batches first (default: 3; 1 with --demo)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
+    add_backend_args(p, several=True)
     p.add_argument("--decoder", default="auto", choices=IMPLS,
                    help="our decoder (default: auto = native if built, else numpy)")
     add_decoder_set(p)
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.engine or args.onnx or args.checkpoint or args.demo):
         raise InputError("nothing to measure: give --engine, --onnx, --checkpoint or --demo (see dsl-bench --help)")
     frame_size = _frame_size(args)
+    backends, hints = _runtimes(args)
     iters = args.iters if args.iters is not None else (5 if args.demo else 20)
     warmup = args.warmup if args.warmup is not None else (1 if args.demo else 3)
     reference = args.reference
@@ -126,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in filter(None, (artifact, reference, versus)):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
+    for path in filter(None, (artifact, versus)):
+        for name in backends:
+            if name is not None:
+                runtime_for(path, name)
     _check_output(args, [("measured artifact", artifact), ("--reference", reference), ("--versus", versus)])
     if args.decoder == "cuda":  # fail now, not after the paper-style peer has run for minutes
         from ..decode.cuda import unavailable_reason
@@ -135,18 +144,24 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(iters=iters, warmup=warmup, batch=args.batch, threads=args.threads, fields=args.fields,
                   seed=args.seed, decoder_params=parse_decoder_set(args.decoder_set), frame_size=frame_size,
                   read=args.read)
+    if len(backends) > 1 or len(hints) > 1:
+        return _run_runtimes(args, [p for p in (versus, artifact) if p], backends, hints, common, argv, t_start)
     from ..decode import resolve_impl
-    ours = Case(label=f"dsl_deploy ({_backend_word(artifact)}{_precision_word(artifact, bool(versus))} + "
-                      f"{resolve_impl(args.decoder)} decoder)", artifact=artifact, decoder=args.decoder, **common)
+    # The measured file, and --versus, run on the chosen runtime; the paper-style peer on its own.
+    ours = Case(label=f"dsl_deploy ({_backend_word(artifact, backends[0])}{_precision_word(artifact, bool(versus))} "
+                      f"+ {resolve_impl(args.decoder)} decoder)", artifact=artifact, decoder=args.decoder,
+                backend=backends[0], precision_hint=hints[0], **common)
     peer = None
     if versus:  # the same pipeline on another artifact (e.g. the FP32 file): peer/ours is the precision's speed-up
-        peer = Case(label=f"dsl_deploy ({_backend_word(versus)}{_precision_word(versus, True)} + "
-                          f"{resolve_impl(args.decoder)} decoder)", artifact=versus, decoder=args.decoder, **common)
+        peer = Case(label=f"dsl_deploy ({_backend_word(versus, backends[0])}{_precision_word(versus, True)} + "
+                          f"{resolve_impl(args.decoder)} decoder)", artifact=versus, decoder=args.decoder,
+                    backend=backends[0], precision_hint=hints[0], **common)
     elif not args.no_peer:
         peer_artifact = reference if reference and importlib.util.find_spec("torch") else artifact
         peer = Case(label=f"paper-style ({_backend_word(peer_artifact)} + Python decoder)", artifact=peer_artifact,
                     decoder="paper", host_path="today", **common)
     settings = {"artifact": artifact, "reference": reference, "iters": iters, "warmup": warmup,
+                "backend": backends[0] or "auto", "precision_hint": hints[0],
                 "batch": args.batch, "threads": args.threads, "decoder": args.decoder, "fields": args.fields,
                 "decoder_set": parse_decoder_set(args.decoder_set), "frame_size": frame_size or "input",
                 "read": args.read,
@@ -246,9 +261,64 @@ def _precision_word(artifact: str, always: bool = False) -> str:
     return f" {word}" if word and (always or word != "fp32") else ""
 
 
-def _backend_word(artifact: str) -> str:
-    from ..backends import artifact_kind
-    return {"onnx": "onnxruntime", "engine": "tensorrt", "checkpoint": "torch"}[artifact_kind(artifact)]
+def _backend_word(artifact: str, backend: str | None = None) -> str:
+    from ..backends import runtime_for
+    return runtime_for(artifact, backend)
+
+
+def _runtimes(args: argparse.Namespace) -> tuple[list[str | None], list[str | None]]:
+    """The --backend names (None: by the suffix) and --precision-hint values (None: OpenVINO's f32), checked."""
+    from ..backends import RUNTIMES
+    from ..backends.openvino import INSTALL, PRECISION_HINTS, OpenVinoBackend
+
+    names = [n.strip() for n in str(args.backend).split(",") if n.strip()]
+    known = sorted({n for kinds in RUNTIMES.values() for n in kinds})
+    if not names or len(set(names)) != len(names) or any(n not in ("auto", *known) for n in names):
+        raise InputError(f"--backend: {args.backend!r}; expected auto or one or more of {', '.join(known)}, "
+                         "comma-separated, each once")
+    hints = [h.strip() for h in str(args.precision_hint or "").split(",") if h.strip()]
+    if args.precision_hint is not None and (not hints or len(set(hints)) != len(hints)
+                                            or any(h not in PRECISION_HINTS for h in hints)):
+        raise InputError(f"--precision-hint: {args.precision_hint!r}; expected one or more of "
+                         f"{', '.join(PRECISION_HINTS)}, comma-separated, each once")
+    if hints and "openvino" not in names:
+        raise InputError("--precision-hint: applies to --backend openvino only")
+    if "openvino" in names and not OpenVinoBackend.is_available():
+        raise BackendUnavailable(f"--backend openvino: openvino is not installed: {INSTALL}")
+    if len(names) > 1 and "auto" in names:
+        raise InputError("--backend: name each runtime when measuring several (e.g. onnxruntime,openvino)")
+    return [None if n == "auto" else n for n in names], list(hints) or [None]
+
+
+def _run_runtimes(args: argparse.Namespace, artifacts: list[str], backends: list[str | None],
+                  hints: list[str | None], common: dict, argv: list[str] | None, t_start: float) -> int:
+    """Several runtimes (or OpenVINO hints) side by side: bench/runtimes.py's table, JSON, no plot."""
+    from ..backends.openvino import cpu_capabilities
+    from ..bench.report import write_json
+    from ..bench.runtimes import AGREEMENT_FRAMES, format_runtimes, plan_rows, run_rows, runtimes_document
+    from ..machine import machine_slug
+
+    if any(Path(a).suffix.lower() != ".onnx" for a in artifacts):
+        raise InputError("--backend with several runtimes: measures .onnx files (--onnx or --demo)")
+    rows = plan_rows(artifacts, [str(b) for b in backends], hints, cpu_capabilities)
+    agreement_frames = AGREEMENT_FRAMES
+    settings = {"command": " ".join(["dsl-bench", *(sys.argv[1:] if argv is None else argv)]),
+                "artifacts": artifacts, "backends": backends, "precision_hints": hints,
+                "agreement_frames": agreement_frames, "decoder": args.decoder, "demo": bool(args.demo),
+                **{k: v for k, v in common.items() if k != "decoder_params"},
+                "decoder_set": common["decoder_params"], "frame_size": common["frame_size"] or "input"}
+    records, load = run_rows(rows, common, decoder=args.decoder, agreement_frames=agreement_frames, log=_log)
+    if not any("result" in r and "error" not in r["result"] for r in records):
+        raise DslError("no configuration ran: " + "; ".join(f"{r['label']}: {r.get('skipped') or r['result']['error']}"
+                                                            for r in records))
+    doc = runtimes_document(records, load, settings)
+    print(format_runtimes(doc))
+    name = f"bench-{machine_slug(doc['machine'])}-{Path(artifacts[-1]).stem}-runtimes"
+    json_path = Path(args.json) if args.json else Path(args.out) / f"{name}.json"
+    write_json(doc, json_path)
+    print(f"\nresults: {json_path}")
+    _log(f"done in {time.perf_counter() - t_start:.1f} s")
+    return 0
 
 
 def _log(message: str) -> None:

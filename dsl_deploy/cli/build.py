@@ -8,6 +8,9 @@ from pathlib import Path
 from ..errors import InputError
 from .common import cli_entry
 
+# Targets whose runtime reads the ONNX file as it is (no engine): their profiles' backend and the runtime's name.
+CPU_RUNTIMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+
 EPILOG = """\
 targets (export/*.toml, or a path to your own .toml):
 {targets}
@@ -98,16 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     from ..tensorrt.onnx_check import inspect_onnx
 
     info = inspect_onnx(args.model)
-    if profile.backend == "onnxruntime":
+    if profile.backend in CPU_RUNTIMES:
+        runtime = CPU_RUNTIMES[profile.backend]
         if info.spec.precision != profile.precision:
             scheme = " --int8-scheme cpu --calib FRAMES/" if profile.precision == "int8" else ""
             raise InputError(f"{info.path}: is {info.spec.precision} but target {profile.name} runs "
-                             f"{profile.precision} files on ONNX Runtime; make one with: dsl-export {info.path} "
+                             f"{profile.precision} files on {runtime}; make one with: dsl-export {info.path} "
                              f"--precision {profile.precision}{scheme}")
-        print(f"target {profile.name} runs the ONNX model directly on ONNX Runtime: nothing to build.")
+        print(f"target {profile.name} runs the ONNX model directly on {runtime}: nothing to build.")
         if args.output is not None:
             print(f"dsl-build: note: nothing is written, so -o {args.output} is ignored", file=sys.stderr)
-        _next_commands(str(info.path), "--onnx")
+        _next_commands(str(info.path), "--onnx", "" if profile.backend == "onnxruntime" else profile.backend)
         return 0
     if profile.precision != "int8" and (args.calib_images or args.calib_synthetic or args.fp16_overrides):
         print(f"dsl-build: note: target {profile.name} is {profile.precision}; the INT8 options are ignored",
@@ -145,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _next_commands(model: str, bench_flag: str) -> None:
+def _next_commands(model: str, bench_flag: str, backend: str = "") -> None:
+    runtime = f" --backend {backend}" if backend else ""
     print("next:")
-    print(f"  dsl-bench {bench_flag} {model}")
-    print(f"  dsl-infer VIDEO_OR_FOLDER --model {model}")
+    print(f"  dsl-bench {bench_flag} {model}{runtime}")
+    print(f"  dsl-infer VIDEO_OR_FOLDER --model {model}{runtime}")

@@ -114,3 +114,37 @@ def _typed(key: str, text: str, kind: type, item: str) -> Any:
     except ValueError:
         raise InputError(f"--decoder-set {item!r}: {text!r} is not a valid {kind.__name__} for {key}") from None
     return text
+
+
+def add_backend_args(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """The --backend and --precision-hint options (comma-separated lists when `several`, for dsl-bench)."""
+    from ..backends import RUNTIMES
+    from ..backends.openvino import PRECISION_HINTS
+
+    names = ", ".join(sorted({n for names in RUNTIMES.values() for n in names}))
+    lists = " (comma-separated: each is measured, side by side)" if several else ""
+    parser.add_argument("--backend", default="auto", metavar="NAME" + ("[,NAME]" if several else ""),
+                        help=f"runtime of the model{lists}: auto (by its suffix: onnxruntime for .onnx), or one of "
+                             f"{names}; a .onnx file runs on onnxruntime or openvino (pip install "
+                             "'dsl_deploy[openvino]') (default: %(default)s)")
+    parser.add_argument("--precision-hint", default=None, metavar="HINT" + ("[,HINT]" if several else ""),
+                        help=f"OpenVINO only{lists}: inference precision of the layers the file keeps in floating "
+                             f"point, one of {', '.join(PRECISION_HINTS)} (auto: bf16 where the CPU has BF16) "
+                             "(default: f32)")
+
+
+def parse_backend_args(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(backend, precision_hint) of a command taking one of each: None where not chosen; InputError when unknown."""
+    from ..backends import RUNTIMES
+    from ..backends.openvino import PRECISION_HINTS
+
+    backend = None if args.backend == "auto" else args.backend
+    known = {n for names in RUNTIMES.values() for n in names}
+    if backend is not None and backend not in known:
+        raise InputError(f"--backend: {args.backend!r} is not one of auto, {', '.join(sorted(known))}")
+    hint = args.precision_hint
+    if hint is not None and hint not in PRECISION_HINTS:
+        raise InputError(f"--precision-hint: {hint!r} is not one of {', '.join(PRECISION_HINTS)}")
+    if hint is not None and backend != "openvino":
+        raise InputError("--precision-hint: applies to --backend openvino only")
+    return backend, hint

@@ -60,6 +60,15 @@ def _onnxruntime() -> str:
     return f"{ort.__version__} (providers: {', '.join(ort.get_available_providers())})"
 
 
+def _openvino() -> str:
+    if importlib.util.find_spec("openvino") is None:
+        return f"{MISSING} (pip install 'dsl_deploy[openvino]')"
+    import openvino
+
+    from ..backends.openvino import cpu_capabilities
+    return f"{openvino.__version__} (CPU capabilities: {', '.join(cpu_capabilities())})"
+
+
 def _torch() -> str:
     if importlib.util.find_spec("torch") is None:
         return MISSING
@@ -146,6 +155,7 @@ def collect() -> dict[str, str]:
         "numpy": _numpy,
         "OpenCV": _opencv,
         "ONNX Runtime": _onnxruntime,
+        "OpenVINO": _openvino,
         "onnx": _plain("onnx"),
         "onnxslim": _plain("onnxslim"),
         "torch": _torch,

@@ -15,7 +15,7 @@ from typing import Any
 from ..data.sources import parse_data_source
 from ..decode.decoder import IMPLS
 from ..errors import DataError, DslError, InputError, printable
-from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
+from .common import add_backend_args, add_decoder_set, cli_entry, parse_backend_args, parse_decoder_set, quiet_opencv
 
 EPILOG = """\
 examples:
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoder_set(p)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most this many frames (default: all)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend (default: its own choice)")
+    add_backend_args(p)
     p.add_argument("--images", default=None, metavar="DIR",
                    help="folder of the COCO JSON's images (default: the folder the JSON file is in)")
     p.add_argument("--coco-filter", default="paper", choices=("paper", "none"),
@@ -274,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..runtime import Pipeline
 
     out = _check_out_folder(args) if args.out else None
-    pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads,
-                        decoder_params=parse_decoder_set(args.decoder_set))
+    backend, precision_hint = parse_backend_args(args)
+    pipeline = Pipeline(args.model, decoder=args.decoder, threads=args.threads, backend=backend,
+                        precision_hint=precision_hint, decoder_params=parse_decoder_set(args.decoder_set))
     spec = pipeline.spec
     frame_size = _parse_size(args.frame_size) if args.frame_size else (spec.input.width, spec.input.height)
     data = open_dataset(args.data, frame_size=frame_size, seed=args.seed, images=args.images,

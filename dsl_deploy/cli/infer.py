@@ -14,7 +14,7 @@ from ..decode.decoder import IMPLS
 from ..errors import DslError, InputError, printable
 from ..limits import MAX_PIXELS, MAX_PIXELS_TEXT
 from ..signals import GracefulStop
-from .common import add_decoder_set, cli_entry, parse_decoder_set, quiet_opencv
+from .common import add_backend_args, add_decoder_set, cli_entry, parse_backend_args, parse_decoder_set, quiet_opencv
 
 if TYPE_CHECKING:
     from ..runtime.outputs import OutputPlan
@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder", choices=IMPLS, default="auto",
                    help="decoder implementation; auto picks native when built, else numpy (default: auto)")
     add_decoder_set(p)
+    add_backend_args(p)
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice, all cores)")
+                   help="CPU threads of ONNX Runtime or OpenVINO (default: the runtime's choice, all cores)")
     p.add_argument("--providers", default=None, metavar="LIST",
                    help="ONNX Runtime execution providers, comma-separated: cpu, cuda, tensorrt or full names "
                         "(default: the fastest available)")
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     reconnect = Reconnect(delay=args.reconnect_delay, max_delay=args.reconnect_max_delay,
                           attempts=args.reconnect_attempts)
     providers = [s.strip() for s in args.providers.split(",") if s.strip()] if args.providers else None
+    backend, precision_hint = parse_backend_args(args)
     stream = None
     finished = False
     try:
@@ -217,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             source = stack.enter_context(open_source(args.source, live=args.live, reconnect=reconnect,
                                                      max_pixels=max_pixels))
             pipeline = stack.enter_context(Pipeline(args.model, decoder=args.decoder, threads=args.threads,
-                                                    providers=providers, max_pixels=max_pixels,
+                                                    providers=providers, backend=backend,
+                                                    precision_hint=precision_hint, max_pixels=max_pixels,
                                                     decoder_params=parse_decoder_set(args.decoder_set)))
             if args.coco and source.live:
                 logger.warning("--coco keeps every record in memory until the end; with a live source memory "

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ..backends import artifact_kind, load_backend
+from ..backends import backend_options, load_backend
 from ..backends.base import Backend
 from ..errors import DslError, InputError
 from ..limits import MAX_PIXELS
@@ -27,13 +27,15 @@ class Pipeline:
     `artifact` is a path to a .onnx, .engine or .pth file (opened with `load_backend`, its ModelSpec
     read from the artifact) or a Backend already open. `decoder` names the decode implementation
     (a name of `decode.IMPLS`: "auto", "native", "numpy", "cuda") or is a callable fields -> FrameResult.
-    `threads` and `providers` go to the ONNX Runtime backend. `labels` is "frame" (the label map resized to the
-    frame: masks and areas in frame pixels, as run lengths computed natively, the frame-size map built only
-    if read), "dense" (the same masks, the frame-size map built at once) or "crop" (kept at network
-    resolution, cropped to the letterboxed content; see `mapping.result_to_frame`). `resize` is how frames
-    are shrunk into the input (default "box-linear"; see `preprocess.RESIZE_MODES`). `decoder_params`
-    overrides decoder parameters of the artifact's spec for this pipeline (DecoderSpec field names, e.g.
-    {"nms_window": 9}). `max_pixels` is the largest frame accepted (width x height; see dsl_deploy.limits).
+    `backend` names the runtime of a path (`backends.RUNTIMES`: a .onnx file runs on "onnxruntime", the default, or
+    "openvino"); `threads` go to either, `providers` to ONNX Runtime, `precision_hint` to OpenVINO. `labels` is
+    "frame" (the label map resized to the frame: masks and areas in frame pixels, as run lengths computed
+    natively, the frame-size map built only if read), "dense" (the same masks, the frame-size map built at
+    once) or "crop" (kept at network resolution, cropped to the letterboxed content; see
+    `mapping.result_to_frame`). `resize` is how frames are shrunk into the input (default "box-linear"; see
+    `preprocess.RESIZE_MODES`). `decoder_params` overrides decoder parameters of the artifact's spec for this
+    pipeline (DecoderSpec field names, e.g. {"nms_window": 9}). `max_pixels` is the largest frame accepted
+    (width x height; see dsl_deploy.limits).
 
     `pipeline(frame)` runs one BGR uint8 frame and `pipeline.stream(source)` a source pipelined in threads,
     both through one `FrameStep` (`pipeline.step`). A Pipeline runs one call or one stream at a time.
@@ -42,22 +44,19 @@ class Pipeline:
 
     def __init__(self, artifact: "str | Path | Backend", *, decoder: "str | DecoderFn" = "auto",
                  threads: int | None = None, providers: list[str] | None = None, labels: str = "frame",
-                 resize: str = RUNTIME_RESIZE,
+                 resize: str = RUNTIME_RESIZE, backend: str | None = None, precision_hint: str | None = None,
                  decoder_params: Mapping[str, Any] | None = None, max_pixels: int = MAX_PIXELS):
         check_step_options(labels, resize, max_pixels)  # before any file is opened
         if threads is not None and threads < 1:
             raise InputError(f"threads: expected a positive count, got {threads}")
         if isinstance(artifact, Backend):
+            if backend is not None or precision_hint is not None:
+                raise InputError("backend and precision_hint choose how a path is opened; this backend is open")
             self.backend, self._owns_backend = artifact, False
         elif isinstance(artifact, (str, Path)):
-            if (threads is not None or providers is not None) and artifact_kind(artifact) != "onnx":
-                raise InputError(f"{artifact}: threads and providers apply to ONNX Runtime (.onnx models) only")
-            options: dict[str, Any] = {}
-            if threads is not None:
-                options["threads"] = threads
-            if providers is not None:
-                options["providers"] = providers
-            self.backend, self._owns_backend = load_backend(artifact, **options), True
+            options = backend_options(artifact, backend, threads=threads, providers=providers,
+                                      precision_hint=precision_hint)
+            self.backend, self._owns_backend = load_backend(artifact, backend, **options), True
         else:
             raise InputError(f"artifact: expected a path to a .onnx/.engine/.pth file or a Backend, got "
                              f"{type(artifact).__name__}")

@@ -17,7 +17,7 @@ else:  # pragma: no cover - tomli is a dependency before 3.11
     import tomli as tomllib
 
 PROFILE_PACKAGE = "dsl_deploy.profiles"
-BACKENDS = ("tensorrt", "onnxruntime")
+BACKENDS = ("tensorrt", "onnxruntime", "openvino")  # the words of load_backend(backend=...) and Backend.name
 HARDWARE_LEVELS = ("none", "ampere+", "same_compute_capability")
 CALIBRATION_SOURCES = ("synthetic", "folder")
 

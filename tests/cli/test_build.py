@@ -43,7 +43,7 @@ def test_help_explains_options_and_lists_targets():
                  "--output", "default", "jetson-orin-int8", "cpu-onnxruntime", "v100-fp16"):
         assert text in res.stdout, text
     listing = _run("--list-targets")
-    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 7
+    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 9
 
 
 def test_usage_and_option_errors(models):
@@ -63,7 +63,7 @@ def test_usage_and_option_errors(models):
 
 def test_unknown_target_lists_available(models):
     _one_error_line(_run(models["good"], "--target", "tpu"), 1, "target 'tpu' is not a known target",
-                    "available: cpu-onnxruntime, cpu-onnxruntime-int8, gpu-fp16")
+                    "available: cpu-onnxruntime, cpu-onnxruntime-int8, cpu-openvino, cpu-openvino-int8, gpu-fp16")
 
 
 def test_malformed_profile_names_the_field(models):
@@ -95,3 +95,12 @@ def test_onnxruntime_target_needs_no_build_and_prints_next_commands(models):
     res = _run(models["good"], "--target", "cpu-onnxruntime", "-o", models["root"] / "x.engine")
     assert res.returncode == 0 and "-o " in res.stderr and "is ignored" in res.stderr
     assert not (models["root"] / "x.engine").exists()
+
+
+def test_openvino_target_needs_no_build_and_names_the_backend(models):
+    res = _run(models["good"], "--target", "cpu-openvino")
+    assert res.returncode == 0, res.stderr
+    assert "runs the ONNX model directly on OpenVINO: nothing to build" in res.stdout
+    assert f"dsl-infer VIDEO_OR_FOLDER --model {models['good']} --backend openvino" in res.stdout
+    _one_error_line(_run(models["good"], "--target", "cpu-openvino-int8"), 1,
+                    "target cpu-openvino-int8 runs int8 files on OpenVINO", "--precision int8 --int8-scheme cpu")

@@ -8,7 +8,7 @@ import pytest
 from dsl_deploy.errors import SpecError
 from dsl_deploy.tensorrt.profiles import Profile, ProfileError, available_targets, load_profile
 
-SHIPPED = ["cpu-onnxruntime", "cpu-onnxruntime-int8", "gpu-fp16", "jetson-orin-fp16", "jetson-orin-int8",
+SHIPPED = ["cpu-onnxruntime", "cpu-onnxruntime-int8", "cpu-openvino", "cpu-openvino-int8", "gpu-fp16", "jetson-orin-fp16", "jetson-orin-int8",
            "jetson-xavier-fp16", "v100-fp16"]
 
 
@@ -22,7 +22,7 @@ def test_every_shipped_profile_loads_and_names_itself(name):
     assert isinstance(prof, Profile)
     assert prof.name == name
     assert prof.input.min_batch <= prof.input.opt_batch <= prof.input.max_batch
-    assert prof.precision in name or prof.backend == "onnxruntime"
+    assert prof.precision in name or prof.backend in ("onnxruntime", "openvino")
 
 
 def test_shipped_profile_details():
@@ -37,6 +37,9 @@ def test_shipped_profile_details():
     assert cpu.backend == "onnxruntime" and cpu.precision == "fp32"
     cpu_int8 = load_profile("cpu-onnxruntime-int8")
     assert cpu_int8.backend == "onnxruntime" and cpu_int8.precision == "int8" and not cpu_int8.tensorrt
+    for name, precision in (("cpu-openvino", "fp32"), ("cpu-openvino-int8", "int8")):
+        ov = load_profile(name)
+        assert ov.backend == "openvino" and ov.precision == precision and not ov.tensorrt
 
 
 def test_every_tensorrt_target_states_its_tensorrt_range():
@@ -60,7 +63,7 @@ def test_ambiguous_and_unknown_targets_list_the_options():
     with pytest.raises(ProfileError, match="ambiguous.*jetson-orin-fp16.*jetson-xavier-fp16"):
         load_profile("jetson")
     with pytest.raises(ProfileError, match="not a known target; available: cpu-onnxruntime, cpu-onnxruntime-int8, "
-                                           "gpu-fp16"):
+                                           "cpu-openvino, cpu-openvino-int8, gpu-fp16"):
         load_profile("tpu-fp8")
 
 
