@@ -226,7 +226,7 @@ def test_runtime_and_cli_import_without_torch():
 def test_threads_only_for_onnx_and_lazy_threads(tmp_path: Path, pipe, disc_video: Path):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"x")
-    with pytest.raises(InputError, match="ONNX Runtime"):
+    with pytest.raises(InputError, match="m.engine runs on tensorrt: threads applies to onnxruntime and openvino only"):
         Pipeline(engine, threads=2)
     stream = pipe.stream(disc_video)
     assert not _dsl_threads()  # nothing runs until the stream is iterated
