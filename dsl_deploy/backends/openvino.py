@@ -96,9 +96,12 @@ class OpenVinoBackend(Backend):
         hint = resolve_precision_hint(precision_hint, cpu_capabilities(core))
         try:
             model = core.read_model(str(self.path))
+            failure = ""
         except Exception as exc:  # openvino raises its own RuntimeError subclasses for unreadable files
-            raise ArtifactError(f"{self.path}: not a readable ONNX model ({first_line(exc)}); "
-                                "re-export it with dsl-export") from None
+            failure = first_line(exc)
+        if failure:
+            del core
+            raise ArtifactError(f"{self.path}: not a readable ONNX model ({failure}); re-export it with dsl-export")
         meta = self._metadata(model)
         self.spec: ModelSpec = spec_from_metadata(meta, self.path)
         self.input_format = input_format_from_metadata(meta, self.path)
