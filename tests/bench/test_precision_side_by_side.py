@@ -2,28 +2,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from dsl_testing.commands import run_command
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory) -> tuple[Path, Path]:
-    """(FP32 file, its INT8 file) of the tiny stand-in, INT8 with its precision record."""
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime.quantization")
-    from dsl_testing.onnx_models import tiny_conv_model
-
-    from dsl_deploy.export.precision import PrecisionOptions, convert_precision
-
-    folder = tmp_path_factory.mktemp("side-by-side")
-    fp32, int8 = folder / "m.onnx", folder / "m.int8.onnx"
-    onnx.save(tiny_conv_model(65), str(fp32))
-    convert_precision(fp32, int8, PrecisionOptions(precision="int8", calib="synthetic:2", check_frames=2),
-                      log=lambda m: None)
-    return fp32, int8
 
 
 def test_precision_helpers_read_the_files(pair):

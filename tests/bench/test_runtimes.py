@@ -2,30 +2,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
 from dsl_testing.commands import run_command
 
 from dsl_deploy.bench.runtimes import plan_rows
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory) -> tuple[Path, Path]:
-    """(FP32 file, its INT8 file) of the tiny stand-in."""
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime.quantization")
-    from dsl_testing.onnx_models import tiny_conv_model
-
-    from dsl_deploy.export.precision import PrecisionOptions, convert_precision
-
-    folder = tmp_path_factory.mktemp("runtimes")
-    fp32, int8 = folder / "m.onnx", folder / "m.int8.onnx"
-    onnx.save(tiny_conv_model(65), str(fp32))
-    convert_precision(fp32, int8, PrecisionOptions(precision="int8", calib="synthetic:2", check_frames=0),
-                      log=lambda m: None)
-    return fp32, int8
 
 
 def test_rows_per_runtime_file_and_hint(pair):
