@@ -15,7 +15,6 @@ allowed (its affinity at start) for the 2-thread case; the JSON records which ca
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -87,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.iters, args.numpy_iters, args.paper_iters = 20, 2, 1
 
-    from dsl_deploy.machine import machine_info, machine_slug
+    from dsl_deploy.bench.paper_style import PaperStyleDecoder
+    from dsl_deploy.bench.report import write_json
     from dsl_deploy.bench.stats import ratio
     from dsl_deploy.decode import Decoder, native_available
-    from dsl_deploy.bench.paper_style import PaperStyleDecoder
+    from dsl_deploy.machine import machine_info, machine_slug
 
     if not native_available():
         print("bench_decode: the native decoder is not built (python setup.py build_ext --inplace)", file=sys.stderr)
@@ -150,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                        "noise; min is the closest to an idle machine. 'total' is the whole Decoder call "
                        "(checks, decode, building the FrameResult); stages are timed inside the core.").strip()
     out = args.out or ROOT / "benchmarks" / "results" / f"decode-{machine_slug(info)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(report, out)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.warmup < 0 or args.iters < 1:
         print("bench_decode_cuda: error: --warmup must be >= 0 and --iters >= 1", file=sys.stderr)
         return 2
-    from dsl_deploy.machine import machine_info, machine_slug
     from dsl_deploy.decode import cuda
+    from dsl_deploy.machine import machine_info, machine_slug
 
     reason = cuda.unavailable_reason()
     if reason:

@@ -9,7 +9,6 @@ Writes benchmarks/results/graph-resize-<machine>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -46,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
     import onnxruntime as ort
 
+    from dsl_deploy.bench.report import write_json
     from dsl_deploy.bench.stats import summarize
     from dsl_deploy.data.synthetic import SyntheticScenes
     from dsl_deploy.machine import machine_info, machine_slug
@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
               "cpu_ratio_to_box_linear": {k: v["cpu_ms"]["median"] / ref for k, v in results.items()},
               "load_average": os.getloadavg()}
     out = args.out or ROOT / "benchmarks" / "results" / f"graph-resize-{machine_slug(info)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(report, out)
     print(f"wrote {out}")
     return 0
 

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         parse_frame_size,
         time_host,
     )
+    from dsl_deploy.bench.report import write_json
     from dsl_deploy.bench.stats import ratio, summarize
     from dsl_deploy.decode import Decoder, resolve_impl
     from dsl_deploy.machine import machine_info, machine_slug
@@ -137,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": {"before": load_before, "after": os.getloadavg()}, "notes": args.notes,
     }
     out = args.out or ROOT / "benchmarks" / "results" / f"host-{machine_slug(info)}-{width}x{height}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(report, out)
     print(f"{'stage, median ms (min-max)':<28} {'today':>22} {'fast':>22} {'today/fast':>10}")
     for stage in (*HOST_STAGES, "host", "host_cpu"):
         a, b = stats["today"][stage], stats["fast"][stage]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -102,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dsl_deploy.backends import load_backend
     from dsl_deploy.bench.host import parse_frame_size
+    from dsl_deploy.bench.report import write_json
     from dsl_deploy.bench.stats import summarize
     from dsl_deploy.data.synthetic import SyntheticScenes
     from dsl_deploy.machine import machine_info, machine_slug
@@ -164,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": os.getloadavg(), "notes": args.notes,
     }
     out = args.out or ROOT / "benchmarks" / "results" / f"resize-agreement-{machine_slug(info)}-{width}x{height}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(report, out)
     for c in (*CANDIDATES[1:], FLOOR):
         a = report["agreement_with_area"][c]
         print(f"{c} vs area: players {a['players_new']} / {a['players_today']}, matched {a['players_matched']}; "

@@ -20,7 +20,6 @@ Writes benchmarks/results/stream-<machine>-<backbone>-<size>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -100,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dsl_deploy.backends import load_backend
     from dsl_deploy.bench.demo import demo_artifacts
+    from dsl_deploy.bench.report import write_json
     from dsl_deploy.decode import resolve_impl
     from dsl_deploy.jsonline import ENGINE
     from dsl_deploy.machine import machine_info, machine_slug
@@ -189,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "fewer cores than busy stages the stages share them and the stream stays "
                                      "below it.")
     out = args.out or ROOT / "benchmarks" / "results" / f"stream-{machine_slug(info)}-{model_name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(report, out)
     print(f"wrote {out}")
     return 0
 
