@@ -10,24 +10,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from dsl_testing.commands import installed, run_command
-from dsl_testing.onnx_models import disc_frame, write_disc_model
-
+from dsl_testing.onnx_models import disc_frame
 
 FRAMES = 12
 
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return run_command("dsl-infer", *args, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    pytest.importorskip("onnx", reason="the stand-in model is written with onnx (the train extra)")
-    path = tmp_path_factory.mktemp("m") / "fake.onnx"
-    write_disc_model(path, 129)
-    return path
 
 
 @pytest.fixture(scope="module")
