@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, InputError
 from ..export.metadata import (
     INPUT_FLOAT,
     INPUT_FORMATS,
@@ -82,3 +82,12 @@ def check_input(path: Path, spec: ModelSpec, input_format: str, shape: Sequence[
                             "re-export the model with dsl-export")
     batch = shape[0]
     return batch if isinstance(batch, int) else None
+
+
+def check_runnable(path: Path, is_open: bool, fixed_batch: int | None, batch: int) -> None:
+    """InputError for a call on a closed backend, or for a batch size the graph fixes otherwise."""
+    if not is_open:
+        raise InputError(f"{path.name}: this backend was closed; open a new one")
+    if fixed_batch is not None and batch != fixed_batch:
+        raise InputError(f"input: {path.name} was exported with a fixed batch of {fixed_batch}, got {batch}; "
+                         "re-export with a dynamic batch")

@@ -12,7 +12,7 @@ from ..errors import ArtifactError, BackendUnavailable, InputError, first_line
 from ..export.metadata import INPUT_UINT8
 from ..spec import ModelSpec
 from .base import Backend
-from .onnx_file import check_input, check_io, input_format_from_metadata, spec_from_metadata
+from .onnx_file import check_input, check_io, check_runnable, input_format_from_metadata, spec_from_metadata
 
 # Preference order for providers="auto": the fastest provider that this onnxruntime build offers.
 AUTO_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -103,11 +103,7 @@ class OnnxRuntimeBackend(Backend):
 
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Host float32 arrays keyed 'player', 'offset', 'pif' (new arrays every call)."""
-        if self.session is None:
-            raise InputError(f"{self.path.name}: this backend was closed; open a new one")
-        if self._fixed_batch is not None and batch.shape[0] != self._fixed_batch:
-            raise InputError(f"input: {self.path.name} was exported with a fixed batch of {self._fixed_batch}, "
-                             f"got {batch.shape[0]}; re-export with a dynamic batch")
+        check_runnable(self.path, self.session is not None, self._fixed_batch, batch.shape[0])
         outs = self.session.run(self._outputs, {self._input: batch})
         return {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._outputs, outs)}
 

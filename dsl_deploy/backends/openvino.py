@@ -25,7 +25,7 @@ from ..errors import ArtifactError, BackendUnavailable, InputError, first_line
 from ..export.metadata import INPUT_UINT8
 from ..spec import ModelSpec
 from .base import Backend
-from .onnx_file import check_input, check_io, input_format_from_metadata, spec_from_metadata
+from .onnx_file import check_input, check_io, check_runnable, input_format_from_metadata, spec_from_metadata
 
 DEVICE = "CPU"
 PRECISION_HINTS = ("f32", "bf16", "auto")
@@ -148,11 +148,7 @@ class OpenVinoBackend(Backend):
 
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Host float32 arrays keyed 'player', 'offset', 'pif' (new arrays every call)."""
-        if self._request is None:
-            raise InputError(f"{self.path.name}: this backend was closed; open a new one")
-        if self._fixed_batch is not None and batch.shape[0] != self._fixed_batch:
-            raise InputError(f"input: {self.path.name} was exported with a fixed batch of {self._fixed_batch}, "
-                             f"got {batch.shape[0]}; re-export with a dynamic batch")
+        check_runnable(self.path, self._request is not None, self._fixed_batch, batch.shape[0])
         # share_inputs: OpenVINO reads the checked batch in place (infer returns before the caller reuses it);
         # the results are copies, so the next call cannot overwrite them (reuses_outputs stays False).
         results = self._request.infer({self.spec.input.name: batch}, share_inputs=True)
