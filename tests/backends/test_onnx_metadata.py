@@ -55,3 +55,17 @@ def test_f4_spec_sizes_as_strings_in_metadata_name_the_field(tmp_path: Path):
     text = default_spec("resnet18", 33).to_json().replace('"width":33', '"width":"33"')
     with pytest.raises(SpecError, match="s.onnx metadata: field 'input.width' is \"33\"; expected an integer"):
         OnnxRuntimeBackend(_model(tmp_path, "s.onnx", **{META_SPEC: text}))
+
+
+def test_closed_backend_and_fixed_batch_are_refused_with_their_reason() -> None:
+    from dsl_deploy.backends.onnx_file import check_runnable
+    from dsl_deploy.errors import InputError
+
+    path = Path("m.onnx")
+    check_runnable(path, True, None, 7)  # dynamic batch: any size
+    check_runnable(path, True, 2, 2)
+    with pytest.raises(InputError, match="m.onnx: this backend was closed; open a new one"):
+        check_runnable(path, False, None, 1)
+    with pytest.raises(InputError, match="m.onnx was exported with a fixed batch of 2, got 3; re-export with a "
+                                         "dynamic batch"):
+        check_runnable(path, True, 2, 3)
