@@ -26,6 +26,7 @@ from ..export.metadata import INPUT_UINT8
 from ..spec import ModelSpec
 from .base import Backend
 from .onnx_file import check_input, check_io, check_runnable, input_format_from_metadata, spec_from_metadata
+from .signal_stack import kept_signal_stack
 
 DEVICE = "CPU"
 PRECISION_HINTS = ("f32", "bf16", "auto")
@@ -43,8 +44,9 @@ def _openvino() -> Any:
 
 def cpu_capabilities(core: Any = None) -> list[str]:
     """OpenVINO's OPTIMIZATION_CAPABILITIES of the CPU (e.g. FP32, INT8, BF16)."""
-    core = core if core is not None else _openvino().Core()
-    return [str(c) for c in core.get_property(DEVICE, "OPTIMIZATION_CAPABILITIES")]
+    with kept_signal_stack():  # the first property read loads the CPU plugin
+        core = core if core is not None else _openvino().Core()
+        return [str(c) for c in core.get_property(DEVICE, "OPTIMIZATION_CAPABILITIES")]
 
 
 def cpu_has_bf16(core: Any = None) -> bool:
@@ -91,8 +93,13 @@ class OpenVinoBackend(Backend):
                                 "ONNX metadata)")
         if threads is not None and threads < 1:
             raise InputError(f"threads: expected a positive number, got {threads}")
-        core = ov.Core()
         self.precision_hint = precision_hint
+        with kept_signal_stack():
+            self._load(ov.Core(), threads)
+
+    def _load(self, core: Any, threads: int | None) -> None:
+        """Read, check and compile the file on `core`; sets the spec, input format and infer request."""
+        precision_hint = self.precision_hint
         hint = resolve_precision_hint(precision_hint, cpu_capabilities(core))
         try:
             model = core.read_model(str(self.path))
