@@ -9,12 +9,7 @@
 
 namespace dsl {
 
-namespace {
-
-constexpr int32_t kChunk = 16;
-
-// Bit 0: some of the kChunk values at v are >= thr; bit 1: some is NaN or inf. A fixed trip count, so the
-// compiler turns it into a few vector compares (most chunks of a frame are background).
+// A fixed trip count, so the compiler turns it into a few vector compares (most chunks of a frame are background).
 DSL_SIMD_CLONES
 int chunk_flags(const float* v, float thr) {
     int any = 0, nonfinite = 0;
@@ -24,6 +19,8 @@ int chunk_flags(const float* v, float thr) {
     }
     return any | (nonfinite << 1);
 }
+
+namespace {
 
 // Raster indices of the pixels that pass the threshold; throws on a non-finite probability.
 void collect_foreground(Scratch& s, const float* player, float threshold, bool strict) {

@@ -40,7 +40,8 @@ struct Error {
     std::string message;
 };
 
-// Per-frame-size scratch, allocated once and reused; the fused maps are kept zero outside `dirty`.
+// Per-frame-size scratch, allocated once and reused; the fused maps are kept zero outside `dirty` (rectangles
+// that cover every pixel the last fusion wrote, some zero pixels too).
 struct Scratch {
     int32_t height = 0, width = 0;
     std::vector<float> fused;                 // [19, H, W]
@@ -69,6 +70,10 @@ struct Scratch {
     void resize(int32_t h, int32_t w, int32_t max_players);
     float* map(int k) { return fused.data() + static_cast<size_t>(k) * height * width; }
 };
+
+// Bit 0: some of the kChunk values at v are >= thr; bit 1: some is NaN or inf (scans of mostly-empty maps).
+constexpr int32_t kChunk = 16;
+int chunk_flags(const float* v, float thr);
 
 // Checks the pif values the fusion reads (throws Error on NaN/inf) and lists each type's seeds (grid cells at
 // or above seed_threshold, raster order) in s.seeds; returns their number, which sizes the fusion's work.

@@ -33,6 +33,22 @@ void factors(float* out, int32_t n, float mu, double two_s2) {
     }
 }
 
+// Notes a written rectangle. Seeds of one keypoint come one after another and splat nearly the same square, so a
+// rectangle that overlaps the last one enough (their bounding box is no larger than both together) widens it:
+// the next frame then clears each area once, with a few long memsets instead of thousands of short ones.
+void add_dirty(std::vector<Rect>& list, const Rect& r) {
+    if (!list.empty()) {
+        Rect& last = list.back();
+        const Rect u{std::min(last.x0, r.x0), std::min(last.y0, r.y0), std::max(last.x1, r.x1), std::max(last.y1, r.y1)};
+        auto area = [](const Rect& a) { return int64_t(a.x1 - a.x0) * (a.y1 - a.y0); };
+        if (area(u) <= area(last) + area(r)) {
+            last = u;
+            return;
+        }
+    }
+    list.push_back(r);
+}
+
 void clear_map(Scratch& s, int k) {
     float* m = s.map(k);
     const int32_t w = s.width;
@@ -119,10 +135,11 @@ int32_t splat_row_authors_plain(float* __restrict row, const float* __restrict d
 }
 
 #if DSL_AVX2_KERNEL
-// The same in 8-float lanes (approx Gaussian only) over pixels [x0, x1) that all lie inside the support (the
-// caller trims each row to its chord). kNear: the row holds the nearest pixel (dy2 < 0.25); kRange: e may leave
-// [-2, 2] (a wide square or disc), else that test is skipped. Masked loads and stores for the ragged tail.
-template <bool kNear, bool kRange>
+// The same in 8-float lanes (approx Gaussian only) over pixels [x0, x1). kDisc: the support is a disc and each
+// lane tests it (no per-row trimming: the branches that finds the chord cost more than the spare lanes); else
+// every pixel lies inside. kNear: the row holds the nearest pixel (dy2 < 0.25); kRange: e may leave [-2, 2] (a
+// wide square or disc), else that test is skipped. Masked loads and stores for the ragged tail.
+template <bool kNear, bool kRange, bool kDisc>
 __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const float* dx2, int32_t x0, int32_t x1,
                                                                const RowSplat& r, int32_t base, int32_t* cand,
                                                                int32_t n) {
@@ -130,6 +147,7 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
     const __m256 s2 = _mm256_set1_ps(r.s2), half = _mm256_set1_ps(-0.5f), eighth = _mm256_set1_ps(0.125f);
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), mtwo = _mm256_set1_ps(-2.0f);
     const __m256 quarter = _mm256_set1_ps(0.25f), thr = _mm256_set1_ps(r.thr), clampv = _mm256_set1_ps(r.clamp);
+    const __m256 lim = _mm256_set1_ps(r.lim);
     const bool clamp = r.clamp > 0.0f;
     for (int32_t xx = x0; xx < x1; xx += 8) {
         const int32_t rem = x1 - xx;
@@ -152,6 +170,9 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
             a = _mm256_and_ps(a, _mm256_and_ps(_mm256_cmp_ps(e, two, _CMP_LE_OQ), _mm256_cmp_ps(e, mtwo, _CMP_GE_OQ)));
         __m256 vv = _mm256_mul_ps(vv_full, a);
         if (kNear) vv = _mm256_blendv_ps(vv, vv_full, _mm256_cmp_ps(d2, quarter, _CMP_LT_OQ));
+        // Outside the support a lane adds +0: b + 0 and min(b, clamp) give b back (b >= 0 and already clamped),
+        // so the pixel and its crossing test are as if it had been skipped.
+        if (kDisc) vv = _mm256_and_ps(vv, _mm256_cmp_ps(_mm256_add_ps(d2, dy2), lim, _CMP_NGT_UQ));
         __m256 nb = _mm256_add_ps(b, vv);
         if (clamp) nb = _mm256_min_ps(nb, clampv);
         if (rem >= 8)
@@ -172,9 +193,9 @@ __attribute__((target("avx2"))) int32_t splat_row_authors_avx2(float* row, const
 }
 #endif
 
-// The authors' truncated splat of one seed into map m (rows y0..y1), listing threshold crossings. Each row is
-// first trimmed to the pixels inside the support: dist2 grows with |px - x| (rounding is monotone), so they
-// are one run.
+// The authors' truncated splat of one seed into map m (rows y0..y1), listing threshold crossings. Without AVX2
+// each row is first trimmed to the pixels inside the support: dist2 grows with |px - x| (rounding is monotone),
+// so they are one run.
 int32_t splat_authors(float* m, int32_t w, float* dx2, int32_t x0, int32_t x1, int32_t y0, int32_t y1, float x,
                       float y, const RowSplat& base_row, int32_t* cand, int32_t n_cand) {
     for (int32_t xx = x0; xx < x1; ++xx) {
@@ -186,6 +207,24 @@ int32_t splat_authors(float* m, int32_t w, float* dx2, int32_t x0, int32_t x1, i
     const bool avx2 = r.approx && use_avx2();
     // Inside a disc of radius t sigma, e >= -t^2 / 2: with t^2 < 3.9 it never leaves [-2, 2] (margin for rounding).
     const bool range = !(r.lim <= 3.9f * r.s2);
+    if (avx2) {
+        const bool disc = r.lim < std::numeric_limits<float>::infinity();
+        for (int32_t yy = y0; yy < y1; ++yy) {
+            const float d = static_cast<float>(yy) - y;
+            r.dy2 = d * d;
+            float* row = m + static_cast<size_t>(yy) * w;
+            using Kernel = int32_t (*)(float*, const float*, int32_t, int32_t, const RowSplat&, int32_t, int32_t*,
+                                       int32_t);
+            static constexpr Kernel kernels[8] = {
+                splat_row_authors_avx2<false, false, false>, splat_row_authors_avx2<false, false, true>,
+                splat_row_authors_avx2<false, true, false>,  splat_row_authors_avx2<false, true, true>,
+                splat_row_authors_avx2<true, false, false>,  splat_row_authors_avx2<true, false, true>,
+                splat_row_authors_avx2<true, true, false>,   splat_row_authors_avx2<true, true, true>};
+            const Kernel kernel = kernels[(r.dy2 < 0.25f ? 4 : 0) + (range ? 2 : 0) + (disc ? 1 : 0)];
+            n_cand = kernel(row, dx2, x0, x1, r, yy * w, cand, n_cand);
+        }
+        return n_cand;
+    }
 #endif
     for (int32_t yy = y0; yy < y1; ++yy) {
         const float d = static_cast<float>(yy) - y;
@@ -204,18 +243,6 @@ int32_t splat_authors(float* m, int32_t w, float* dx2, int32_t x0, int32_t x1, i
         }
         if (a == b) continue;
         float* row = m + static_cast<size_t>(yy) * w;
-#if DSL_AVX2_KERNEL
-        if (avx2) {
-            const bool near = r.dy2 < 0.25f;
-            if (near)
-                n_cand = range ? splat_row_authors_avx2<true, true>(row, dx2, a, b, r, yy * w, cand, n_cand)
-                               : splat_row_authors_avx2<true, false>(row, dx2, a, b, r, yy * w, cand, n_cand);
-            else
-                n_cand = range ? splat_row_authors_avx2<false, true>(row, dx2, a, b, r, yy * w, cand, n_cand)
-                               : splat_row_authors_avx2<false, false>(row, dx2, a, b, r, yy * w, cand, n_cand);
-            continue;
-        }
-#endif
         n_cand = splat_row_authors_plain(row, dx2, a, b, r, yy * w, cand, n_cand);
     }
     return n_cand;
@@ -264,7 +291,7 @@ void fuse_type(Scratch& s, int k, const float* pif, int32_t hp, int32_t wp, cons
             r.s2 = sig * sig;
             r.lim = p.support == DSL_SUPPORT_DISC ? row_params.lim * r.s2 : row_params.lim;
             n_cand = splat_authors(m, w, ex, x0, x1, y0, y1, x, y, r, track ? buf.data() : nullptr, n_cand);
-            s.dirty[k].push_back(Rect{x0, y0, x1, y1});
+            add_dirty(s.dirty[k], Rect{x0, y0, x1, y1});
             continue;
         }
         // Exact mode: the whole map, separable true exp, no nearest-pixel rule, no clamp.
@@ -291,11 +318,17 @@ int64_t check_pif(Scratch& s, const float* pif, int32_t hp, int32_t wp, const ds
     int64_t seeds = 0;
     static const char* channel[DSL_PIF_CHANNELS] = {"confidence", "x", "y", "b", "sigma"};
     const size_t plane = static_cast<size_t>(hp) * wp;
+    const float bound = at_least(p.seed_threshold, p.strict_thresholds != 0);
     for (int k = 0; k < DSL_NUM_TYPES; ++k) {
         const float* conf = pif + static_cast<size_t>(k) * DSL_PIF_CHANNELS * plane;
         std::vector<int32_t>& list = s.seeds[k];
         list.clear();
         for (size_t c = 0; c < plane; ++c) {
+            // Most cells are background: skip a chunk whose values are all finite and below the threshold.
+            if (c % kChunk == 0 && c + kChunk <= plane && chunk_flags(conf + c, bound) == 0) {
+                c += kChunk - 1;
+                continue;
+            }
             int bad = -1;
             if (!finite(conf[c]))
                 bad = 0;
