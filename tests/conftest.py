@@ -42,3 +42,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_cuda)
         if item.get_closest_marker("tensorrt") and not (HAS_TENSORRT and HAS_CUDA):
             item.add_marker(skip_trt)
+
+
+@pytest.fixture(autouse=True)
+def _signal_stack_kept():
+    """Fails the test after which this process's alternate signal stack changed, and puts it back.
+
+    A library that swaps it and leaves a freed one behind (OpenVINO's CPU plugin did: see
+    dsl_deploy/backends/signal_stack.py) turns a later Ctrl-C test into a SIGSEGV of the whole run; this names
+    the test that did it instead.
+    """
+    from dsl_deploy.backends import signal_stack
+
+    before = signal_stack.current()
+    yield
+    after = signal_stack.current()
+    if before is not None and after is not None and after != before:
+        signal_stack._install(before)
+        pytest.fail(f"the test left another alternate signal stack installed ({after} instead of {before})")
