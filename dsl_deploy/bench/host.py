@@ -47,6 +47,15 @@ class Scene:
     annotation: Any  # data.annotations.Annotation at the frame size
 
 
+def frame_order(paths: list[str], frames: int, block: int, interleave: str = "block") -> list[tuple[int, str]]:
+    """(frame index, path) in the order a comparison runs them: the paths take turns every `block` frames
+    ('block') or every frame ('frame'); each path sees frames 0..frames-1 once."""
+    if interleave not in ("block", "frame"):
+        raise ValueError(f"interleave: expected 'block' or 'frame', got {interleave!r}")
+    step = max(1, block) if interleave == "block" else 1
+    return [(i, name) for b0 in range(0, frames, step) for name in paths for i in range(b0, min(b0 + step, frames))]
+
+
 def broadcast_scenes(spec: ModelSpec, width: int, height: int, *, players: int = 10, count: int = 8, seed: int = 0,
                      noise: float = 0.1) -> list[Scene]:
     """`count` synthetic scenes drawn at width x height with `players` each; fields of the letterboxed ground truth."""
