@@ -126,6 +126,14 @@ bool cpu_has_avx2() {
 // Halving, 8 output pixels a step (each 128-bit lane: 4 source pixels of both rows, 12 bytes, paired by a
 // shuffle and summed by maddubs); 2 bytes past each store are scratch, overwritten by the next or padding.
 // Returns the pixels done; reads 16 bytes from each lane's start.
+// The frame is read once, from memory (a capture box's frames are not in the cache): asking for the bytes 8 KB
+// ahead of each row pair, about a row and a half, keeps more lines in flight than the hardware prefetcher,
+// which stops at each 4 KB page (1080p box-linear: 1.20 -> 1.03 ms here). A prefetch never faults, so the
+// address may pass the frame's end; it is formed as an integer for that reason.
+inline void prefetch_ahead(const uint8_t* p) {
+    _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + 8192), _MM_HINT_T0);
+}
+
 __attribute__((target("avx2"))) int32_t halve_row_avx2(const uint8_t* a, const uint8_t* b, int32_t width,
                                                        uint8_t* out) {
     const __m256i pair = _mm256_setr_epi8(0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11, -1, -1, -1, -1,
@@ -135,6 +143,8 @@ __attribute__((target("avx2"))) int32_t halve_row_avx2(const uint8_t* a, const u
     for (; x + 4 <= width - 1; x += 4) {  // lane 1 reads 16 bytes from source pixel 2x + 4: inside 2 * width
         const uint8_t* pa = a + 6 * x;
         const uint8_t* pb = b + 6 * x;
+        prefetch_ahead(pa);
+        prefetch_ahead(pb);
         const __m256i va = _mm256_inserti128_si256(
             _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa))),
             _mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + 12)), 1);
