@@ -114,7 +114,7 @@ def calibration_feed(info: OnnxInfo, profile: Profile, options: BuildOptions) ->
         frames = synthetic_frames(cal.seed, w, h)
         summary = {"source": "synthetic", "seed": cal.seed, "count": count}
     batch = min(cal.batch, count)
-    feed = CalibrationFeed(frames, count, batch, info.spec)
+    feed = CalibrationFeed(frames, count, batch, info.spec, info.input_format)
     summary.update(batch=batch, batches=len(feed), dropped=feed.dropped)
     return feed, summary
 
@@ -127,7 +127,7 @@ def agreement_batch(info: OnnxInfo, profile: Profile, options: BuildOptions, cou
         frames, n = folder_frames(folder, count)  # a folder has no 'other' frames: the same footage
     else:
         frames, n = synthetic_frames(cal.seed + 1, info.spec.input.width, info.spec.input.height), count
-    return next(iter(CalibrationFeed(frames, n, n, info.spec)))  # n >= 1 frames: exactly one batch
+    return next(iter(CalibrationFeed(frames, n, n, info.spec, info.input_format)))  # n >= 1: exactly one batch
 
 
 def check_tensorrt_range(trt: TrtModule, profile: Profile) -> None:
@@ -208,8 +208,8 @@ def set_precision(trt: TrtModule, builder: Builder, config: BuilderConfig, netwo
 def add_input_profile(builder: Builder, config: BuilderConfig, info: OnnxInfo, profile: Profile, width: int,
                       height: int) -> dict[str, Any]:
     """Step 3: the optimization profile of the input (the target's min/opt/max batch); its record for `flags`."""
-    shapes = {k: (b, 3, height, width) for k, b in (("min", profile.input.min_batch), ("opt", profile.input.opt_batch),
-                                                    ("max", profile.input.max_batch))}
+    batches = {"min": profile.input.min_batch, "opt": profile.input.opt_batch, "max": profile.input.max_batch}
+    shapes = {k: info.input_dims(b, width, height) for k, b in batches.items()}
     opt_profile = builder.create_optimization_profile()
     # The bindings turn tuples into Dims (pybind11's implicit conversion, which the stubs leave out).
     opt_profile.set_shape(info.input_name, shapes["min"], shapes["opt"], shapes["max"])  # type: ignore[arg-type]
@@ -239,7 +239,7 @@ def add_calibration(trt: TrtModule, builder: Builder, config: BuilderConfig, inf
     log(f"INT8 calibration: {summary['batches']} batch(es) of {summary['batch']} {summary['source']} frames, cache "
         f"{calib_cache}" + (" (reused)" if summary["cache_reused"] else ""))
     calib_profile = builder.create_optimization_profile()
-    cshape = (feed.batch, 3, size[1], size[0])
+    cshape = info.input_dims(feed.batch, *size)
     calib_profile.set_shape(info.input_name, cshape, cshape, cshape)  # type: ignore[arg-type]  # at kOPT; Dims
     calibrator = make_calibrator(trt, feed, calib_cache,
                                  on_batch=lambda i, n: log(f"  calibration batch {i}/{n}") if i % 8 == 0 or i == n

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..data.image_file import read_image_file
 from ..errors import DataError, InputError
+from ..export.metadata import INPUT_FLOAT, INPUT_UINT8
 from ..preprocess import Preprocessor
 from ..runtime.outputs import write_atomic
 from ..spec import ModelSpec
@@ -25,9 +26,11 @@ FrameSource = Callable[[int], np.ndarray]
 
 
 class CalibrationFeed:
-    """Serves `count // batch` full batches of preprocessed frames, in a fixed order (no CUDA needed)."""
+    """Serves `count // batch` full batches of preprocessed frames, in a fixed order (no CUDA needed): float32
+    [B, 3, H, W], or letterboxed uint8 [B, H, W, 3] for a model that normalises in its graph (`input_format`)."""
 
-    def __init__(self, frames: FrameSource, count: int, batch: int, spec: ModelSpec):
+    def __init__(self, frames: FrameSource, count: int, batch: int, spec: ModelSpec,
+                 input_format: str = INPUT_FLOAT):
         if batch < 1:
             raise InputError(f"calibration batch: expected at least 1, got {batch}")
         if count < batch:
@@ -37,8 +40,11 @@ class CalibrationFeed:
         self.batch = int(batch)
         self.num_batches = int(count) // self.batch
         self.dropped = int(count) - self.num_batches * self.batch  # a partial batch would bias the histograms
-        self.preprocessor = Preprocessor(spec)
-        self.shape = (self.batch, 3, spec.input.height, spec.input.width)
+        uint8 = input_format == INPUT_UINT8
+        self.preprocessor = Preprocessor(spec, output="uint8" if uint8 else "float")
+        h, w = spec.input.height, spec.input.width
+        self.shape = (self.batch, h, w, 3) if uint8 else (self.batch, 3, h, w)
+        self.dtype = np.dtype(np.uint8 if uint8 else np.float32)
         self._next = 0
 
     def __len__(self) -> int:
@@ -47,21 +53,21 @@ class CalibrationFeed:
     @property
     def nbytes(self) -> int:
         """Bytes of one batch."""
-        return int(np.prod(self.shape)) * 4
+        return int(np.prod(self.shape)) * self.dtype.itemsize
 
     def reset(self) -> None:
         """Start again from the first batch."""
         self._next = 0
 
     def next_batch(self) -> np.ndarray | None:
-        """The next float32 [batch, 3, H, W] batch (a fresh contiguous array), or None when done."""
+        """The next batch (a fresh contiguous array of `shape` and `dtype`), or None when done."""
         if self._next >= self.num_batches:
             return None
         start = self._next * self.batch
         frames = [self.frames(start + k) for k in range(self.batch)]
         self._next += 1
         batch, _ = self.preprocessor(frames)
-        return np.ascontiguousarray(batch, dtype=np.float32).copy()
+        return np.ascontiguousarray(batch, dtype=self.dtype).copy()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         self.reset()

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..backends.onnx_file import input_format_from_metadata
 from ..errors import ArtifactError
+from ..export.metadata import INPUT_FLOAT, INPUT_UINT8
 from ..spec import ModelSpec
 from .sidecar import sha256_file
 
@@ -18,9 +20,14 @@ class OnnxInfo:
     path: Path
     spec: ModelSpec
     input_name: str
-    input_shape: tuple  # (B, 3, H, W); B is a str or -1 when dynamic
+    input_shape: tuple  # (B, 3, H, W), or (B, H, W, 3) for uint8 frames; B is a str or -1 when dynamic
     outputs: tuple[str, ...]
     sha256: str
+    input_format: str = INPUT_FLOAT  # INPUT_UINT8: a dsl-export --uint8-input file (normalises in its graph)
+
+    def input_dims(self, batch: int, width: int, height: int) -> tuple[int, int, int, int]:
+        """The input's shape for `batch` frames of width x height, in this file's layout."""
+        return (batch, height, width, 3) if self.input_format == INPUT_UINT8 else (batch, 3, height, width)
 
 
 def inspect_onnx(path: str | Path) -> OnnxInfo:
@@ -40,12 +47,16 @@ def inspect_onnx(path: str | Path) -> OnnxInfo:
         raise ArtifactError(f"{p}: expected an input named '{name}', found {sorted(inputs)}")
     shape = inputs[name]
     h, w = spec.input.height, spec.input.width
-    if len(shape) != 4 or tuple(shape[1:]) != (3, h, w):
-        raise ArtifactError(f"{p}: input '{name}' has shape {list(shape)}; expected [B, 3, {h}, {w}] (from its spec)")
+    fmt = input_format_from_metadata(meta, p)
+    expected = (h, w, 3) if fmt == INPUT_UINT8 else (3, h, w)
+    if len(shape) != 4 or tuple(shape[1:]) != expected:
+        dims = ", ".join(map(str, expected))
+        raise ArtifactError(f"{p}: input '{name}' has shape {list(shape)}; expected [B, {dims}] (from its spec"
+                            f"{', uint8 frames' if fmt == INPUT_UINT8 else ''})")
     missing = [o for o in spec.outputs if o not in outputs]
     if missing:
         raise ArtifactError(f"{p}: output(s) {missing} missing; found {list(outputs)}, expected {list(spec.outputs)}")
-    return OnnxInfo(p, spec, name, tuple(shape), tuple(outputs), sha256_file(p))
+    return OnnxInfo(p, spec, name, tuple(shape), tuple(outputs), sha256_file(p), fmt)
 
 
 def _read_graph(p: Path) -> tuple[dict[str, str], dict[str, tuple], list[str]]:

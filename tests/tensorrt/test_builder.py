@@ -119,6 +119,27 @@ def test_build_requirements_list_everything_missing():
         import tensorrt  # noqa: F401
 
 
+
+def test_uint8_input_file_gets_a_uint8_profile_feed_and_agreement_batch(tmp_path, tiny_onnx):
+    from dsl_deploy.export.uint8_input import write_uint8_model
+    from dsl_deploy.preprocess import Preprocessor
+
+    info = inspect_onnx(write_uint8_model(tiny_onnx, tmp_path / "u8.onnx"))
+    builder = config = _Recorder()
+    record = add_input_profile(builder, config, info, _profile(), 33, 33)
+    assert record == {"name": info.input_name, "min": [1, 33, 33, 3], "opt": [1, 33, 33, 3], "max": [2, 33, 33, 3]}
+    feed, summary = calibration_feed(info, _profile(), BuildOptions(calib_synthetic=8))
+    batch = feed.next_batch()
+    assert batch.dtype == np.uint8 and batch.shape == (4, 33, 33, 3) and feed.nbytes == batch.nbytes
+    frames = agreement_batch(info, _profile(), BuildOptions(calib_synthetic=4), count=3)
+    assert frames.dtype == np.uint8 and frames.shape == (3, 33, 33, 3)
+    # The same letterbox the runtime feeds such a model.
+    from dsl_deploy.tensorrt.calibration import synthetic_frames
+    first = synthetic_frames(_profile().calibration.seed, 33, 33)(0)
+    expected, _ = Preprocessor(info.spec, output="uint8")(first)
+    assert np.array_equal(batch[0], expected[0])
+
+
 # ---- GPU -------------------------------------------------------------------------------------
 
 @pytest.mark.tensorrt
@@ -159,3 +180,23 @@ def test_int8_build_calibrates_caches_and_agrees(tmp_path, tiny_onnx):
     agree = compare_with_onnxruntime(report.engine_path, tiny_onnx, list(feed))
     assert agree["player_mask_iou"] > 0.9 and agree["max_abs_player"] < 0.1
     assert agree["decoded_foreground_iou"] > 0.8 and agree["decoded_ball_agreement"] >= 0.5
+
+
+
+@pytest.mark.tensorrt
+def test_uint8_input_engine_takes_letterboxed_frames_and_agrees(tmp_path, tiny_onnx):
+    from dsl_deploy.export.metadata import INPUT_UINT8
+    from dsl_deploy.export.uint8_input import write_uint8_model
+    from dsl_deploy.tensorrt.agreement import compare_with_onnxruntime
+    from dsl_deploy.tensorrt.backend import TensorRTBackend
+
+    u8 = write_uint8_model(tiny_onnx, tmp_path / "u8.onnx")
+    info = inspect_onnx(u8)
+    report = build_engine(info, _profile(precision="fp16"), BuildOptions(output=tmp_path / "u8.engine"),
+                          log=lambda m: None)
+    assert report.calibration is None
+    with TensorRTBackend(report.engine_path) as engine:
+        assert engine.input_format == INPUT_UINT8
+    frames = agreement_batch(info, _profile(), BuildOptions(calib_synthetic=4), count=2)
+    agree = compare_with_onnxruntime(report.engine_path, u8, [frames])
+    assert agree["player_mask_iou"] > 0.9 and agree["max_abs_player"] < 0.05

@@ -79,3 +79,32 @@ def test_onnxruntime_fallback_reads_the_same(tiny_onnx):
     assert meta_a["dsl_deploy.spec"] == meta_b["dsl_deploy.spec"]
     assert inputs_a["image"][1:] == inputs_b["image"][1:] == (3, 33, 33)
     assert outputs_a == outputs_b
+
+
+def _set_meta(source: Path, key: str, value: str, path: Path) -> Path:
+    import onnx
+
+    model = onnx.load(str(source))
+    for prop in model.metadata_props:
+        if prop.key == key:
+            prop.value = value
+            break
+    else:
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_uint8_input_file_is_read_in_its_layout(tiny_onnx, tmp_path):
+    from dsl_deploy.export.metadata import INPUT_FLOAT, INPUT_UINT8, META_INPUT_FORMAT
+    from dsl_deploy.export.uint8_input import write_uint8_model
+
+    assert inspect_onnx(tiny_onnx).input_format == INPUT_FLOAT
+    info = inspect_onnx(write_uint8_model(tiny_onnx, tmp_path / "u8.onnx"))
+    assert info.input_format == INPUT_UINT8 and info.input_shape[1:] == (33, 33, 3)
+    assert info.input_dims(2, 33, 33) == (2, 33, 33, 3) and inspect_onnx(tiny_onnx).input_dims(2, 33, 33) == (2, 3, 33, 33)
+    # A float graph whose metadata claims uint8 frames, and an unknown format, are refused by name.
+    with pytest.raises(ArtifactError, match=r"expected \[B, 33, 33, 3\].*uint8 frames"):
+        inspect_onnx(_set_meta(tiny_onnx, META_INPUT_FORMAT, INPUT_UINT8, tmp_path / "claims-u8.onnx"))
+    with pytest.raises(ArtifactError, match="dsl_deploy.input_format"):
+        inspect_onnx(_set_meta(tiny_onnx, META_INPUT_FORMAT, "rgba-planar", tmp_path / "odd.onnx"))
