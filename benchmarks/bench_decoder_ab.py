@@ -82,7 +82,10 @@ def checkout_csrc(ref: str, dest: Path) -> str:
 
     commit = git("rev-parse", "--verify", f"{ref}^{{commit}}").decode().strip()
     with tarfile.open(fileobj=io.BytesIO(git("archive", commit, "csrc")), mode="r:") as tar:
-        tar.extractall(dest, filter="data")
+        try:
+            tar.extractall(dest, filter="data")
+        except TypeError:  # Python before 3.11.4 has no extraction filters (git archive's output is plain files)
+            tar.extractall(dest)
     return commit
 
 
