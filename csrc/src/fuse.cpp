@@ -136,7 +136,7 @@ int32_t splat_row_authors_plain(float* __restrict row, const float* __restrict d
 
 #if DSL_AVX2_KERNEL
 // The same in 8-float lanes (approx Gaussian only) over pixels [x0, x1). kDisc: the support is a disc and each
-// lane tests it (no per-row trimming: the branches that finds the chord cost more than the spare lanes); else
+// lane tests it (no per-row trimming: the branches that find the chord cost more than the spare lanes); else
 // every pixel lies inside. kNear: the row holds the nearest pixel (dy2 < 0.25); kRange: e may leave [-2, 2] (a
 // wide square or disc), else that test is skipped. Masked loads and stores for the ragged tail.
 template <bool kNear, bool kRange, bool kDisc>
