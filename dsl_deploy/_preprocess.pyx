@@ -128,6 +128,15 @@ def letterbox(frame_width, frame_height, width, height):
     return p.content_x, p.content_y, p.content_width, p.content_height
 
 
+def _check_out(out, dtype, channel_axis, layout):
+    """InputError unless `out` is a writeable C-contiguous 3-D `dtype` array with 3 channels on `channel_axis`."""
+    if not isinstance(out, np.ndarray) or out.dtype != dtype or out.ndim != 3 or out.shape[channel_axis] != 3:
+        raise InputError(f"out: expected a {np.dtype(dtype).name} array of shape {layout}, got "
+                         f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise InputError("out: expected a writeable C-contiguous array")
+
+
 cdef class Preprocess:
     """Scratch for the native letterbox, reused between calls; one per thread."""
 
@@ -150,11 +159,7 @@ cdef class Preprocess:
     def float_input(self, frame, out, content, *, resize="box-linear", pad_value=0, source_channel=(2, 1, 0),
                     scale=(1.0, 1.0, 1.0), shift=(0.0, 0.0, 0.0), write_padding=True):
         """Write the normalised letterboxed frame into `out` (float32 [3, H, W], C-contiguous)."""
-        if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.ndim != 3 or out.shape[0] != 3:
-            raise InputError(f"out: expected a float32 array of shape (3, H, W), got "
-                             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}")
-        if not out.flags.c_contiguous or not out.flags.writeable:
-            raise InputError("out: expected a writeable C-contiguous array")
+        _check_out(out, np.float32, 0, "(3, H, W)")
         cdef dsl_prep_frame f = _frame(frame)
         cdef dsl_prep_params p = _params(out.shape[1:], content, resize, pad_value, write_padding)
         try:
@@ -179,11 +184,7 @@ cdef class Preprocess:
 
     def uint8_input(self, frame, out, content, *, resize="box-linear", pad_value=0, write_padding=True):
         """Write the letterboxed BGR frame into `out` (uint8 [H, W, 3], C-contiguous)."""
-        if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.ndim != 3 or out.shape[2] != 3:
-            raise InputError(f"out: expected a uint8 array of shape (H, W, 3), got "
-                             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}")
-        if not out.flags.c_contiguous or not out.flags.writeable:
-            raise InputError("out: expected a writeable C-contiguous array")
+        _check_out(out, np.uint8, 2, "(H, W, 3)")
         cdef dsl_prep_frame f = _frame(frame)
         cdef dsl_prep_params p = _params(out.shape[:2], content, resize, pad_value, write_padding)
         cdef uint8_t* dst = <uint8_t*>cnp.PyArray_DATA(out)

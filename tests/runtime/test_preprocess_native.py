@@ -141,6 +141,12 @@ def test_hostile_arguments_are_input_errors(rng) -> None:
     readonly.setflags(write=False)
     with pytest.raises(InputError, match="writeable"):
         p.float_input(frame, readonly, content)
+    wrong_float = r"out: expected a float32 array of shape \(3, H, W\), got uint8 \(33, 33, 3\)"
+    with pytest.raises(InputError, match=wrong_float):
+        p.float_input(frame, out8, content)
+    wrong_uint8 = r"out: expected a uint8 array of shape \(H, W, 3\), got float32 \(3, 33, 33\)"
+    with pytest.raises(InputError, match=wrong_uint8):
+        p.uint8_input(frame, out, content)
 
 
 def test_random_sizes_and_rectangles_never_crash(rng) -> None:
@@ -208,7 +214,8 @@ def test_preprocess_core_is_clean_under_asan_and_ubsan(tmp_path: Path) -> None:
              "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
     exe = tmp_path / "driver"
     driver = Path(__file__).with_name("preprocess_sanitize_driver.cpp")
-    cmd = [cxx, *flags, f"-I{ROOT / 'csrc' / 'include'}", str(driver), str(ROOT / "csrc" / "src" / "preprocess.cpp"),
+    cmd = [cxx, *flags, f"-I{ROOT / 'csrc' / 'include'}", f"-I{ROOT / 'tests' / 'support'}", str(driver),
+           str(ROOT / "csrc" / "src" / "preprocess.cpp"),
            "-o", str(exe)]
     build = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     if build.returncode != 0 and "sanitize" in build.stderr:
