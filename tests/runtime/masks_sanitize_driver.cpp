@@ -1,6 +1,7 @@
 // Drives csrc/src/masks.cpp through its C header under AddressSanitizer + UBSan (test_masks_sanitizers.py):
 // random label maps, letterboxes and tables against a plain reference, bad arguments, and the RLE string.
 #include "dsl_masks.h"
+#include "sanitize_check.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -8,15 +9,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-static int failures = 0;
-#define CHECK(cond, what)                                                  \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            ++failures;                                                    \
-            std::printf("FAIL %s (line %d): %s\n", what, __LINE__, #cond); \
-        }                                                                  \
-    } while (0)
 
 // Frame map by gather with the exact rule (or the given tables), then COCO RLE per player.
 static void reference(const std::vector<int32_t>& labels, int w, int n, const dsl_letterbox& lb,

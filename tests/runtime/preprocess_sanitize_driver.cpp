@@ -3,6 +3,7 @@
 // both resizes and both outputs, bad arguments; prints a checksum of every output so that two runs (vector kernels
 // and DSL_PREPROCESS_PLAIN=1) can be compared.
 #include "dsl_preprocess.h"
+#include "sanitize_check.h"
 
 #include <cmath>
 #include <cstdint>
@@ -11,15 +12,6 @@
 #include <memory>
 #include <random>
 #include <vector>
-
-static int failures = 0;
-#define CHECK(cond, what)                                                  \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            ++failures;                                                    \
-            std::printf("FAIL %s (line %d): %s\n", what, __LINE__, #cond); \
-        }                                                                  \
-    } while (0)
 
 static uint64_t mix(uint64_t h, const void* data, size_t n) {
     const auto* p = static_cast<const uint8_t*>(data);

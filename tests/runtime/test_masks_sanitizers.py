@@ -24,7 +24,7 @@ def test_masks_core_is_clean_under_asan_and_ubsan(tmp_path: Path) -> None:
     if res.returncode != 0:
         pytest.skip(f"{cxx} cannot build with -fsanitize=address,undefined: {res.stderr.strip()[:200]}")
     exe = tmp_path / "driver"
-    cmd = [cxx, *FLAGS, f"-I{ROOT / 'csrc' / 'include'}",
+    cmd = [cxx, *FLAGS, f"-I{ROOT / 'csrc' / 'include'}", f"-I{ROOT / 'tests' / 'support'}",
            str(Path(__file__).with_name("masks_sanitize_driver.cpp")), str(ROOT / "csrc" / "src" / "masks.cpp"),
            "-o", str(exe)]
     build = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
