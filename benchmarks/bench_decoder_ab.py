@@ -26,40 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
+from dsl_deploy.decode.cuda import DecodeOutput, DecodeParams, decode_params
+from dsl_deploy.spec import ModelSpec
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("fuse", "maxima", "assign", "poses", "ball", "total")  # dsl_output.timings_ms, DSL_STAGE_* order
 SOURCES = ("decoder.cpp", "fuse.cpp", "assign.cpp", "maxima.cpp")  # the decoder's part of csrc/src
 FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fPIC", "-shared"]  # setup.py's, as a shared library
-SUPPORTS, GAUSSIANS, ASSIGNMENTS = ("disc", "square"), ("approx", "exp"), ("nearest-centre", "own-mask")
-
-
-class Params(ctypes.Structure):
-    """dsl_params (2.0.0)."""
-
-    _fields_ = [("seed_threshold", ctypes.c_float), ("keypoint_threshold", ctypes.c_float),
-                ("player_threshold", ctypes.c_float), ("nms_window", ctypes.c_int32), ("truncate", ctypes.c_float),
-                ("sigma_min", ctypes.c_float), ("weight_divisor", ctypes.c_float), ("exact", ctypes.c_int32),
-                ("max_players", ctypes.c_int32), ("num_threads", ctypes.c_int32),
-                ("strict_thresholds", ctypes.c_int32), ("support", ctypes.c_int32), ("gaussian", ctypes.c_int32),
-                ("clamp", ctypes.c_float), ("keypoint_assignment", ctypes.c_int32),
-                ("discard_mask_pixels", ctypes.c_int32), ("min_keypoints", ctypes.c_int32)]
 
 
 class Fields(ctypes.Structure):
-    """dsl_fields."""
+    """dsl_fields (the CUDA library's ctypes side declares dsl_params and dsl_output, reused here)."""
 
     _fields_ = [("player", ctypes.c_void_p), ("offset", ctypes.c_void_p), ("pif", ctypes.c_void_p),
                 ("height", ctypes.c_int32), ("width", ctypes.c_int32), ("pif_height", ctypes.c_int32),
                 ("pif_width", ctypes.c_int32)]
-
-
-class Output(ctypes.Structure):
-    """dsl_output (array pointers left NULL: the decoder's own buffers)."""
-
-    _fields_ = [("labels", ctypes.c_void_p), ("keypoints", ctypes.c_void_p), ("scores", ctypes.c_void_p),
-                ("boxes", ctypes.c_void_p), ("areas", ctypes.c_void_p), ("centers", ctypes.c_void_p),
-                ("num_players", ctypes.c_int32), ("has_ball", ctypes.c_int32), ("ball", ctypes.c_float * 3),
-                ("timings_ms", ctypes.c_double * len(STAGES))]
 
 
 def build(csrc: Path, out: Path) -> Path:
@@ -90,31 +71,22 @@ def checkout_csrc(ref: str, dest: Path) -> str:
 
 
 class NativeBuild:
-    """One build of the C ABI with a decoder made from a DecoderSpec (one thread)."""
+    """One build of the C ABI with a decoder made from a ModelSpec's decoder parameters (one thread)."""
 
-    def __init__(self, path: Path, decoder: object):
+    def __init__(self, path: Path, spec: ModelSpec):
         self.lib = ctypes.CDLL(str(path))
         self.lib.dsl_decoder_create.restype = ctypes.c_void_p
-        self.lib.dsl_decoder_decode.argtypes = [ctypes.c_void_p, ctypes.POINTER(Fields), ctypes.POINTER(Output)]
+        self.lib.dsl_decoder_create.argtypes = [ctypes.POINTER(DecodeParams)]
+        self.lib.dsl_decoder_decode.argtypes = [ctypes.c_void_p, ctypes.POINTER(Fields), ctypes.POINTER(DecodeOutput)]
         self.lib.dsl_decoder_last_error.restype = ctypes.c_char_p
-        p = Params()
-        self.lib.dsl_params_default(ctypes.byref(p))
-        d = decoder
-        for name in ("seed_threshold", "keypoint_threshold", "player_threshold", "nms_window", "truncate",
-                     "sigma_min", "weight_divisor", "max_players", "discard_mask_pixels", "min_keypoints"):
-            setattr(p, name, getattr(d, name))
-        p.exact, p.strict_thresholds, p.num_threads = int(d.exact), int(d.strict_thresholds), 1
-        p.support, p.gaussian = SUPPORTS.index(d.support), GAUSSIANS.index(d.gaussian)
-        p.keypoint_assignment = ASSIGNMENTS.index(d.keypoint_assignment)
-        p.clamp = 0.0 if d.clamp is None else d.clamp
-        self.params = p
-        self.handle = self.lib.dsl_decoder_create(ctypes.byref(p))
+        self.params = decode_params(spec)
+        self.handle = self.lib.dsl_decoder_create(ctypes.byref(self.params))
         if not self.handle:
             raise SystemExit(f"bench_decoder_ab: {path}: {self.lib.dsl_decoder_last_error().decode()}")
 
     def decode(self, f: Fields, plane: int) -> tuple[list[float], tuple]:
         """Decode one frame: (ms per stage, the outputs as bytes for comparison)."""
-        out = Output()
+        out = DecodeOutput()
         if self.lib.dsl_decoder_decode(self.handle, ctypes.byref(f), ctypes.byref(out)) != 0:
             raise SystemExit(f"bench_decoder_ab: decode failed: {self.lib.dsl_decoder_last_error().decode()}")
         n = out.num_players
@@ -161,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         commit = checkout_csrc(args.base, folder / "base")
         print(f"building base {args.base} ({commit[:10]}) and the working tree ...", file=sys.stderr)
-        builds = {"base": NativeBuild(build(folder / "base" / "csrc", folder / "base.so"), spec.decoder),
-                  "new": NativeBuild(build(ROOT / "csrc", folder / "new.so"), spec.decoder)}
+        builds = {"base": NativeBuild(build(folder / "base" / "csrc", folder / "base.so"), spec),
+                  "new": NativeBuild(build(ROOT / "csrc", folder / "new.so"), spec)}
         scenes = broadcast_scenes(spec, width, height, players=args.players, count=args.scenes)
         frames = []
         for scene in scenes:

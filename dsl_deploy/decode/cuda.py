@@ -29,7 +29,9 @@ _ERR_NO_DEVICE = 11
 _STAGES = (("fuse", 0), ("maxima", 1), ("assign", 2), ("poses", 3), ("total", 5))
 
 
-class _Params(ctypes.Structure):
+class DecodeParams(ctypes.Structure):
+    """dsl_params of dsl_decode.h (2.0.0), which the CUDA library takes too."""
+
     _fields_ = [("seed_threshold", ctypes.c_float), ("keypoint_threshold", ctypes.c_float),
                 ("player_threshold", ctypes.c_float), ("nms_window", ctypes.c_int32),
                 ("truncate", ctypes.c_float), ("sigma_min", ctypes.c_float), ("weight_divisor", ctypes.c_float),
@@ -46,7 +48,9 @@ GAUSSIANS = ("approx", "exp")
 KEYPOINT_ASSIGNMENTS = ("nearest-centre", "own-mask")
 
 
-class _Output(ctypes.Structure):
+class DecodeOutput(ctypes.Structure):
+    """dsl_output of dsl_decode.h."""
+
     _fields_ = [("labels", ctypes.c_void_p), ("keypoints", ctypes.c_void_p), ("scores", ctypes.c_void_p),
                 ("boxes", ctypes.c_void_p), ("areas", ctypes.c_void_p), ("centers", ctypes.c_void_p),
                 ("num_players", ctypes.c_int32), ("has_ball", ctypes.c_int32), ("ball", ctypes.c_float * 3),
@@ -74,7 +78,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.dsl_cuda_set_device.restype = ctypes.c_int
     lib.dsl_cuda_set_device.argtypes = [i32]
     lib.dsl_cuda_decoder_create.restype = ctypes.c_int
-    lib.dsl_cuda_decoder_create.argtypes = [i32, i32, i32, ctypes.POINTER(_Params), ctypes.POINTER(vp)]
+    lib.dsl_cuda_decoder_create.argtypes = [i32, i32, i32, ctypes.POINTER(DecodeParams), ctypes.POINTER(vp)]
     lib.dsl_cuda_decoder_destroy.restype = None
     lib.dsl_cuda_decoder_destroy.argtypes = [vp]
     for name in ("dsl_cuda_decode", "dsl_cuda_decode_host"):
@@ -83,7 +87,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.dsl_cuda_fuse.restype = ctypes.c_int
     lib.dsl_cuda_fuse.argtypes = [vp, fp, i32, vp]
     lib.dsl_cuda_download.restype = ctypes.c_int
-    lib.dsl_cuda_download.argtypes = [vp, ctypes.POINTER(_Output), vp]
+    lib.dsl_cuda_download.argtypes = [vp, ctypes.POINTER(DecodeOutput), vp]
     lib.dsl_cuda_download_fused.restype = ctypes.c_int
     lib.dsl_cuda_download_fused.argtypes = [vp, fp, vp]
 
@@ -142,9 +146,10 @@ def _choice(name: str, value: object, options: tuple[str, ...]) -> int:
     return options.index(value)
 
 
-def _params(spec: ModelSpec, exact: bool | None = None) -> _Params:
+def decode_params(spec: ModelSpec, exact: bool | None = None) -> DecodeParams:
+    """The spec's decoder parameters as dsl_params (one OpenMP thread)."""
     d = spec.decoder
-    return _Params(d.seed_threshold, d.keypoint_threshold, d.player_threshold, d.nms_window, d.truncate,
+    return DecodeParams(d.seed_threshold, d.keypoint_threshold, d.player_threshold, d.nms_window, d.truncate,
                    d.sigma_min, d.weight_divisor, int(d.exact if exact is None else exact), d.max_players, 1,
                    int(bool(d.strict_thresholds)), _choice("support", d.support, SUPPORTS),
                    _choice("gaussian", d.gaussian, GAUSSIANS), 0.0 if d.clamp is None else d.clamp,
@@ -202,7 +207,7 @@ class CudaDecoder:
     def _create(self, exact: bool) -> ctypes.c_void_p:
         self._use_device()
         handle = ctypes.c_void_p()
-        params = _params(self.spec, exact)
+        params = decode_params(self.spec, exact)
         status = self._lib.dsl_cuda_decoder_create(self.spec.input.height, self.spec.input.width,
                                                    self.spec.seg_stride, ctypes.byref(params), ctypes.byref(handle))
         if status != _OK:
@@ -272,7 +277,7 @@ class CudaDecoder:
         boxes = np.empty((k, 4), np.float32)
         areas = np.empty((k,), np.int64)
         centers = np.empty((k, 2), np.float32)
-        out = _Output(labels.ctypes.data, keypoints.ctypes.data, scores.ctypes.data, boxes.ctypes.data,
+        out = DecodeOutput(labels.ctypes.data, keypoints.ctypes.data, scores.ctypes.data, boxes.ctypes.data,
                       areas.ctypes.data, centers.ctypes.data)
         status = self._lib.dsl_cuda_download(self._live(), ctypes.byref(out), ctypes.c_void_p(stream))
         if status != _OK:

@@ -43,14 +43,14 @@ def lib() -> ctypes.CDLL:
     return cuda.load_library()
 
 
-def params(**kw) -> cuda._Params:
-    p = cuda._params(SPEC)
+def params(**kw) -> cuda.DecodeParams:
+    p = cuda.decode_params(SPEC)
     for k, v in kw.items():
         setattr(p, k, v)
     return p
 
 
-def create(lib: ctypes.CDLL, h: int, w: int, stride: int, p: cuda._Params | None) -> tuple[int, str]:
+def create(lib: ctypes.CDLL, h: int, w: int, stride: int, p: cuda.DecodeParams | None) -> tuple[int, str]:
     handle = ctypes.c_void_p()
     status = lib.dsl_cuda_decoder_create(h, w, stride, ctypes.byref(p) if p is not None else None, ctypes.byref(handle))
     if status == 0:
@@ -195,22 +195,22 @@ def test_params_mirror_the_c_struct() -> None:
     # dsl_params of dsl_decode.h field for field (names, order, types); dsl_output: 6 pointers, 2 ints,
     # 3 floats, 6 doubles.
     ctype = {"float": ctypes.c_float, "int32_t": ctypes.c_int32}
-    assert [(n, t) for n, t in cuda._Params._fields_] == [(n, ctype[t]) for t, n in header_struct_fields("dsl_params")]
-    assert ctypes.sizeof(cuda._Params) == 17 * 4
-    assert ctypes.sizeof(cuda._Output) == 6 * 8 + 8 + 12 + 4 + 6 * 8
-    p = cuda._params(with_decoder(SPEC, exact=True, max_players=7))
+    assert [(n, t) for n, t in cuda.DecodeParams._fields_] == [(n, ctype[t]) for t, n in header_struct_fields("dsl_params")]
+    assert ctypes.sizeof(cuda.DecodeParams) == 17 * 4
+    assert ctypes.sizeof(cuda.DecodeOutput) == 6 * 8 + 8 + 12 + 4 + 6 * 8
+    p = cuda.decode_params(with_decoder(SPEC, exact=True, max_players=7))
     assert (p.exact, p.max_players, p.nms_window) == (1, 7, 13)
     assert p.seed_threshold == pytest.approx(SPEC.decoder.seed_threshold)
     # The authors' rules are index 0 of each C enum; the clamp of 1.0 passes through.
     assert (p.strict_thresholds, p.support, p.gaussian, p.keypoint_assignment) == (1, 0, 0, 0)
     assert (p.clamp, p.discard_mask_pixels, p.min_keypoints) == (1.0, 100, 5)
-    q = cuda._params(with_decoder(SPEC, strict_thresholds=False, support="square", gaussian="exp", clamp=None,
+    q = cuda.decode_params(with_decoder(SPEC, strict_thresholds=False, support="square", gaussian="exp", clamp=None,
                                   keypoint_assignment="own-mask", discard_mask_pixels=7, min_keypoints=3))
     assert (q.strict_thresholds, q.support, q.gaussian, q.keypoint_assignment) == (0, 1, 1, 1)
     assert (q.clamp, q.discard_mask_pixels, q.min_keypoints) == (0.0, 7, 3)
-    assert cuda._params(with_decoder(SPEC, clamp=0.5)).clamp == 0.5
+    assert cuda.decode_params(with_decoder(SPEC, clamp=0.5)).clamp == 0.5
     with pytest.raises(InputError, match="support"):
-        cuda._params(with_decoder(SPEC, support="circle"))
+        cuda.decode_params(with_decoder(SPEC, support="circle"))
 
 
 # ---- agreement with the NumPy reference: on a GPU, and everywhere with the kernels emulated on the CPU ----
@@ -483,7 +483,7 @@ def test_bad_calls_on_a_live_decoder(kernels: str, make_fields) -> None:
         cuda.CudaDecoder(SPEC, device=-1)
     with pytest.raises(InputError, match="device: 1000 is not one of"):
         cuda.CudaDecoder(SPEC, device=1000)
-    status = decoder._lib.dsl_cuda_download(decoder._handle, ctypes.byref(cuda._Output()), None)
+    status = decoder._lib.dsl_cuda_download(decoder._handle, ctypes.byref(cuda.DecodeOutput()), None)
     assert status == 12 and "no successful dsl_cuda_decode" in decoder._lib.dsl_cuda_last_error().decode()
     decoder.close()
     with pytest.raises(InputError, match="after close"):
